@@ -1,0 +1,210 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_UNSPECIFIED: _ClassVar[Stage]
+    STAGE_LABEL: _ClassVar[Stage]
+    STAGE_CHECK: _ClassVar[Stage]
+    STAGE_ACCEPT: _ClassVar[Stage]
+
+class PackageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PACKAGE_STATE_UNSPECIFIED: _ClassVar[PackageState]
+    PACKAGE_STATE_OPEN: _ClassVar[PackageState]
+    PACKAGE_STATE_LABELING: _ClassVar[PackageState]
+    PACKAGE_STATE_TO_CHECK: _ClassVar[PackageState]
+    PACKAGE_STATE_CHECKING: _ClassVar[PackageState]
+    PACKAGE_STATE_TO_ACCEPT: _ClassVar[PackageState]
+    PACKAGE_STATE_ACCEPTING: _ClassVar[PackageState]
+    PACKAGE_STATE_ACCEPTED: _ClassVar[PackageState]
+
+class Rating(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RATING_UNSPECIFIED: _ClassVar[Rating]
+    RATING_A: _ClassVar[Rating]
+    RATING_B: _ClassVar[Rating]
+    RATING_C: _ClassVar[Rating]
+    RATING_D: _ClassVar[Rating]
+STAGE_UNSPECIFIED: Stage
+STAGE_LABEL: Stage
+STAGE_CHECK: Stage
+STAGE_ACCEPT: Stage
+PACKAGE_STATE_UNSPECIFIED: PackageState
+PACKAGE_STATE_OPEN: PackageState
+PACKAGE_STATE_LABELING: PackageState
+PACKAGE_STATE_TO_CHECK: PackageState
+PACKAGE_STATE_CHECKING: PackageState
+PACKAGE_STATE_TO_ACCEPT: PackageState
+PACKAGE_STATE_ACCEPTING: PackageState
+PACKAGE_STATE_ACCEPTED: PackageState
+RATING_UNSPECIFIED: Rating
+RATING_A: Rating
+RATING_B: Rating
+RATING_C: Rating
+RATING_D: Rating
+
+class Package(_message.Message):
+    __slots__ = ("id", "job_id", "index", "state", "holder", "labeler", "item_count", "rework_count", "rating")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    LABELER_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REWORK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    job_id: str
+    index: int
+    state: PackageState
+    holder: str
+    labeler: str
+    item_count: int
+    rework_count: int
+    rating: Rating
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., index: _Optional[int] = ..., state: _Optional[_Union[PackageState, str]] = ..., holder: _Optional[str] = ..., labeler: _Optional[str] = ..., item_count: _Optional[int] = ..., rework_count: _Optional[int] = ..., rating: _Optional[_Union[Rating, str]] = ...) -> None: ...
+
+class PackageItem(_message.Message):
+    __slots__ = ("item_id", "data_json", "prelabel_json", "answer_json", "to_inspect")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    PRELABEL_JSON_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
+    TO_INSPECT_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    data_json: str
+    prelabel_json: str
+    answer_json: str
+    to_inspect: bool
+    def __init__(self, item_id: _Optional[str] = ..., data_json: _Optional[str] = ..., prelabel_json: _Optional[str] = ..., answer_json: _Optional[str] = ..., to_inspect: _Optional[bool] = ...) -> None: ...
+
+class PackageDetail(_message.Message):
+    __slots__ = ("package", "items")
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    package: Package
+    items: _containers.RepeatedCompositeFieldContainer[PackageItem]
+    def __init__(self, package: _Optional[_Union[Package, _Mapping]] = ..., items: _Optional[_Iterable[_Union[PackageItem, _Mapping]]] = ...) -> None: ...
+
+class Annotation(_message.Message):
+    __slots__ = ("package_id", "item_id", "answer_json", "revision")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    item_id: str
+    answer_json: str
+    revision: int
+    def __init__(self, package_id: _Optional[str] = ..., item_id: _Optional[str] = ..., answer_json: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class ListPackagesRequest(_message.Message):
+    __slots__ = ("job_id", "state")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    state: PackageState
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[PackageState, str]] = ...) -> None: ...
+
+class ListPackagesResponse(_message.Message):
+    __slots__ = ("packages",)
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    packages: _containers.RepeatedCompositeFieldContainer[Package]
+    def __init__(self, packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ...) -> None: ...
+
+class ClaimPackageRequest(_message.Message):
+    __slots__ = ("job_id", "stage")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    stage: Stage
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ...) -> None: ...
+
+class GetPackageRequest(_message.Message):
+    __slots__ = ("package_id",)
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    def __init__(self, package_id: _Optional[str] = ...) -> None: ...
+
+class SaveAnnotationRequest(_message.Message):
+    __slots__ = ("package_id", "item_id", "answer_json")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    item_id: str
+    answer_json: str
+    def __init__(self, package_id: _Optional[str] = ..., item_id: _Optional[str] = ..., answer_json: _Optional[str] = ...) -> None: ...
+
+class SubmitPackageRequest(_message.Message):
+    __slots__ = ("package_id",)
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    def __init__(self, package_id: _Optional[str] = ...) -> None: ...
+
+class ItemRejection(_message.Message):
+    __slots__ = ("item_id", "reason")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    reason: str
+    def __init__(self, item_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReviewPackageRequest(_message.Message):
+    __slots__ = ("package_id", "passed", "rating", "rejections")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    passed: bool
+    rating: Rating
+    rejections: _containers.RepeatedCompositeFieldContainer[ItemRejection]
+    def __init__(self, package_id: _Optional[str] = ..., passed: _Optional[bool] = ..., rating: _Optional[_Union[Rating, str]] = ..., rejections: _Optional[_Iterable[_Union[ItemRejection, _Mapping]]] = ...) -> None: ...
+
+class AcceptPackageRequest(_message.Message):
+    __slots__ = ("package_id", "accepted", "rejections")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    accepted: bool
+    rejections: _containers.RepeatedCompositeFieldContainer[ItemRejection]
+    def __init__(self, package_id: _Optional[str] = ..., accepted: _Optional[bool] = ..., rejections: _Optional[_Iterable[_Union[ItemRejection, _Mapping]]] = ...) -> None: ...
+
+class GetJobProgressRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class JobProgress(_message.Message):
+    __slots__ = ("job_id", "package_count", "item_count", "packages_by_state", "accepted_items", "completed")
+    class PackagesByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    package_count: int
+    item_count: int
+    packages_by_state: _containers.ScalarMap[str, int]
+    accepted_items: int
+    completed: bool
+    def __init__(self, job_id: _Optional[str] = ..., package_count: _Optional[int] = ..., item_count: _Optional[int] = ..., packages_by_state: _Optional[_Mapping[str, int]] = ..., accepted_items: _Optional[int] = ..., completed: _Optional[bool] = ...) -> None: ...

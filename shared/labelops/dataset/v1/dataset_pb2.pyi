@@ -1,0 +1,150 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DatasetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATASET_KIND_UNSPECIFIED: _ClassVar[DatasetKind]
+    DATASET_KIND_TEXT: _ClassVar[DatasetKind]
+    DATASET_KIND_IMAGE: _ClassVar[DatasetKind]
+    DATASET_KIND_VIDEO: _ClassVar[DatasetKind]
+    DATASET_KIND_AUDIO: _ClassVar[DatasetKind]
+    DATASET_KIND_MULTI: _ClassVar[DatasetKind]
+
+class VersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERSION_STATE_UNSPECIFIED: _ClassVar[VersionState]
+    VERSION_STATE_IMPORTING: _ClassVar[VersionState]
+    VERSION_STATE_READY: _ClassVar[VersionState]
+    VERSION_STATE_FAILED: _ClassVar[VersionState]
+DATASET_KIND_UNSPECIFIED: DatasetKind
+DATASET_KIND_TEXT: DatasetKind
+DATASET_KIND_IMAGE: DatasetKind
+DATASET_KIND_VIDEO: DatasetKind
+DATASET_KIND_AUDIO: DatasetKind
+DATASET_KIND_MULTI: DatasetKind
+VERSION_STATE_UNSPECIFIED: VersionState
+VERSION_STATE_IMPORTING: VersionState
+VERSION_STATE_READY: VersionState
+VERSION_STATE_FAILED: VersionState
+
+class Dataset(_message.Message):
+    __slots__ = ("id", "workspace", "name", "kind", "latest_version", "item_count", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LATEST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    workspace: str
+    name: str
+    kind: DatasetKind
+    latest_version: int
+    item_count: int
+    created_at: str
+    def __init__(self, id: _Optional[str] = ..., workspace: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., latest_version: _Optional[int] = ..., item_count: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class ImportError(_message.Message):
+    __slots__ = ("file", "line", "field", "reason")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    line: int
+    field: str
+    reason: str
+    def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., field: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DatasetVersion(_message.Message):
+    __slots__ = ("dataset_id", "version", "state", "item_count", "source_uri", "error", "errors", "error_count")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    version: int
+    state: VersionState
+    item_count: int
+    source_uri: str
+    error: str
+    errors: _containers.RepeatedCompositeFieldContainer[ImportError]
+    error_count: int
+    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[VersionState, str]] = ..., item_count: _Optional[int] = ..., source_uri: _Optional[str] = ..., error: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., error_count: _Optional[int] = ...) -> None: ...
+
+class CreateDatasetRequest(_message.Message):
+    __slots__ = ("name", "kind")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: DatasetKind
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ...) -> None: ...
+
+class ImportDatasetRequest(_message.Message):
+    __slots__ = ("dataset_id", "source_uri")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    source_uri: str
+    def __init__(self, dataset_id: _Optional[str] = ..., source_uri: _Optional[str] = ...) -> None: ...
+
+class GetDatasetRequest(_message.Message):
+    __slots__ = ("dataset_id",)
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    def __init__(self, dataset_id: _Optional[str] = ...) -> None: ...
+
+class GetVersionRequest(_message.Message):
+    __slots__ = ("dataset_id", "version")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    version: int
+    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class StreamItemsRequest(_message.Message):
+    __slots__ = ("dataset_id", "version")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    version: int
+    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class Item(_message.Message):
+    __slots__ = ("id", "dataset_id", "version", "line", "data_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    dataset_id: str
+    version: int
+    line: int
+    data_json: str
+    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., line: _Optional[int] = ..., data_json: _Optional[str] = ...) -> None: ...
+
+class GetItemsRequest(_message.Message):
+    __slots__ = ("dataset_id", "item_ids")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dataset_id: _Optional[str] = ..., item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...

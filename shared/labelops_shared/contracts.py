@@ -1,0 +1,216 @@
+"""Every event LabelOps publishes, by service. The class is the contract: its fields are
+the CloudEvents ``data``; TYPE is the versioned CloudEvents type; TOPIC where it travels.
+
+Adding a field with a default is compatible; anything else is a new ``.v2`` type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from labelops_shared import topics
+from labelops_shared.events import EventData, Value
+
+# --- dataset ----------------------------------------------------------------------------
+
+
+class DatasetImported(EventData):
+    TYPE = "labelops.dataset.imported.v1"
+    TOPIC = topics.DATASET_EVENTS
+    dataset_id: str
+    workspace: str
+    version: int
+    kind: str
+    item_count: int
+    fields: list[str] = Field(description="the data fields found in the items")
+
+
+class DatasetImportFailed(EventData):
+    TYPE = "labelops.dataset.import_failed.v1"
+    TOPIC = topics.DATASET_EVENTS
+    dataset_id: str
+    workspace: str
+    version: int
+    reason: str
+    error_count: int
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+class LabelDef(Value):
+    name: str
+    color: str = ""
+
+
+class JobMembers(Value):
+    labelers: list[str] = []
+    checkers: list[str] = []
+    accepters: list[str] = []
+
+
+class JobSpec(Value):
+    """The settings of a job that other services act on."""
+
+    job_id: str
+    workspace: str
+    name: str
+    dataset_id: str
+    dataset_version: int
+    template: str
+    topics: list[dict[str, Any]]
+    labels: list[LabelDef]
+    workflow: str = Field(description="label | label_check | label_check_accept")
+    package_size: int
+    check_ratio: float
+    prelabel_field: str = ""
+    members: JobMembers
+
+
+class JobCreated(EventData):
+    TYPE = "labelops.job.created.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    job: JobSpec
+
+
+class JobPublished(EventData):
+    TYPE = "labelops.job.published.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    job: JobSpec
+    item_count: int
+
+
+# --- assignment -------------------------------------------------------------------------
+
+
+class PackageCreated(EventData):
+    TYPE = "labelops.package.created.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    index: int
+    item_ids: list[str]
+
+
+class PackageClaimed(EventData):
+    TYPE = "labelops.package.claimed.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    stage: str
+    holder: str
+
+
+class PackageSubmitted(EventData):
+    TYPE = "labelops.package.submitted.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    labeler: str
+    item_count: int
+
+
+class ItemRejection(Value):
+    item_id: str
+    reason: str
+
+
+class PackageChecked(EventData):
+    TYPE = "labelops.package.checked.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    checker: str
+    passed: bool
+    rating: str = ""
+    rejections: list[ItemRejection] = []
+
+
+class AcceptedItem(Value):
+    item_id: str
+    data: dict[str, Any]
+    answer: dict[str, Any]
+    labeler: str
+    revision: int
+
+
+class PackageAccepted(EventData):
+    TYPE = "labelops.package.accepted.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    accepter: str
+    items: list[AcceptedItem]
+
+
+class PackageRejected(EventData):
+    TYPE = "labelops.package.rejected.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    stage: str
+    by: str
+    rejections: list[ItemRejection]
+
+
+class JobCompleted(EventData):
+    TYPE = "labelops.job.completed.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_count: int
+    item_count: int
+
+
+# --- prelabel ---------------------------------------------------------------------------
+
+
+class Prediction(Value):
+    item_id: str
+    topic: str
+    answer: Any
+    confidence: float | None = None
+
+
+class PredictionsReady(EventData):
+    TYPE = "labelops.prelabel.predictions_ready.v1"
+    TOPIC = topics.PRELABEL_EVENTS
+    job_id: str
+    source: str = Field(description="offline | model")
+    predictions: list[Prediction]
+    invalid_count: int = 0
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+class ExportStarted(EventData):
+    TYPE = "labelops.export.started.v1"
+    TOPIC = topics.EXPORT_EVENTS
+    job_id: str
+    export_id: str
+    format: str
+    version: int
+
+
+class ExportCompleted(EventData):
+    TYPE = "labelops.export.completed.v1"
+    TOPIC = topics.EXPORT_EVENTS
+    job_id: str
+    export_id: str
+    bucket: str
+    object_key: str
+    item_count: int
+    size_bytes: int
+    sha256: str
+
+
+class ExportFailed(EventData):
+    TYPE = "labelops.export.failed.v1"
+    TOPIC = topics.EXPORT_EVENTS
+    job_id: str
+    export_id: str
+    reason: str

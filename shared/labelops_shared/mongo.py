@@ -1,0 +1,69 @@
+"""MongoDB access through PyMongo's async API (the successor of motor), index bootstrap,
+and encoding of user-supplied keys.
+
+Only what MongoDB and FerretDB v1 both support is used: no multi-document transactions,
+no change streams, no $lookup. Races are settled by unique keys (inserts are atomic on both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+
+
+def connect(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        url,
+        appname=app_name,
+        tz_aware=True,
+        serverSelectionTimeoutMS=10_000,
+        retryWrites=False,  # FerretDB v1 has no retryable writes; our writes are idempotent
+    )
+
+
+async def ensure_indexes(
+    db: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
+) -> None:
+    """Create every declared index (idempotent: existing ones are kept)."""
+    for collection, models in indexes.items():
+        if models:
+            await db[collection].create_indexes(list(models))
+
+
+# User-supplied keys (item fields, answers, filters) may contain '$' or '.', which neither
+# FerretDB nor a safe query may see as-is. They are escaped reversibly before storage.
+_ESCAPES = (("%", "%25"), ("$", "%24"), (".", "%2E"), ("\x00", "%00"))
+
+
+def encode_key(key: str) -> str:
+    for raw, escaped in _ESCAPES:
+        key = key.replace(raw, escaped)
+    return key
+
+
+def decode_key(key: str) -> str:
+    for raw, escaped in reversed(_ESCAPES):
+        key = key.replace(escaped, raw)
+    return key
+
+
+def encode_keys(value: Any) -> Any:
+    """Escape every mapping key, recursively, so user JSON can never act as an operator."""
+    if isinstance(value, Mapping):
+        return {encode_key(str(k)): encode_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_keys(v) for v in value]
+    return value
+
+
+def decode_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {decode_key(str(k)): decode_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_keys(v) for v in value]
+    return value

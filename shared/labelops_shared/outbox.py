@@ -1,0 +1,193 @@
+"""Outbox: a state change and the events announcing it are committed as one document.
+
+FerretDB v1 (and MongoDB without a replica set) gives no multi-document transactions, so
+the outbox record itself is the commit point, like a write-ahead log entry:
+
+1. ``commit`` inserts one record holding the state operations and the events (atomic: a
+   single-document insert). Its ``_id`` is the idempotency key: for an event handler it is
+   ``<consumer>:<event id>``, so the same event committed twice fails on the unique ``_id``
+   and changes nothing (this record doubles as the consumer's inbox).
+2. The operations are applied. Each is idempotent (upsert by id, set absolute values,
+   insert-if-absent, delete), so re-applying after a crash is harmless.
+3. The record is marked ``applied``; the relay publishes its events to Kafka in commit
+   order and marks it ``published``.
+
+A crash between 1 and 3 leaves a ``committed`` record: ``recover`` re-applies it, so there is
+never state without its event, nor an event without its state. A crash between publishing
+and marking re-publishes; consumers are idempotent by event id, so nothing happens twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from labelops_shared import metrics
+from labelops_shared.events import Envelope, EventData, new_event
+from labelops_shared.mongo import Document
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "outbox"
+INDEXES = [
+    IndexModel([("state", ASCENDING), ("seq", ASCENDING)], name="state_seq"),
+    IndexModel([("published_at", ASCENDING)], name="published_at"),
+]
+
+COMMITTED, APPLIED, PUBLISHED = "committed", "applied", "published"
+
+# Publishes one serialized event: (topic, key, value).
+Publish = Callable[[str, str, bytes], Awaitable[None]]
+
+
+@dataclass
+class UnitOfWork:
+    """State operations and events to commit together. Build it, then ``Outbox.commit``."""
+
+    source: str
+    ops: list[Document] = field(default_factory=list)
+    events: list[Envelope[Any]] = field(default_factory=list)
+
+    def put(self, collection: str, doc: Document) -> None:
+        """Create or replace the whole document with this ``_id``."""
+        self.ops.append({"k": "put", "c": collection, "doc": doc})
+
+    def set(self, collection: str, doc_id: Any, fields: dict[str, Any]) -> None:
+        """Set these fields (dotted paths allowed) of an existing document."""
+        pairs = [[path, value] for path, value in fields.items()]
+        self.ops.append({"k": "set", "c": collection, "id": doc_id, "fields": pairs})
+
+    def insert(self, collection: str, doc: Document) -> None:
+        """Insert the document unless one with its ``_id`` exists."""
+        self.ops.append({"k": "insert", "c": collection, "doc": doc})
+
+    def delete(self, collection: str, doc_id: Any) -> None:
+        self.ops.append({"k": "delete", "c": collection, "id": doc_id})
+
+    def emit(self, data: EventData, subject: str | None = None) -> Envelope[Any]:
+        event = new_event(data, source=self.source, subject=subject)
+        self.events.append(event)
+        return event
+
+
+class Outbox:
+    def __init__(self, db: AsyncDatabase[Document], *, owner: str) -> None:
+        self.records = db[COLLECTION]
+        self.db = db
+        self.owner = owner
+        self.wake = asyncio.Event()
+        self._last_seq = 0
+
+    def _next_seq(self) -> int:
+        self._last_seq = max(self._last_seq + 1, time.time_ns())
+        return self._last_seq
+
+    async def seen(self, key: str) -> bool:
+        return await self.records.find_one({"_id": key}, {"_id": 1}) is not None
+
+    async def commit(self, uow: UnitOfWork, *, key: str | None = None) -> bool:
+        """Commit atomically; False when a record with this key was already committed."""
+        record: Document = {
+            "_id": key or str(uuid.uuid4()),
+            "state": COMMITTED,
+            "seq": self._next_seq(),
+            "owner": self.owner,
+            "created_at": datetime.now(UTC),
+            "ops": uow.ops,
+            # Serialized: user data inside events may hold keys a document may not.
+            "events": [
+                {"topic": e.topic, "key": e.partitionkey, "value": e.model_dump_json()}
+                for e in uow.events
+            ],
+        }
+        try:
+            await self.records.insert_one(record)
+        except DuplicateKeyError:
+            return False
+        await self._apply(record)
+        return True
+
+    async def _apply(self, record: Document) -> None:
+        for op in record["ops"]:
+            coll = self.db[op["c"]]
+            kind = op["k"]
+            if kind == "put":
+                await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)
+            elif kind == "set":
+                await coll.update_one({"_id": op["id"]}, {"$set": dict(op["fields"])})
+            elif kind == "insert":
+                try:
+                    await coll.insert_one(op["doc"])
+                except DuplicateKeyError:
+                    pass
+            elif kind == "delete":
+                await coll.delete_one({"_id": op["id"]})
+            else:  # pragma: no cover - records are only written by commit()
+                raise ValueError(f"unknown outbox op {kind!r}")
+        next_state = APPLIED if record["events"] else PUBLISHED
+        update: Document = {"state": next_state}
+        if next_state == PUBLISHED:
+            update["published_at"] = datetime.now(UTC)
+        await self.records.update_one({"_id": record["_id"]}, {"$set": update})
+        if record["events"]:
+            self.wake.set()
+
+    async def recover(self, *, older_than: timedelta = timedelta(0)) -> int:
+        """Apply records whose writer died between commit and apply. Returns their count."""
+        cutoff = datetime.now(UTC) - older_than
+        count = 0
+        cursor = self.records.find({"state": COMMITTED}).sort("seq", ASCENDING)
+        async for record in cursor:
+            if record["created_at"] <= cutoff:
+                log.warning("re-applying outbox record", extra={"record": record["_id"]})
+                await self._apply(record)
+                count += 1
+        return count
+
+    async def relay_once(self, publish: Publish, *, limit: int = 200) -> int:
+        """Publish applied records in commit order; returns how many records were sent."""
+        sent = 0
+        cursor = self.records.find({"state": APPLIED}).sort("seq", ASCENDING).limit(limit)
+        async for record in cursor:
+            for event in record["events"]:
+                await publish(event["topic"], event["key"], event["value"].encode())
+                metrics.EVENTS_PUBLISHED.labels(topic=event["topic"]).inc()
+            await self.records.update_one(
+                {"_id": record["_id"]},
+                {"$set": {"state": PUBLISHED, "published_at": datetime.now(UTC)}},
+            )
+            sent += 1
+        return sent
+
+    async def backlog(self) -> int:
+        return await self.records.count_documents({"state": {"$in": [COMMITTED, APPLIED]}})
+
+    async def run_relay(self, publish: Publish, *, poll_seconds: float = 0.5) -> None:
+        """Relay until cancelled. Woken at once by local commits; polls for the rest."""
+        backoff = poll_seconds
+        while True:
+            try:
+                while await self.relay_once(publish):
+                    pass
+                metrics.OUTBOX_BACKLOG.set(await self.backlog())
+                backoff = poll_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                backoff = min(backoff * 2, 10.0)
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass

@@ -1,0 +1,126 @@
+"""Run one service: wire the database, outbox, Kafka, gRPC and metrics, then serve until
+SIGTERM/SIGINT and shut down cleanly (stop taking calls, finish the current message,
+flush the outbox, close connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from minio import Minio
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from labelops_shared import auth, grpc_server, kafka, metrics, mongo, outbox, storage
+from labelops_shared.logging import configure_logging
+from labelops_shared.mongo import Document
+from labelops_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The connections a service's handlers and servicers are built from."""
+
+    settings: ServiceSettings
+    db: AsyncDatabase[Document]
+    outbox: outbox.Outbox
+    consumer: kafka.EventConsumer
+    source: str
+
+    @cached_property
+    def storage(self) -> Minio:
+        client = storage.connect(self.settings)
+        storage.ensure_buckets(client)
+        return client
+
+    def service_token(self) -> str:
+        """A short-lived token for calls to peer services, renewed on demand."""
+        return auth.issue_token(
+            self.settings.jwt_secret.get_secret_value(),
+            subject=f"service:{self.settings.service_name}",
+            workspace="*",
+            roles=[auth.SERVICE],
+            ttl_seconds=300,
+        )
+
+    def unit_of_work(self) -> outbox.UnitOfWork:
+        return outbox.UnitOfWork(source=self.source)
+
+
+@dataclass
+class ServiceParts:
+    grpc_services: Sequence[grpc_server.GrpcService]
+    indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
+    background: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+Build = Callable[[Runtime], ServiceParts]
+
+
+async def serve(settings: ServiceSettings, build: Build) -> None:
+    configure_logging(settings.service_name, settings.log_level)
+    name = settings.service_name
+    instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+    client = mongo.connect(settings.mongo_url, app_name=f"labelops-{name}")
+    db = client[settings.database_name]
+    box = outbox.Outbox(db, owner=instance)
+    consumer = kafka.EventConsumer(name, box, max_attempts=settings.handler_max_attempts)
+    runtime = Runtime(settings, db, box, consumer, f"/labelops/{name}")
+    parts = build(runtime)
+
+    await mongo.ensure_indexes(db, {outbox.COLLECTION: outbox.INDEXES, **parts.indexes})
+    await kafka.ensure_topics(settings.kafka_bootstrap)
+    broker = kafka.make_broker(settings.kafka_bootstrap, client_id=f"labelops-{name}")
+    consumer.attach(broker)
+    # Records left half-applied by a crashed predecessor of this service.
+    await box.recover(older_than=timedelta(0))
+    await broker.start()
+
+    tasks = [asyncio.create_task(box.run_relay(kafka.publisher(broker),
+                                               poll_seconds=settings.outbox_poll_seconds))]
+    tasks += [asyncio.create_task(job()) for job in parts.background]
+    server, port, health = await grpc_server.start_server(
+        parts.grpc_services,
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+    )
+    if settings.metrics_port:
+        metrics.serve_metrics(settings.metrics_port, settings.grpc_host)
+    log.info("service ready", extra={"grpc_port": port, "metrics_port": settings.metrics_port,
+                                     "topics": consumer.topics, "instance": instance})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting down")
+    await health.enter_graceful_shutdown()
+    await server.stop(grace=5)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    try:  # publish what is committed now; anything left goes out at the next start
+        await asyncio.wait_for(box.relay_once(kafka.publisher(broker)), timeout=5)
+    except Exception:
+        log.warning("outbox not flushed at shutdown", exc_info=True)
+    await broker.stop()  # waits for the message in hand, then leaves the group
+    await client.close()
+    log.info("stopped")
+
+
+def main(service_name: str, build: Build, **overrides: Any) -> None:
+    settings = ServiceSettings(service_name=service_name, **overrides)  # type: ignore[call-arg]
+    asyncio.run(serve(settings, build))

@@ -1,0 +1,45 @@
+"""Object storage behind the S3 API (MinIO locally; any S3 server can replace it).
+
+The minio client is synchronous; async callers use :func:`asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from minio import Minio
+
+from labelops_shared.settings import ServiceSettings
+
+DATASETS_BUCKET = "labelops-datasets"
+EXPORTS_BUCKET = "labelops-exports"
+UPLOADS_BUCKET = "labelops-uploads"
+BUCKETS = (DATASETS_BUCKET, EXPORTS_BUCKET, UPLOADS_BUCKET)
+
+PRESIGN_TTL = timedelta(minutes=15)
+
+
+def connect(settings: ServiceSettings) -> Minio:
+    return Minio(
+        settings.minio_endpoint,
+        access_key=settings.minio_access_key,
+        secret_key=settings.minio_secret_key.get_secret_value(),
+        secure=settings.minio_secure,
+    )
+
+
+def ensure_buckets(client: Minio, buckets: tuple[str, ...] = BUCKETS) -> None:
+    """Create the private buckets that are missing (no public policy is ever set)."""
+    for bucket in buckets:
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key), with a clear error naming what is wrong."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"source_uri {uri!r}: expected s3://bucket/key")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise ValueError(f"source_uri {uri!r}: expected s3://bucket/key")
+    return bucket, key

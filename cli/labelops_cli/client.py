@@ -1,0 +1,64 @@
+"""gRPC clients of the five services, authenticated with a bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+
+from labelops.assignment.v1 import assignment_pb2_grpc
+from labelops.dataset.v1 import dataset_pb2_grpc
+from labelops.export.v1 import export_pb2_grpc
+from labelops.jobs.v1 import jobs_pb2_grpc
+from labelops.prelabel.v1 import prelabel_pb2_grpc
+from labelops_cli.services import SERVICES
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    def __init__(self, token: Callable[[], str]) -> None:
+        self._token = token
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [*(details.metadata or ()), ("authorization", f"Bearer {self._token()}")]
+        # grpc passes its own namedtuple here; a copy with the token added keeps the rest.
+        return details._replace(metadata=metadata)  # type: ignore[attr-defined,no-any-return]
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+
+@dataclass
+class Clients:
+    dataset: dataset_pb2_grpc.DatasetServiceStub
+    jobs: jobs_pb2_grpc.JobsServiceStub
+    assignment: assignment_pb2_grpc.AssignmentServiceStub
+    prelabel: prelabel_pb2_grpc.PrelabelServiceStub
+    export: export_pb2_grpc.ExportServiceStub
+    channels: list[grpc.Channel]
+
+    def close(self) -> None:
+        for channel in self.channels:
+            channel.close()
+
+
+def connect(token: str | Callable[[], str]) -> Clients:
+    token_fn = token if callable(token) else (lambda: token)  # type: ignore[return-value]
+
+    def channel(name: str) -> grpc.Channel:
+        return grpc.intercept_channel(
+            grpc.insecure_channel(SERVICES[name].addr), _Bearer(token_fn)  # type: ignore[arg-type]
+        )
+
+    channels = {name: channel(name) for name in SERVICES}
+    return Clients(
+        dataset=dataset_pb2_grpc.DatasetServiceStub(channels["dataset"]),
+        jobs=jobs_pb2_grpc.JobsServiceStub(channels["jobs"]),
+        assignment=assignment_pb2_grpc.AssignmentServiceStub(channels["assignment"]),
+        prelabel=prelabel_pb2_grpc.PrelabelServiceStub(channels["prelabel"]),
+        export=export_pb2_grpc.ExportServiceStub(channels["export"]),
+        channels=list(channels.values()),
+    )

@@ -1,0 +1,149 @@
+"""Start, stop and health-check the five LabelOps services as local processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+SERVICES = {
+    s.name: s
+    for s in (
+        ServiceSpec("dataset", 50051, 9101),
+        ServiceSpec("jobs", 50052, 9102),
+        ServiceSpec("assignment", 50053, 9103),
+        ServiceSpec("prelabel", 50054, 9104),
+        ServiceSpec("export", 50055, 9105),
+    )
+}
+
+
+def service_env(spec: ServiceSpec, infra_env: Mapping[str, str]) -> dict[str, str]:
+    env = {**os.environ, **infra_env}
+    env.update(
+        LABELOPS_SERVICE_NAME=spec.name,
+        LABELOPS_GRPC_PORT=str(spec.grpc_port),
+        LABELOPS_METRICS_PORT=str(spec.metrics_port),
+        **{f"LABELOPS_{s.name.upper()}_ADDR": s.addr for s in SERVICES.values()},
+    )
+    return env
+
+
+class ServiceProcesses:
+    """Local processes of the services, tracked by pid files under ``home/run``."""
+
+    def __init__(self, home: Path) -> None:
+        self.run_dir = home / "run"
+        self.log_dir = home / "logs"
+
+    def _pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pid_file(name).read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+        return pid
+
+    def start(self, name: str, infra_env: Mapping[str, str]) -> int:
+        """Start the service unless it runs already; returns its pid."""
+        running = self.pid(name)
+        if running:
+            return running
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                env=service_env(SERVICES[name], infra_env),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._pid_file(name).write_text(str(process.pid))
+        return process.pid
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        pid = self.pid(name)
+        if pid is None:
+            self._pid_file(name).unlink(missing_ok=True)
+            return
+        os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                finished, _ = os.waitpid(pid, os.WNOHANG)  # reap our own child, if it is one
+                if finished:
+                    break
+            except ChildProcessError:
+                pass
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self._pid_file(name).unlink(missing_ok=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process gets no chance to clean up (used by the fault tests)."""
+        self.stop(name, signal.SIGKILL, timeout=10)
+
+    def start_all(self, infra_env: Mapping[str, str], names: Iterable[str] = SERVICES) -> None:
+        for name in names:
+            self.start(name, infra_env)
+
+    def stop_all(self, names: Iterable[str] = SERVICES) -> None:
+        for name in names:
+            self.stop(name)
+
+
+def healthy(spec: ServiceSpec, timeout: float = 1.0) -> bool:
+    try:
+        with grpc.insecure_channel(spec.addr) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+
+
+def wait_healthy(
+    processes: ServiceProcesses, names: Iterable[str] = SERVICES, timeout: float = 90.0
+) -> None:
+    pending = list(names)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name in list(pending):
+            if healthy(SERVICES[name]):
+                pending.remove(name)
+            elif processes.pid(name) is None:
+                log = processes.log_dir / f"{name}.log"
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise RuntimeError(f"service {name} exited during start-up; log tail:\n{tail}")
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"services not healthy after {timeout:.0f}s: {', '.join(pending)}")
+        if pending:
+            time.sleep(0.3)

@@ -1,0 +1,97 @@
+"""The outbox keeps a state change and its event together, through relay crashes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from labelops_shared.contracts import JobCompleted
+from labelops_shared.events import decode_event
+from labelops_shared.outbox import Outbox, UnitOfWork
+from tests.fakes import FakeDatabase
+
+
+class FlakyBroker:
+    """Records what was published; can be told to crash before sending."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bytes]] = []
+        self.crash = False
+
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        if self.crash:
+            raise ConnectionError("broker connection lost")
+        self.sent.append((topic, key, value))
+
+
+def _uow() -> UnitOfWork:
+    uow = UnitOfWork(source="/labelops/test")
+    uow.put("jobs", {"_id": "j1", "state": "completed"})
+    uow.emit(JobCompleted(job_id="j1", package_count=2, item_count=20))
+    return uow
+
+
+async def test_commit_applies_state_and_queues_the_event() -> None:
+    db: Any = FakeDatabase()
+    box = Outbox(db, owner="t")
+    assert await box.commit(_uow(), key="k1")
+    assert db["jobs"].docs["j1"]["state"] == "completed"
+    assert await box.backlog() == 1
+
+
+async def test_relay_crash_before_publishing_then_restart_publishes_once() -> None:
+    db: Any = FakeDatabase()
+    broker = FlakyBroker()
+    await Outbox(db, owner="first").commit(_uow(), key="k1")
+
+    broker.crash = True
+    with pytest.raises(ConnectionError):
+        await Outbox(db, owner="first").relay_once(broker.publish)
+    assert broker.sent == []  # nothing went out, the state is there, the event is pending
+
+    broker.crash = False
+    restarted = Outbox(db, owner="second")  # a new process over the same database
+    assert await restarted.relay_once(broker.publish) == 1
+    assert await restarted.relay_once(broker.publish) == 0  # and never again
+
+    assert len(broker.sent) == 1
+    topic, key, value = broker.sent[0]
+    event = decode_event(value)
+    assert (topic, key, event.type) == ("labelops.assignment.events.v1", "j1",
+                                        "labelops.job.completed.v1")
+    assert await restarted.backlog() == 0
+
+
+async def test_the_same_key_commits_once() -> None:
+    db: Any = FakeDatabase()
+    box = Outbox(db, owner="t")
+    assert await box.commit(_uow(), key="evt-1")
+    second = _uow()
+    second.put("jobs", {"_id": "j1", "state": "overwritten"})
+    assert not await box.commit(second, key="evt-1")
+    assert db["jobs"].docs["j1"]["state"] == "completed"
+    assert await box.backlog() == 1
+
+
+async def test_a_record_committed_but_not_applied_is_recovered_at_start() -> None:
+    db: Any = FakeDatabase()
+    box = Outbox(db, owner="dead")
+    uow = _uow()
+    # Simulate a crash right after the commit point: the record exists, the state does not.
+    await db["outbox"].insert_one({
+        "_id": "k9", "state": "committed", "seq": 1, "owner": "dead",
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "ops": uow.ops,
+        "events": [{"topic": e.topic, "key": e.partitionkey, "value": e.model_dump_json()}
+                   for e in uow.events],
+    })
+    assert "j1" not in db["jobs"].docs
+
+    assert await Outbox(db, owner="new").recover() == 1
+
+    assert db["jobs"].docs["j1"]["state"] == "completed"
+    broker = FlakyBroker()
+    assert await box.relay_once(broker.publish) == 1
+    assert len(broker.sent) == 1

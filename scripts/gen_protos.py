@@ -29,13 +29,11 @@ def generate(out_dir: Path) -> list[Path]:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    generated = sorted((out_dir / "labelops").rglob("*.py*"))
-    # Make every generated folder a regular package so setuptools and mypy find it.
-    for folder in {p.parent for p in generated} | {out_dir / "labelops"}:
-        for pkg in [folder, *folder.relative_to(out_dir).parents]:
-            init = out_dir / pkg / "__init__.py" if pkg != folder else folder / "__init__.py"
-            if str(pkg) != "." and not init.exists():
-                init.write_text("")
+    # Every generated folder is a regular package, so setuptools and mypy find it.
+    for folder in {p.parent for p in (out_dir / "labelops").rglob("*_pb2.py")}:
+        while folder != out_dir:
+            (folder / "__init__.py").touch()
+            folder = folder.parent
     return sorted((out_dir / "labelops").rglob("*.py*"))
 
 

@@ -61,10 +61,15 @@ class Importer:
         except Exception as exc:  # storage or database failure: the import fails, visibly
             log.exception("import failed", extra={"dataset": dataset_id, "version": version})
             failure = f"{key}: import failed: {exc}"
-        if failure:
-            await self._fail(dataset, version, failure, report)
-        else:
-            await self._complete(dataset, version, report)
+        try:
+            if failure:
+                await self._fail(dataset, version, failure, report)
+            else:
+                await self._complete(dataset, version, report)
+        except Exception:
+            # The version stays IMPORTING; the start-up sweep of the next run fails it cleanly.
+            log.exception("could not record the import's outcome",
+                          extra={"dataset": dataset_id, "version": version})
 
     async def _load(
         self, dataset_id: str, version: int, bucket: str, key: str, report: ImportReport

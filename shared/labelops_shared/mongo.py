@@ -29,10 +29,13 @@ def connect(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
 async def ensure_indexes(
     db: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
 ) -> None:
-    """Create every declared index (idempotent: existing ones are kept)."""
+    """Create every declared index (idempotent: existing ones are kept).
+
+    One index per command: FerretDB v1.24 drops the connection when a multi-index
+    createIndexes names indexes that already exist."""
     for collection, models in indexes.items():
-        if models:
-            await db[collection].create_indexes(list(models))
+        for model in models:
+            await db[collection].create_indexes([model])
 
 
 # User-supplied keys (item fields, answers, filters) may contain '$' or '.', which neither

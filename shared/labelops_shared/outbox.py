@@ -64,7 +64,9 @@ class UnitOfWork:
 
     def set(self, collection: str, doc_id: Any, fields: dict[str, Any]) -> None:
         """Set these fields (dotted paths allowed) of an existing document."""
-        pairs = [[path, value] for path, value in fields.items()]
+        # Stored as a list of {path, value}: dotted paths cannot be document keys, and
+        # FerretDB stores no nested arrays.
+        pairs = [{"path": path, "value": value} for path, value in fields.items()]
         self.ops.append({"k": "set", "c": collection, "id": doc_id, "fields": pairs})
 
     def insert(self, collection: str, doc: Document) -> None:
@@ -124,7 +126,7 @@ class Outbox:
             if kind == "put":
                 await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)
             elif kind == "set":
-                await coll.update_one({"_id": op["id"]}, {"$set": dict(op["fields"])})
+                await coll.update_one({"_id": op["id"]}, {"$set": {f["path"]: f["value"] for f in op["fields"]}})
             elif kind == "insert":
                 try:
                     await coll.insert_one(op["doc"])

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from labelops.dataset.v1 import dataset_pb2 as pb
-from labelops_shared import auth, storage
-from labelops_shared.mongo import Document, decode_keys
 from minio.error import S3Error
 from pymongo.errors import DuplicateKeyError
 
+from labelops.dataset.v1 import dataset_pb2 as pb
+from labelops_shared import auth, storage
+from labelops_shared.mongo import Document, decode_keys
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
 from services.dataset.domain.model import Kind, VersionState, is_visible, validate_name
 from services.dataset.importer import Importer

@@ -5,7 +5,6 @@ from __future__ import annotations
 from labelops.dataset.v1 import dataset_pb2_grpc
 from labelops_shared.grpc_server import GrpcService
 from labelops_shared.runtime import Runtime, ServiceParts
-
 from services.dataset.adapters.repository import INDEXES, Repository
 from services.dataset.api import ROLES, DatasetServicer
 from services.dataset.domain.model import VersionState

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from minio import Minio
+
 from labelops_shared.contracts import DatasetImported, DatasetImportFailed
 from labelops_shared.mongo import encode_keys
 from labelops_shared.outbox import Outbox, UnitOfWork
-from minio import Minio
-
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
 from services.dataset.domain.manifest import ImportReport, LineError, Record, parse_line
 from services.dataset.domain.model import VersionState, item_id

@@ -61,8 +61,10 @@ def channel(addr: str, token: Callable[[], str]) -> grpc.aio.Channel:
     )
 
 
-class _TokenInterceptor(grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-                        grpc.aio.UnaryStreamClientInterceptor):
+class _TokenInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
+):
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 

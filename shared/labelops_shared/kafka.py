@@ -160,7 +160,7 @@ class EventConsumer:
             )(self._on_message)
 
     async def _on_message(self, msg: KafkaMessage) -> None:
-        raw = msg.raw_message
+        raw: Any = msg.raw_message  # an aiokafka ConsumerRecord (not a batch subscriber)
         await self.handle(
             msg.body, topic=raw.topic, partition=raw.partition, offset=raw.offset, key=raw.key
         )

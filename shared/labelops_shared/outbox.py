@@ -126,7 +126,8 @@ class Outbox:
             if kind == "put":
                 await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)
             elif kind == "set":
-                await coll.update_one({"_id": op["id"]}, {"$set": {f["path"]: f["value"] for f in op["fields"]}})
+                fields = {f["path"]: f["value"] for f in op["fields"]}
+                await coll.update_one({"_id": op["id"]}, {"$set": fields})
             elif kind == "insert":
                 try:
                     await coll.insert_one(op["doc"])

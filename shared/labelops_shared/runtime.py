@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -19,9 +19,11 @@ from minio import Minio
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelops_shared import auth, grpc_server, kafka, metrics, mongo, outbox, storage
+from labelops_shared import auth, grpc_server, kafka, metrics, mongo, storage
+from labelops_shared import outbox as outbox_records
 from labelops_shared.logging import configure_logging
 from labelops_shared.mongo import Document
+from labelops_shared.outbox import Outbox, UnitOfWork
 from labelops_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ class Runtime:
 
     settings: ServiceSettings
     db: AsyncDatabase[Document]
-    outbox: outbox.Outbox
+    outbox: Outbox
     consumer: kafka.EventConsumer
     source: str
 
@@ -53,15 +55,15 @@ class Runtime:
             ttl_seconds=300,
         )
 
-    def unit_of_work(self) -> outbox.UnitOfWork:
-        return outbox.UnitOfWork(source=self.source)
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(source=self.source)
 
 
 @dataclass
 class ServiceParts:
     grpc_services: Sequence[grpc_server.GrpcService]
     indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
-    background: Sequence[Callable[[], Awaitable[None]]] = ()
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
 
 
 Build = Callable[[Runtime], ServiceParts]
@@ -73,12 +75,13 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
     client = mongo.connect(settings.mongo_url, app_name=f"labelops-{name}")
     db = client[settings.database_name]
-    box = outbox.Outbox(db, owner=instance)
+    box = Outbox(db, owner=instance)
     consumer = kafka.EventConsumer(name, box, max_attempts=settings.handler_max_attempts)
     runtime = Runtime(settings, db, box, consumer, f"/labelops/{name}")
     parts = build(runtime)
 
-    await mongo.ensure_indexes(db, {outbox.COLLECTION: outbox.INDEXES, **parts.indexes})
+    indexes = {outbox_records.COLLECTION: outbox_records.INDEXES, **parts.indexes}
+    await mongo.ensure_indexes(db, indexes)
     await kafka.ensure_topics(settings.kafka_bootstrap)
     broker = kafka.make_broker(settings.kafka_bootstrap, client_id=f"labelops-{name}")
     consumer.attach(broker)
@@ -122,5 +125,5 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
 
 
 def main(service_name: str, build: Build, **overrides: Any) -> None:
-    settings = ServiceSettings(service_name=service_name, **overrides)  # type: ignore[call-arg]
+    settings = ServiceSettings(service_name=service_name, **overrides)
     asyncio.run(serve(settings, build))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from labelops_shared.mongo import Document
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+
+from labelops_shared.mongo import Document
 
 DATASETS, VERSIONS, ITEMS = "datasets", "versions", "items"
 

@@ -81,7 +81,10 @@ def _claim_all(client: Clients, job_id: str, stage: int) -> list[apb.Package]:
 
 
 def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
-             manifest: Path = DEMO_MANIFEST, package_size: int = 10) -> DemoResult:
+             manifest: Path = DEMO_MANIFEST, package_size: int = 10,
+             after: Callable[[str], None] = lambda step: None) -> DemoResult:
+    """Run the flow; ``after(step)`` is called after each step (the fault tests kill
+    services there)."""
     admin = connect(_token(env, "ada", auth.ANNOTATION_ADMIN))
     labeler = connect(_token(env, "lee", auth.LABELER))
     checker = connect(_token(env, "chen", auth.CHECKER))
@@ -111,6 +114,7 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
 
     version = wait_for("the import", version_ready)
     lap("imported")
+    after("imported")
     say(f"imported {version.item_count} items into dataset {dataset.name}")
 
     # 2. Create and publish the job.
@@ -122,6 +126,7 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
         check_ratio=1.0, prelabel_field="label",
     ))
     admin.jobs.PublishJob(jpb.PublishJobRequest(job_id=job.id))
+    after("published")
     expected_packages = -(-version.item_count // package_size)
 
     def packaged() -> apb.JobProgress | None:
@@ -135,6 +140,7 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
 
     wait_for("the packages", packaged)
     lap("packaged")
+    after("packaged")
     say(f"job {job.name} published: {expected_packages} packages")
 
     # 3. Label: claim every package, answer every item (pre-label if any), submit.
@@ -162,6 +168,7 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
         accepter.assignment.AcceptPackage(apb.AcceptPackageRequest(
             package_id=package.id, accepted=True))
     lap("accepted")
+    after("accepted")
     say(f"checker chen approved {len(checked)}, accepter ava accepted {len(accepted)} packages")
 
     # 6. Export once the export service has seen every accepted item.

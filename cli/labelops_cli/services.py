@@ -62,6 +62,11 @@ class ServiceProcesses:
     def pid(self, name: str) -> int | None:
         try:
             pid = int(self._pid_file(name).read_text())
+            try:  # reap it if it is our own child that exited (else it lingers as a zombie)
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return None
+            except ChildProcessError:
+                pass
             os.kill(pid, 0)
         except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
             return None

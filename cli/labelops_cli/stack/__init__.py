@@ -1,0 +1,1 @@
+"""Install and run the real servers of the local stack: Kafka, FerretDB, MinIO."""

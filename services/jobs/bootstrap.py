@@ -1,0 +1,22 @@
+"""Wire the jobs service."""
+
+from __future__ import annotations
+
+from labelops.jobs.v1 import jobs_pb2_grpc
+from labelops_shared.grpc_server import GrpcService
+from labelops_shared.runtime import Runtime, ServiceParts
+from services.jobs import handlers
+from services.jobs.adapters.dataset_client import DatasetClient
+from services.jobs.adapters.repository import INDEXES, Repository
+from services.jobs.api import ROLES, JobsServicer
+
+
+def build(rt: Runtime) -> ServiceParts:
+    handlers.register(rt.consumer)
+    servicer = JobsServicer(Repository(rt.db), rt.outbox,
+                            DatasetClient(rt.settings.dataset_addr, rt.service_token), rt.source)
+    return ServiceParts(
+        grpc_services=[GrpcService("labelops.jobs.v1.JobsService", servicer,
+                                   jobs_pb2_grpc.add_JobsServiceServicer_to_server, ROLES)],
+        indexes=INDEXES,
+    )

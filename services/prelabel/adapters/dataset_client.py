@@ -15,7 +15,9 @@ class DatasetClient:
     def __init__(self, addr: str, token: Callable[[], str]) -> None:
         self._stub = dataset_pb2_grpc.DatasetServiceStub(channel(addr, token))
 
-    async def items(self, dataset_id: str, version: int) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    async def items(
+        self, dataset_id: str, version: int
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         request = pb.StreamItemsRequest(dataset_id=dataset_id, version=version)
         async for item in self._stub.StreamItems(request):
             yield item.id, json.loads(item.data_json)

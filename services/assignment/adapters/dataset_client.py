@@ -1,0 +1,32 @@
+"""The dataset service, as the assignment service reads it (gRPC)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from labelops.dataset.v1 import dataset_pb2 as pb
+from labelops.dataset.v1 import dataset_pb2_grpc
+from labelops_shared.grpc_server import channel
+
+GET_ITEMS_BATCH = 1000
+
+
+class DatasetClient:
+    def __init__(self, addr: str, token: Callable[[], str]) -> None:
+        self._stub = dataset_pb2_grpc.DatasetServiceStub(channel(addr, token))
+
+    async def item_ids(self, dataset_id: str, version: int) -> AsyncIterator[str]:
+        request = pb.StreamItemsRequest(dataset_id=dataset_id, version=version)
+        async for item in self._stub.StreamItems(request):
+            yield item.id
+
+    async def items(self, dataset_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(item_ids), GET_ITEMS_BATCH):
+            reply = await self._stub.GetItems(pb.GetItemsRequest(
+                dataset_id=dataset_id, item_ids=item_ids[start:start + GET_ITEMS_BATCH]),
+                timeout=30)
+            found.update({item.id: json.loads(item.data_json) for item in reply.items})
+        return found

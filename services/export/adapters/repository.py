@@ -1,0 +1,44 @@
+"""Mongo access for the export service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from labelops_shared.mongo import Document
+
+JOBS, LABELED, EXPORTS = "jobs", "labeled_items", "exports"
+INDEXES = {
+    LABELED: [IndexModel([("job_id", ASCENDING), ("item_id", ASCENDING)])],
+    EXPORTS: [IndexModel([("job_id", ASCENDING), ("version", ASCENDING)], unique=True),
+              IndexModel([("state", ASCENDING)])],
+}
+
+
+class Repository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+
+    async def job(self, job_id: str) -> Document | None:
+        return await self.db[JOBS].find_one({"_id": job_id})
+
+    async def labeled_count(self, job_id: str) -> int:
+        return await self.db[LABELED].count_documents({"job_id": job_id})
+
+    async def labeled(self, job_id: str) -> AsyncIterator[Document]:
+        cursor = self.db[LABELED].find({"job_id": job_id}).sort("item_id", ASCENDING)
+        async for doc in cursor.batch_size(1000):
+            yield doc
+
+    async def export(self, export_id: str) -> Document | None:
+        return await self.db[EXPORTS].find_one({"_id": export_id})
+
+    async def exports_of(self, job_id: str) -> list[Document]:
+        cursor = self.db[EXPORTS].find({"job_id": job_id}).sort("version", DESCENDING)
+        return await cursor.to_list(None)
+
+    async def last_version(self, job_id: str) -> int:
+        last = await self.db[EXPORTS].find_one({"job_id": job_id}, sort=[("version", DESCENDING)])
+        return int(last["version"]) if last else 0

@@ -1,0 +1,109 @@
+"""gRPC servicer of the export service."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from pymongo.errors import DuplicateKeyError
+
+from labelops.export.v1 import export_pb2 as pb
+from labelops_shared import auth, storage
+from labelops_shared.contracts import ExportStarted
+from labelops_shared.mongo import Document
+from labelops_shared.outbox import UnitOfWork
+from services.export.adapters.repository import EXPORTS, Repository
+from services.export.domain.view import unsupported_format
+from services.export.writer import ExportWriter, object_key
+
+_STATE = {"running": pb.EXPORT_STATE_RUNNING, "completed": pb.EXPORT_STATE_COMPLETED,
+          "failed": pb.EXPORT_STATE_FAILED}
+
+ROLES = {
+    "StartExport": auth.ADMINS,
+    "GetExport": auth.ADMINS,
+    "ListExports": auth.ADMINS,
+    "GetLabeledView": auth.ADMINS | {auth.SERVICE},
+}
+
+
+class ExportServicer:
+    def __init__(self, repo: Repository, writer: ExportWriter) -> None:
+        self.repo = repo
+        self.writer = writer
+
+    async def _job(self, job_id: str, context: Any) -> Document:
+        job = await self.repo.job(job_id)
+        if job is None or auth.principal().workspace not in ("*", job["workspace"]):
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
+        assert job is not None
+        return job
+
+    async def _export_pb(self, doc: Document) -> pb.Export:
+        url = ""
+        if doc["state"] == "completed":
+            url = await asyncio.to_thread(self.writer.presigned_url, doc)
+        return pb.Export(
+            id=doc["_id"], job_id=doc["job_id"], format=doc["format"], version=doc["version"],
+            state=_STATE[doc["state"]], items_written=doc.get("items_written", 0),
+            items_total=doc.get("items_total", 0), bucket=doc["bucket"],
+            object_key=doc["object_key"] if doc["state"] == "completed" else "",
+            size_bytes=doc.get("size_bytes", 0), sha256=doc.get("sha256", ""),
+            download_url=url, error=doc.get("error", ""),
+            created_at=doc["created_at"].isoformat(),
+        )
+
+    async def StartExport(self, request: pb.StartExportRequest, context: Any) -> pb.Export:
+        problem = unsupported_format(request.format or "manifest")
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        job = await self._job(request.job_id, context)
+        while True:  # versions 1, 2, … per job, taken by a unique insert
+            version = await self.repo.last_version(job["_id"]) + 1
+            record: Document = {
+                "_id": uuid.uuid4().hex, "job_id": job["_id"], "workspace": job["workspace"],
+                "format": request.format or "manifest", "version": version,
+                "state": "running", "items_written": 0, "items_total": 0,
+                "bucket": storage.EXPORTS_BUCKET, "created_at": datetime.now(UTC),
+                "requested_by": auth.principal().subject,
+            }
+            record["object_key"] = object_key(record)
+            try:
+                await self.repo.db[EXPORTS].insert_one(record)
+                break
+            except DuplicateKeyError:
+                continue
+        uow = UnitOfWork(source=self.writer.source)
+        uow.emit(ExportStarted(job_id=job["_id"], export_id=record["_id"],
+                               format=record["format"], version=version),
+                 subject=f"jobs/{job['_id']}/exports/{record['_id']}")
+        await self.writer.outbox.commit(uow)
+        self.writer.start(record)
+        return await self._export_pb(record)
+
+    async def _export_for_caller(self, export_id: str, context: Any) -> Document:
+        doc = await self.repo.export(export_id)
+        if doc is None or auth.principal().workspace not in ("*", doc["workspace"]):
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"export {export_id!r} not found")
+        assert doc is not None
+        return doc
+
+    async def GetExport(self, request: pb.GetExportRequest, context: Any) -> pb.Export:
+        return await self._export_pb(await self._export_for_caller(request.export_id, context))
+
+    async def ListExports(
+        self, request: pb.ListExportsRequest, context: Any
+    ) -> pb.ListExportsResponse:
+        job = await self._job(request.job_id, context)
+        docs = await self.repo.exports_of(job["_id"])
+        return pb.ListExportsResponse(exports=[await self._export_pb(d) for d in docs])
+
+    async def GetLabeledView(
+        self, request: pb.GetLabeledViewRequest, context: Any
+    ) -> pb.LabeledView:
+        job = await self._job(request.job_id, context)
+        return pb.LabeledView(job_id=job["_id"],
+                              item_count=await self.repo.labeled_count(job["_id"]))

@@ -1,0 +1,31 @@
+"""The labeled view and the manifest format. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+FORMATS = ("manifest",)
+
+
+def should_replace(current_revision: int | None, incoming_revision: int) -> bool:
+    """A newer revision replaces the item's accepted result; the same or an older one (a
+    redelivery, or an event overtaken by a later acceptance) changes nothing."""
+    return current_revision is None or incoming_revision > current_revision
+
+
+def manifest_line(item_id: str, data: dict[str, Any], answer: dict[str, Any]) -> str:
+    """One JSON line as the reference platforms export it: the item's ``data`` plus one field
+    per topic with the accepted answer (and the item id, for joining back)."""
+    record: dict[str, Any] = {"id": item_id, "data": data}
+    for topic, value in answer.items():
+        if topic in ("id", "data"):
+            topic = f"answer.{topic}"  # never shadow the record's own fields
+        record[topic] = value
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def unsupported_format(fmt: str) -> str | None:
+    if fmt in FORMATS:
+        return None
+    return f"format: {fmt!r} is not supported yet; supported: {', '.join(FORMATS)}"

@@ -53,31 +53,12 @@ async def start_server(
     return server, bound, health_servicer
 
 
-def channel(addr: str, token: Callable[[], str]) -> grpc.aio.Channel:
-    """An async channel that sends the token on every call (local, insecure transport)."""
+def channel(addr: str) -> grpc.aio.Channel:
+    """An async channel to a peer service (local, insecure transport)."""
     return grpc.aio.insecure_channel(
-        addr, interceptors=[_TokenInterceptor(token)],
-        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
-    )
+        addr, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
 
 
-class _TokenInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-):
-    def __init__(self, token: Callable[[], str]) -> None:
-        self._token = token
-
-    def _with_token(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        metadata = list(details.metadata or ())
-        metadata.append(("authorization", f"Bearer {self._token()}"))
-        return grpc.aio.ClientCallDetails(
-            details.method, details.timeout, metadata, details.credentials,
-            details.wait_for_ready,
-        )
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._with_token(details), request)
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._with_token(details), request)
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying a token; pass it as ``metadata=`` on every call."""
+    return (("authorization", f"Bearer {token}"),)

@@ -8,18 +8,19 @@ from typing import Any
 
 from labelops.dataset.v1 import dataset_pb2 as pb
 from labelops.dataset.v1 import dataset_pb2_grpc
-from labelops_shared.grpc_server import channel
+from labelops_shared.grpc_server import bearer, channel
 
 GET_ITEMS_BATCH = 1000
 
 
 class DatasetClient:
     def __init__(self, addr: str, token: Callable[[], str]) -> None:
-        self._stub = dataset_pb2_grpc.DatasetServiceStub(channel(addr, token))
+        self._stub = dataset_pb2_grpc.DatasetServiceStub(channel(addr))
+        self._token = token
 
     async def item_ids(self, dataset_id: str, version: int) -> AsyncIterator[str]:
         request = pb.StreamItemsRequest(dataset_id=dataset_id, version=version)
-        async for item in self._stub.StreamItems(request):
+        async for item in self._stub.StreamItems(request, metadata=bearer(self._token())):
             yield item.id
 
     async def items(self, dataset_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -27,6 +28,6 @@ class DatasetClient:
         for start in range(0, len(item_ids), GET_ITEMS_BATCH):
             reply = await self._stub.GetItems(pb.GetItemsRequest(
                 dataset_id=dataset_id, item_ids=item_ids[start:start + GET_ITEMS_BATCH]),
-                timeout=30)
+                timeout=30, metadata=bearer(self._token()))
             found.update({item.id: json.loads(item.data_json) for item in reply.items})
         return found

@@ -63,6 +63,21 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0) -
         time.sleep(0.2)
 
 
+def wait_for_packages(client: Clients, job_id: str, expected: int) -> apb.JobProgress:
+    """Wait until the assignment service has cut the published job into its packages."""
+
+    def packaged() -> apb.JobProgress | None:
+        try:
+            progress = client.assignment.GetJobProgress(apb.GetJobProgressRequest(job_id=job_id))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:  # the event has not arrived yet
+                return None
+            raise
+        return progress if progress.package_count == expected else None
+
+    return wait_for("the packages", packaged)
+
+
 def _token(env: dict[str, str], subject: str, *roles: str) -> str:
     return auth.issue_token(env["LABELOPS_JWT_SECRET"], subject=subject, workspace="demo",
                             roles=roles, ttl_seconds=3600)
@@ -129,16 +144,7 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
     after("published")
     expected_packages = -(-version.item_count // package_size)
 
-    def packaged() -> apb.JobProgress | None:
-        try:
-            progress = admin.assignment.GetJobProgress(apb.GetJobProgressRequest(job_id=job.id))
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-        return progress if progress.package_count == expected_packages else None
-
-    wait_for("the packages", packaged)
+    wait_for_packages(admin, job.id, expected_packages)
     lap("packaged")
     after("packaged")
     say(f"job {job.name} published: {expected_packages} packages")

@@ -72,6 +72,8 @@ async def kafka(bootstrap: str) -> dict[str, float]:
 async def mongo(url: str) -> dict[str, float]:
     from pymongo import AsyncMongoClient
 
+    from labelops_shared.mongo import retry_busy
+
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url, maxPoolSize=16)
     coll = client["labelops_bench"][f"docs_{uuid.uuid4().hex[:8]}"]
     await coll.create_index("k")
@@ -88,7 +90,8 @@ async def mongo(url: str) -> dict[str, float]:
 
         async def worker() -> None:
             while queue:
-                await coll.update_one(queue.pop(), {"$set": {"state": "done"}})
+                op = queue.pop()
+                await retry_busy(lambda op=op: coll.update_one(op, {"$set": {"state": "done"}}))
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
@@ -96,7 +99,7 @@ async def mongo(url: str) -> dict[str, float]:
 
     # By _id: the path every LabelOps write takes. By a secondary index: FerretDB v1 on
     # SQLite does not push such filters down, so this shows what a scan costs.
-    by_id = await timed([{"_id": i} for i in ids], workers=16)
+    by_id = await timed([{"_id": i} for i in ids], workers=8)
     by_field = await timed([{"k": n * 7 % MONGO_DOCS} for n in range(MONGO_SECONDARY_UPDATES)],
                            workers=4)
     await coll.drop()

@@ -24,7 +24,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from labelops_shared import metrics, topics
 from labelops_shared.events import (
@@ -35,6 +35,7 @@ from labelops_shared.events import (
     UnknownEventType,
     decode_event,
 )
+from labelops_shared.mongo import is_busy
 from labelops_shared.outbox import Outbox, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,8 @@ Handler = Callable[[Envelope[Any], HandlerContext], Awaitable[None]]
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionFailure):
         return True
-    if isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc):
-        return True  # FerretDB on SQLite: another writer held the lock past its timeout
+    if is_busy(exc):
+        return True  # FerretDB on SQLite: another writer held the file lock too long
     if isinstance(exc, grpc.aio.AioRpcError):
         return exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
     return isinstance(exc, OSError)

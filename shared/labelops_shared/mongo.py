@@ -7,13 +7,35 @@ no change streams, no $lookup. Races are settled by unique keys (inserts are ato
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 Document = dict[str, Any]
+T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """FerretDB on SQLite answers SQLITE_BUSY when concurrent writers collide on the file."""
+    return isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc)
+
+
+async def retry_busy(call: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
+    """Run a write, retrying with backoff while the backend reports a busy lock."""
+    delay = 0.02
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except OperationFailure as exc:
+            if not is_busy(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")
 
 
 def connect(url: str, *, app_name: str) -> AsyncMongoClient[Document]:

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -34,7 +35,7 @@ from pymongo.errors import DuplicateKeyError
 
 from labelops_shared import metrics
 from labelops_shared.events import Envelope, EventData, new_event
-from labelops_shared.mongo import Document
+from labelops_shared.mongo import Document, retry_busy
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Outbox:
             ],
         }
         try:
-            await self.records.insert_one(record)
+            await retry_busy(lambda: self.records.insert_one(record))
         except DuplicateKeyError:
             return False
         await self._apply(record)
@@ -121,29 +122,33 @@ class Outbox:
 
     async def _apply(self, record: Document) -> None:
         for op in record["ops"]:
-            coll = self.db[op["c"]]
-            kind = op["k"]
-            if kind == "put":
-                await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)
-            elif kind == "set":
-                fields = {f["path"]: f["value"] for f in op["fields"]}
-                await coll.update_one({"_id": op["id"]}, {"$set": fields})
-            elif kind == "insert":
-                try:
-                    await coll.insert_one(op["doc"])
-                except DuplicateKeyError:
-                    pass
-            elif kind == "delete":
-                await coll.delete_one({"_id": op["id"]})
-            else:  # pragma: no cover - records are only written by commit()
-                raise ValueError(f"unknown outbox op {kind!r}")
+            await retry_busy(partial(self._apply_op, op))
         next_state = APPLIED if record["events"] else PUBLISHED
         update: Document = {"state": next_state}
         if next_state == PUBLISHED:
             update["published_at"] = datetime.now(UTC)
-        await self.records.update_one({"_id": record["_id"]}, {"$set": update})
+        await retry_busy(lambda: self.records.update_one({"_id": record["_id"]},
+                                                         {"$set": update}))
         if record["events"]:
             self.wake.set()
+
+    async def _apply_op(self, op: Document) -> None:
+        coll = self.db[op["c"]]
+        kind = op["k"]
+        if kind == "put":
+            await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)
+        elif kind == "set":
+            fields = {f["path"]: f["value"] for f in op["fields"]}
+            await coll.update_one({"_id": op["id"]}, {"$set": fields})
+        elif kind == "insert":
+            try:
+                await coll.insert_one(op["doc"])
+            except DuplicateKeyError:
+                pass
+        elif kind == "delete":
+            await coll.delete_one({"_id": op["id"]})
+        else:  # records are only written by commit()
+            raise ValueError(f"unknown outbox op {kind!r}")
 
     async def recover(self, *, older_than: timedelta = timedelta(0)) -> int:
         """Apply records whose writer died between commit and apply. Returns their count."""

@@ -9,7 +9,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from labelops_shared.mongo import Document
+from labelops_shared.mongo import Document, retry_busy
 
 JOBS, PACKAGES, CLAIMS, ANNOTATIONS, PRELABELS = (
     "jobs", "packages", "claims", "annotations", "prelabels")
@@ -53,8 +53,8 @@ class Repository:
     async def take_claim(self, pkg_id: str, epoch: int, holder: str, stage: str) -> bool:
         """The race is settled here: one insert per (package, epoch) can succeed."""
         try:
-            await self.db[CLAIMS].insert_one(
-                {"_id": f"{pkg_id}:{epoch}", "holder": holder, "stage": stage})
+            doc = {"_id": f"{pkg_id}:{epoch}", "holder": holder, "stage": stage}
+            await retry_busy(lambda: self.db[CLAIMS].insert_one(doc))
             return True
         except DuplicateKeyError:
             return False

@@ -10,7 +10,10 @@ the outbox record itself is the commit point, like a write-ahead log entry:
 2. The operations are applied. Each is idempotent (upsert by id, set absolute values,
    insert-if-absent, delete), so re-applying after a crash is harmless.
 3. The record is marked ``applied``; the relay publishes its events to Kafka in commit
-   order and marks it ``published``.
+   order, then moves the key to the insert-only ``inbox`` and deletes the record. The outbox
+   thus holds only pending work and stays small (FerretDB v1 scans a collection on every
+   update, even by ``_id``); the inbox only grows and is only inserted into and read by
+   ``_id``, which is fast everywhere.
 
 A crash between 1 and 3 leaves a ``committed`` record: ``recover`` re-applies it, so there is
 never state without its event, nor an event without its state. A crash between publishing
@@ -40,12 +43,13 @@ from labelops_shared.mongo import Document, retry_busy
 log = logging.getLogger(__name__)
 
 COLLECTION = "outbox"
-INDEXES = [
-    IndexModel([("state", ASCENDING), ("seq", ASCENDING)], name="state_seq"),
-    IndexModel([("published_at", ASCENDING)], name="published_at"),
-]
+INBOX = "inbox"
+INDEXES = {
+    COLLECTION: [IndexModel([("state", ASCENDING), ("seq", ASCENDING)], name="state_seq")],
+    INBOX: [IndexModel([("done_at", ASCENDING)], name="done_at")],
+}
 
-COMMITTED, APPLIED, PUBLISHED = "committed", "applied", "published"
+COMMITTED, APPLIED = "committed", "applied"
 
 # Publishes one serialized event: (topic, key, value).
 Publish = Callable[[str, str, bytes], Awaitable[None]]
@@ -86,6 +90,7 @@ class UnitOfWork:
 class Outbox:
     def __init__(self, db: AsyncDatabase[Document], *, owner: str) -> None:
         self.records = db[COLLECTION]
+        self.inbox = db[INBOX]
         self.db = db
         self.owner = owner
         self.wake = asyncio.Event()
@@ -96,10 +101,15 @@ class Outbox:
         return self._last_seq
 
     async def seen(self, key: str) -> bool:
-        return await self.records.find_one({"_id": key}, {"_id": 1}) is not None
+        for collection in (self.inbox, self.records):
+            if await collection.find_one({"_id": key}, {"_id": 1}) is not None:
+                return True
+        return False
 
     async def commit(self, uow: UnitOfWork, *, key: str | None = None) -> bool:
         """Commit atomically; False when a record with this key was already committed."""
+        if key and await self.inbox.find_one({"_id": key}, {"_id": 1}) is not None:
+            return False  # committed and published long ago
         record: Document = {
             "_id": key or str(uuid.uuid4()),
             "state": COMMITTED,
@@ -123,14 +133,22 @@ class Outbox:
     async def _apply(self, record: Document) -> None:
         for op in record["ops"]:
             await retry_busy(partial(self._apply_op, op))
-        next_state = APPLIED if record["events"] else PUBLISHED
-        update: Document = {"state": next_state}
-        if next_state == PUBLISHED:
-            update["published_at"] = datetime.now(UTC)
+        if not record["events"]:
+            await self._done(record["_id"])
+            return
         await retry_busy(lambda: self.records.update_one({"_id": record["_id"]},
-                                                         {"$set": update}))
-        if record["events"]:
-            self.wake.set()
+                                                         {"$set": {"state": APPLIED}}))
+        self.wake.set()
+
+    async def _done(self, key: str) -> None:
+        """Remember the key for good, then drop the record (in this order: the key is never
+        in neither place, so a late duplicate is always recognised)."""
+        try:
+            await retry_busy(lambda: self.inbox.insert_one({"_id": key,
+                                                            "done_at": datetime.now(UTC)}))
+        except DuplicateKeyError:
+            pass
+        await retry_busy(lambda: self.records.delete_one({"_id": key}))
 
     async def _apply_op(self, op: Document) -> None:
         coll = self.db[op["c"]]
@@ -170,15 +188,12 @@ class Outbox:
             for event in record["events"]:
                 await publish(event["topic"], event["key"], event["value"].encode())
                 metrics.EVENTS_PUBLISHED.labels(topic=event["topic"]).inc()
-            await self.records.update_one(
-                {"_id": record["_id"]},
-                {"$set": {"state": PUBLISHED, "published_at": datetime.now(UTC)}},
-            )
+            await self._done(record["_id"])
             sent += 1
         return sent
 
     async def backlog(self) -> int:
-        return await self.records.count_documents({"state": {"$in": [COMMITTED, APPLIED]}})
+        return await self.records.count_documents({})
 
     async def run_relay(self, publish: Publish, *, poll_seconds: float = 0.5) -> None:
         """Relay until cancelled. Woken at once by local commits; polls for the rest."""

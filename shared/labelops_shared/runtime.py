@@ -80,7 +80,7 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     runtime = Runtime(settings, db, box, consumer, f"/labelops/{name}")
     parts = build(runtime)
 
-    indexes = {outbox_records.COLLECTION: outbox_records.INDEXES, **parts.indexes}
+    indexes = {**outbox_records.INDEXES, **parts.indexes}
     await mongo.ensure_indexes(db, indexes)
     await kafka.ensure_topics(settings.kafka_bootstrap)
     broker = kafka.make_broker(settings.kafka_bootstrap, client_id=f"labelops-{name}")

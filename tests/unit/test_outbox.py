@@ -57,6 +57,8 @@ async def test_relay_crash_before_publishing_then_restart_publishes_once() -> No
     assert await restarted.relay_once(broker.publish) == 0  # and never again
 
     assert len(broker.sent) == 1
+    assert not await restarted.commit(_uow(), key="k1")  # the key is remembered for good
+    assert await restarted.seen("k1")
     topic, key, value = broker.sent[0]
     event = decode_event(value)
     assert (topic, key, event.type) == ("labelops.assignment.events.v1", "j1",

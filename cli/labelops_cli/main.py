@@ -49,6 +49,20 @@ def up() -> None:
 
 
 @app.command()
+def infra() -> None:
+    """Install what is missing and start only Kafka, the database and MinIO."""
+    from labelops_cli.stack.install import StackError
+    from labelops_cli.stack.servers import up_infra
+
+    started = time.monotonic()
+    try:
+        up_infra()
+    except StackError as exc:
+        _fail(str(exc))
+    console.print(f"servers ready in {time.monotonic() - started:.1f}s")
+
+
+@app.command()
 def down() -> None:
     """Stop the five services, then Kafka, the database and MinIO (data is kept)."""
     from labelops_cli.stack.servers import down_infra

@@ -1,30 +1,54 @@
-"""Idempotent installers: fetch Kafka's jars with Maven, build FerretDB and MinIO with Go.
+"""Idempotent installers for the local stack's servers, into LABELOPS_CACHE:
 
-Each writes a stamp naming what it installed; a run whose stamp matches the pins does
-nothing. Failures end with one line naming what is missing and how to get it.
+- ``ensure_kafka()``: the broker's jars from Maven Central (``mvn dependency:copy-dependencies``
+  on deploy/local/kafka/pom.xml), plus the logging backend the artifacts do not bring;
+- ``ensure_ferretdb()``: ``go install`` of deploy/local/ferretdb (FerretDB's embeddable package);
+- ``ensure_minio()``: ``go install github.com/minio/minio`` at the pinned commit, through a
+  file proxy that supplies the ``.info`` the Go proxy refuses for it (go.sum still checks the
+  source zip).
+
+Each records what it built in a stamp file (versions, a digest of its inputs, the toolchain);
+a matching stamp with its outputs present means there is nothing to do, a changed pin means
+a rebuild. A missing toolchain or a failed fetch or build raises ``StackError`` with one line
+naming what is missing and how to get it; build output goes to LABELOPS_CACHE/logs.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from labelops_cli.stack import paths
+from labelops_cli.stack import paths, versions
+from labelops_cli.stack.errors import StackError
 
-console = Console(stderr=True)
-GO_PROXY = "https://proxy.golang.org"
+__all__ = ["StackError", "ensure_all", "ensure_ferretdb", "ensure_kafka", "ensure_minio",
+           "kafka_libs", "ferretdb_binary", "minio_binary"]
+
+console = Console(stderr=True, highlight=False)
+
+HOW_JAVA = ("install a Java runtime ≥ 17 (`apt-get install openjdk-17-jre-headless`, "
+            "or https://adoptium.net)")
+HOW_MAVEN = "install Maven ≥ 3.6 (`apt-get install maven`, or https://maven.apache.org/download.cgi)"
+HOW_GO = "install Go ≥ 1.24 (https://go.dev/dl or `apt-get install golang`)"
+DEFAULT_GOPROXY = "https://proxy.golang.org"
 
 
-class StackError(RuntimeError):
-    """A set-up step failed; the message is one line saying what and how to fix it."""
+# -- helpers -----------------------------------------------------------------------------
 
 
 def _require(tool: str, how: str) -> str:
@@ -34,114 +58,329 @@ def _require(tool: str, how: str) -> str:
     return found
 
 
-def _run(step: str, args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
-    console.print(f"[cyan]•[/cyan] {step}")
-    log = paths.cache_dir() / "logs" / f"{step.split()[0].lower()}-{args[0].rsplit('/', 1)[-1]}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out, console.status(f"{step} (log: {log})"):
-        done = subprocess.run(args, cwd=cwd, env={**os.environ, **(env or {})},
-                              stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-        raise StackError(f"{step} failed (exit {done.returncode}): {tail[0]} — see {log}")
-
-
-def _stamp_ok(stamp: Path, want: str, *outputs: Path) -> bool:
-    return stamp.exists() and stamp.read_text() == want and all(p.exists() for p in outputs)
-
-
-def kafka_libs() -> Path:
-    return paths.cache_dir() / "kafka" / "libs"
-
-
-def ensure_kafka() -> Path:
-    libs = kafka_libs()
-    pom = paths.DEPLOY_LOCAL / "kafka" / "pom.xml"
-    stamp = libs.parent / "installed"
-    want = f"kafka {paths.KAFKA_VERSION} {_digest(pom)}"
-    if _stamp_ok(stamp, want, libs / f"kafka_2.13-{paths.KAFKA_VERSION}.jar"):
-        return libs
-    _require("java", "install a JDK ≥ 17 (apt-get install openjdk-17-jre-headless)")
-    mvn = _require("mvn", "install Maven (apt-get install maven)")
-    if libs.exists():
-        shutil.rmtree(libs)
-    _run(f"fetching Kafka {paths.KAFKA_VERSION} from Maven Central",
-         [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-          "-DincludeScope=runtime", f"-DoutputDirectory={libs}"], cwd=pom.parent)
-    stamp.write_text(want)
-    return libs
-
-
 def _digest(*files: Path) -> str:
     h = hashlib.sha256()
     for f in files:
-        h.update(f.read_bytes())
+        try:
+            h.update(f.read_bytes())
+        except FileNotFoundError as exc:
+            raise StackError(f"{f} is missing: restore it from the repository "
+                             f"(git checkout -- {f.relative_to(paths.REPO)})") from exc
     return h.hexdigest()[:16]
 
 
-def _go_env() -> dict[str, str]:
-    return {"GOBIN": str(paths.cache_dir() / "bin"), "GOFLAGS": "-mod=mod"}
+def _stamp_matches(stamp: Path, want: dict[str, str], *outputs: Path) -> bool:
+    if not stamp.exists() or not all(p.exists() for p in outputs):
+        return False
+    try:
+        have = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(have, dict) and all(have.get(k) == v for k, v in want.items())
+
+
+def _adopt_legacy_stamp(legacy: Path, legacy_want: str, stamp: Path,
+                        want: dict[str, str]) -> None:
+    """Stamps of the first installer were one line of text; adopt a matching one so an
+    existing build is not redone."""
+    if not stamp.exists() and legacy.exists() and legacy.read_text().strip() == legacy_want:
+        _write_stamp(stamp, want, adopted_from=legacy.name)
+
+
+def _write_stamp(stamp: Path, want: dict[str, str], **extra: str) -> None:
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    record = {**want, **extra, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    tmp = stamp.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, stamp)
+
+
+@contextmanager
+def _install_lock() -> Iterator[None]:
+    """One installer at a time per cache (two `up`s racing must not build twice)."""
+    paths.cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(paths.cache_dir() / ".install.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _log_path(name: str) -> Path:
+    folder = paths.cache_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
+def _failure_line(lines: list[str]) -> str:
+    """The most telling line of a failed build's output."""
+    for pattern in (r"^\[ERROR\]\s+\S", r"(?i)\berror\b", r"\S"):
+        for line in lines:
+            if re.search(pattern, line):
+                text = re.sub(r"^\[ERROR\]\s*", "", line.strip())
+                return text[:300]
+    return "no output"
+
+
+def _run(step: str, log_name: str, args: list[str], *, cwd: Path,
+         env: dict[str, str] | None = None) -> None:
+    """Run one build step with a spinner showing its latest output line; all output goes to
+    LABELOPS_CACHE/logs/<log_name>.log."""
+    log = _log_path(log_name)
+    started = time.monotonic()
+    console.print(f"[cyan]•[/cyan] {escape(step)} [dim](log: {log})[/dim]")
+    lines: list[str] = []
+    with open(log, "w") as out, console.status(escape(step)) as status:
+        out.write(f"$ {' '.join(args)}\n")
+        out.flush()
+        try:
+            process = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})},
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, text=True, errors="replace")
+        except OSError as exc:
+            raise StackError(f"{step} could not start {args[0]}: {exc}") from exc
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            lines.append(line.rstrip())
+            del lines[:-200]
+            if line.strip():
+                status.update(f"{escape(step)} [dim]{escape(line.strip()[:90])}[/dim]")
+        code = process.wait()
+    if code != 0:
+        raise StackError(f"{step} failed (exit {code}): {_failure_line(lines)} — full log: {log}")
+    console.print(f"[green]✓[/green] {escape(step)} done in {time.monotonic() - started:.0f}s")
+
+
+def _cached(what: str) -> None:
+    console.print(f"[dim]✓ {escape(what)} (installed)[/dim]")
+
+
+def _java_major(java: str) -> int:
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackError(f"java does not run ({exc}): {HOW_JAVA}") from exc
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not found:
+        raise StackError(f"cannot read the version of {java}: {HOW_JAVA}")
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def _go_version(go: str) -> tuple[int, int]:
+    try:
+        out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackError(f"go does not run ({exc}): {HOW_GO}") from exc
+    found = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
+    if not found:
+        raise StackError(f"cannot read the version of {go} ({out.stdout.strip()!r}): {HOW_GO}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def _go_env_value(go: str, name: str) -> str:
+    out = subprocess.run([go, "env", name], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def _require_go() -> tuple[str, str]:
+    go = _require("go", HOW_GO)
+    have = _go_version(go)
+    if have < versions.GO_MIN:
+        raise StackError(f"go {have[0]}.{have[1]} is too old: {HOW_GO}")
+    return go, f"go{have[0]}.{have[1]}"
+
+
+def _check_go_mod(folder: Path, module: str, version: str) -> None:
+    text = (folder / "go.mod").read_text()
+    if not re.search(rf"^\s*(require\s+)?{re.escape(module)}\s+{re.escape(version)}\s*$",
+                     text, re.MULTILINE):
+        raise StackError(
+            f"{folder.relative_to(paths.REPO)}/go.mod does not require {module} {version} "
+            f"(versions.py): update go.mod/go.sum with `go get {module}@{version}` there")
+
+
+def _go_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {"GOBIN": str(paths.bin_dir()), "GOFLAGS": "-mod=mod", **(extra or {})}
+
+
+# -- Kafka ---------------------------------------------------------------------------------
+
+
+def kafka_libs() -> Path:
+    """The folder with the broker's jars (a classpath of ``<folder>/*``)."""
+    return paths.cache_dir() / "kafka" / "libs"
+
+
+def _kafka_jar(libs: Path) -> Path:
+    return libs / f"kafka_{versions.SCALA_BINARY}-{versions.KAFKA_VERSION}.jar"
+
+
+def ensure_kafka() -> Path:
+    """Fetch the pinned Kafka broker jars (and a logging backend) unless already there."""
+    libs = kafka_libs()
+    pom = paths.DEPLOY_LOCAL / "kafka" / "pom.xml"
+    stamp = libs.parent / "installed.json"
+    want = {"component": "kafka", "kafka": versions.KAFKA_VERSION,
+            "slf4j": versions.SLF4J_VERSION, "reload4j": versions.RELOAD4J_VERSION,
+            "inputs": _digest(pom)}
+    label = f"Kafka {versions.KAFKA_VERSION}"
+    _adopt_legacy_stamp(libs.parent / "installed",
+                        f"kafka {versions.KAFKA_VERSION} {want['inputs']}", stamp, want)
+    java = _require("java", HOW_JAVA)
+    if _java_major(java) < versions.JAVA_MIN:
+        raise StackError(f"java {_java_major(java)} is too old for Kafka: {HOW_JAVA}")
+    if _stamp_matches(stamp, want, _kafka_jar(libs)):
+        _cached(label)
+        return libs
+    with _install_lock():
+        if _stamp_matches(stamp, want, _kafka_jar(libs)):
+            return libs
+        mvn = _require("mvn", HOW_MAVEN)
+        fresh = libs.with_name("libs.partial")
+        shutil.rmtree(fresh, ignore_errors=True)
+        _run(f"{label}: fetching the broker jars from Maven Central", "kafka-maven",
+             [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+              "-DincludeScope=runtime", f"-DoutputDirectory={fresh}",
+              f"-Dkafka.version={versions.KAFKA_VERSION}",
+              f"-Dslf4j.version={versions.SLF4J_VERSION}",
+              f"-Dreload4j.version={versions.RELOAD4J_VERSION}"],
+             cwd=pom.parent)
+        if not _kafka_jar(fresh).exists():
+            raise StackError(f"Maven did not fetch {_kafka_jar(fresh).name}: check "
+                             f"{pom.relative_to(paths.REPO)} and {_log_path('kafka-maven')}")
+        if not any(fresh.glob("reload4j-*.jar")):
+            raise StackError(f"no logging backend (reload4j) among the fetched jars: check "
+                             f"{pom.relative_to(paths.REPO)}")
+        shutil.rmtree(libs, ignore_errors=True)
+        os.replace(fresh, libs)
+        _write_stamp(stamp, want, java=str(_java_major(java)))
+    return libs
+
+
+# -- FerretDB ------------------------------------------------------------------------------
+
+
+def ferretdb_binary() -> Path:
+    return paths.bin_dir() / "ferretdb"
 
 
 def ensure_ferretdb() -> Path:
+    """Build FerretDB (pinned in deploy/local/ferretdb/go.mod) unless already built."""
     src = paths.DEPLOY_LOCAL / "ferretdb"
-    binary = paths.cache_dir() / "bin" / "ferretdb"
-    stamp = paths.cache_dir() / "bin" / "ferretdb.installed"
-    sources = _digest(src / "go.mod", src / "go.sum", src / "main.go")
-    want = f"ferretdb {paths.FERRETDB_VERSION} {sources}"
-    if _stamp_ok(stamp, want, binary):
+    binary = ferretdb_binary()
+    stamp = paths.bin_dir() / "ferretdb.installed.json"
+    want = {"component": "ferretdb", "version": versions.FERRETDB_VERSION,
+            "inputs": _digest(src / "go.mod", src / "go.sum", src / "main.go")}
+    label = f"FerretDB {versions.FERRETDB_VERSION}"
+    _adopt_legacy_stamp(paths.bin_dir() / "ferretdb.installed",
+                        f"ferretdb {versions.FERRETDB_VERSION} {want['inputs']}", stamp, want)
+    if _stamp_matches(stamp, want, binary):
+        _cached(label)
         return binary
-    go = _require("go", "install Go ≥ 1.24 (https://go.dev/dl/ or apt-get install golang)")
-    _run(f"building FerretDB {paths.FERRETDB_VERSION} (go install, about 2 minutes)",
-         [go, "install", "."], cwd=src, env=_go_env())
-    stamp.write_text(want)
+    with _install_lock():
+        if _stamp_matches(stamp, want, binary):
+            return binary
+        _check_go_mod(src, versions.FERRETDB_MODULE, versions.FERRETDB_VERSION)
+        go, go_version = _require_go()
+        _run(f"{label}: building with go install (about 2 minutes the first time)",
+             "ferretdb-go", [go, "install", "-v", "."], cwd=src, env=_go_env())
+        if not binary.exists():
+            raise StackError(f"go install did not produce {binary}: see {_log_path('ferretdb-go')}")
+        _write_stamp(stamp, want, go=go_version)
     return binary
 
 
-def _seed_minio_module() -> str:
-    """The Go proxy serves MinIO's pinned pseudo-version .mod and .zip but not its .info
-    (the tag is not semver), which `go` needs; a file proxy in the cache supplies it. The
-    zip is still verified against go.sum."""
-    version = paths.MINIO_MODULE_VERSION
-    folder = paths.cache_dir() / "goproxy" / "github.com" / "minio" / "minio" / "@v"
+# -- MinIO ---------------------------------------------------------------------------------
+
+
+def minio_binary() -> Path:
+    return paths.bin_dir() / "minio"
+
+
+def _download(url: str, target: Path) -> None:
+    part = target.with_name(target.name + ".part")
+    console.print(f"[cyan]•[/cyan] downloading {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response, open(part, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        part.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", None) or exc
+        raise StackError(f"downloading {url} failed ({reason}): check the network or set "
+                         "GOPROXY to a reachable Go module proxy") from exc
+    os.replace(part, target)
+
+
+def _upstream_goproxy(go: str) -> tuple[str, str]:
+    """The user's GOPROXY list (to fall back on) and the first HTTP proxy in it (to fetch
+    MinIO's source from)."""
+    configured = _go_env_value(go, "GOPROXY") or f"{DEFAULT_GOPROXY},direct"
+    http = [p for p in re.split(r"[,|]", configured) if p.startswith(("http://", "https://"))]
+    return configured, (http[0] if http else DEFAULT_GOPROXY).rstrip("/")
+
+
+def _seed_minio_proxy(go: str) -> str:
+    """A file-based module proxy in the cache holding MinIO's pinned pseudo-version: the
+    ``.mod`` and ``.zip`` from the Go proxy, and the ``.info`` and ``list`` it will not serve
+    for a commit that is not a semver tag. Returns the GOPROXY value to build with."""
+    version = versions.MINIO_MODULE_VERSION
+    root = paths.cache_dir() / "goproxy"
+    folder = root / "github.com" / "minio" / "minio" / "@v"
     folder.mkdir(parents=True, exist_ok=True)
+    configured, upstream = _upstream_goproxy(go)
     for ext in ("mod", "zip"):
         target = folder / f"{version}.{ext}"
         if target.exists() and target.stat().st_size > 0:
-            continue
-        url = f"{GO_PROXY}/github.com/minio/minio/@v/{version}.{ext}"
-        console.print(f"[cyan]•[/cyan] downloading {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=300) as response, open(
-                f"{target}.part", "wb"
-            ) as out:
-                shutil.copyfileobj(response, out)
-        except (urllib.error.URLError, OSError) as exc:
-            raise StackError(f"downloading MinIO source failed: {url}: {exc}") from exc
-        os.replace(f"{target}.part", target)
+            if ext != "zip" or zipfile.is_zipfile(target):
+                continue
+        _download(f"{upstream}/{versions.MINIO_MODULE}/@v/{version}.{ext}", target)
+    if not zipfile.is_zipfile(folder / f"{version}.zip"):
+        (folder / f"{version}.zip").unlink()
+        raise StackError(f"the MinIO source from {upstream} is not a zip archive: try again, "
+                         "or set GOPROXY to another Go module proxy")
     (folder / f"{version}.info").write_text(
-        json.dumps({"Version": version, "Time": paths.MINIO_COMMIT_TIME}))
+        json.dumps({"Version": version, "Time": versions.MINIO_COMMIT_TIME}))
     (folder / "list").write_text(version + "\n")
-    return f"file://{paths.cache_dir() / 'goproxy'},{GO_PROXY}"
+    return f"file://{root},{configured}"
 
 
 def ensure_minio() -> Path:
+    """Build MinIO at its last release (pinned in deploy/local/minio) unless already built."""
     src = paths.DEPLOY_LOCAL / "minio"
-    binary = paths.cache_dir() / "bin" / "minio"
-    stamp = paths.cache_dir() / "bin" / "minio.installed"
-    want = f"minio {paths.MINIO_RELEASE} {_digest(src / 'go.mod', src / 'go.sum')}"
-    if _stamp_ok(stamp, want, binary):
+    binary = minio_binary()
+    stamp = paths.bin_dir() / "minio.installed.json"
+    want = {"component": "minio", "release": versions.MINIO_RELEASE,
+            "module_version": versions.MINIO_MODULE_VERSION,
+            "inputs": _digest(src / "go.mod", src / "go.sum", src / "tools.go")}
+    label = f"MinIO {versions.MINIO_RELEASE}"
+    _adopt_legacy_stamp(paths.bin_dir() / "minio.installed",
+                        f"minio {versions.MINIO_RELEASE} {_digest(src / 'go.mod', src / 'go.sum')}",
+                        stamp, want)
+    if _stamp_matches(stamp, want, binary):
+        _cached(label)
         return binary
-    go = _require("go", "install Go ≥ 1.24 (https://go.dev/dl/ or apt-get install golang)")
-    proxy = _seed_minio_module()
-    _run(f"building MinIO {paths.MINIO_RELEASE} (go install, about 4 minutes)",
-         [go, "install", "github.com/minio/minio"], cwd=src,
-         env={**_go_env(), "GOPROXY": proxy, "GONOSUMDB": "github.com/minio/minio"})
-    stamp.write_text(want)
+    with _install_lock():
+        if _stamp_matches(stamp, want, binary):
+            return binary
+        _check_go_mod(src, versions.MINIO_MODULE, versions.MINIO_MODULE_VERSION)
+        go, go_version = _require_go()
+        proxy = _seed_minio_proxy(go)
+        _run(f"{label}: building with go install (about 3-5 minutes the first time)",
+             "minio-go", [go, "install", "-v", versions.MINIO_MODULE], cwd=src,
+             env=_go_env({"GOPROXY": proxy, "GONOSUMDB": versions.MINIO_MODULE,
+                          "GOFLAGS": "-mod=mod"}))
+        if not binary.exists():
+            raise StackError(f"go install did not produce {binary}: see {_log_path('minio-go')}")
+        _write_stamp(stamp, want, go=go_version)
     return binary
 
 
-def ensure_all() -> None:
+def ensure_all(*, ferretdb: bool = True) -> None:
+    """Everything the native stack runs (FerretDB skipped when MONGO_URL names a database)."""
     ensure_kafka()
-    ensure_ferretdb()
+    if ferretdb:
+        ensure_ferretdb()
     ensure_minio()

@@ -1,106 +1,355 @@
-"""Start, stop and check the local servers as background processes (pid files, logs and
-data under LABELOPS_HOME). Every step is idempotent: a healthy server is left running."""
+"""Start, stop and check the local stack's servers (Kafka, FerretDB, MinIO) as background
+processes on loopback, with pid files in LABELOPS_HOME/run, logs in LABELOPS_HOME/logs and data
+in LABELOPS_HOME/data. Every step is idempotent: a healthy server is left running, a stale pid
+file (a dead or recycled pid) is cleared, Kafka's storage is formatted once.
+
+The stack's endpoints and secrets live in LABELOPS_HOME/credentials.env (mode 600):
+
+    LABELOPS_KAFKA_BOOTSTRAP    host:port of the broker
+    LABELOPS_MONGO_URL          mongodb:// URL (FerretDB here; MONGO_URL when that is set)
+    LABELOPS_MINIO_ENDPOINT     host:port of the S3 API (plain HTTP on loopback)
+    LABELOPS_MINIO_ACCESS_KEY   generated once per LABELOPS_HOME
+    LABELOPS_MINIO_SECRET_KEY   generated once per LABELOPS_HOME
+    LABELOPS_JWT_SECRET         generated once per LABELOPS_HOME
+
+``up_infra()`` returns them (and ``stack_env()`` reads them back); where a Docker engine is
+reachable the same servers come from testcontainers instead (``infra_mode()``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import http.client
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
-import urllib.request
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from labelops_cli.stack import install, paths
-from labelops_cli.stack.install import StackError
+from labelops_cli.stack import install, paths, versions
+from labelops_cli.stack.errors import StackError
 
-console = Console(stderr=True)
+__all__ = [
+    "BUCKETS", "ENV_KEYS", "SERVERS", "InfraEnv", "ServerStatus", "StackError", "down_infra",
+    "infra_mode", "infra_status", "kill_server", "restart_server", "server_pid",
+    "server_status", "stack_env", "start_server", "stop_server", "up_infra",
+]
+
+console = Console(stderr=True, highlight=False)
+
+SERVERS = ("kafka", "ferretdb", "minio")
 BUCKETS = ("labelops-datasets", "labelops-exports", "labelops-uploads")
+ENV_KEYS = (
+    "LABELOPS_KAFKA_BOOTSTRAP", "LABELOPS_MONGO_URL", "LABELOPS_MINIO_ENDPOINT",
+    "LABELOPS_MINIO_ACCESS_KEY", "LABELOPS_MINIO_SECRET_KEY", "LABELOPS_JWT_SECRET",
+)
+SECRET_KEYS = ENV_KEYS[3:]
+START_TIMEOUT = float(os.environ.get("LABELOPS_START_TIMEOUT", 120))
+
+# Children started by this process, so their exit is noticed (and reaped) at once.
+_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def _home(*parts: str) -> Path:
-    path = paths.labelops_home().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+class InfraEnv(dict[str, str]):
+    """The stack's environment (the ENV_KEYS), plus how it came up: ``mode`` ("native" or
+    "testcontainers"), ``pids`` of the native servers and ``timings`` in seconds."""
 
+    mode: str
+    pids: dict[str, int | None]
+    timings: dict[str, float]
 
-def _credentials_file() -> Path:
-    return _home() / "credentials.env"
-
-
-def _load_credentials() -> dict[str, str]:
-    """Generated once per LABELOPS_HOME and kept (mode 600)."""
-    path = _credentials_file()
-    if not path.exists():
-        values = {
-            "LABELOPS_MINIO_ACCESS_KEY": f"labelops-{secrets.token_hex(4)}",
-            "LABELOPS_MINIO_SECRET_KEY": secrets.token_urlsafe(24),
-            "LABELOPS_JWT_SECRET": secrets.token_urlsafe(48),
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.writelines(f"{k}={v}\n" for k, v in values.items())
-    return dict(line.split("=", 1) for line in path.read_text().split() if "=" in line)
-
-
-def stack_env() -> dict[str, str]:
-    """The environment the services and clients need to reach the local stack."""
-    env = {
-        "LABELOPS_KAFKA_BOOTSTRAP": f"127.0.0.1:{paths.KAFKA_PORT}",
-        "LABELOPS_MONGO_URL": os.environ.get("MONGO_URL")
-        or f"mongodb://127.0.0.1:{paths.FERRETDB_PORT}/",
-        "LABELOPS_MINIO_ENDPOINT": f"127.0.0.1:{paths.MINIO_PORT}",
-        **_load_credentials(),
-    }
-    stored = _home() / "infra.env"
-    if stored.exists():  # written by the testcontainers mode: its endpoints win
-        env.update(dict(line.split("=", 1) for line in stored.read_text().split() if "=" in line))
-    return env
+    def __init__(self, values: dict[str, str], *, mode: str = "native",
+                 pids: dict[str, int | None] | None = None,
+                 timings: dict[str, float] | None = None) -> None:
+        super().__init__(values)
+        self.mode = mode
+        self.pids = dict(pids or {})
+        self.timings = dict(timings or {})
 
 
 @dataclass(frozen=True)
-class Server:
+class ServerStatus:
     name: str
-    port: int
-    start: Callable[[], list[str]]
-    ready: Callable[[], bool]
-    env: Callable[[], dict[str, str]] = dict
+    endpoint: str
+    pid: int | None  # None: not ours or not running (an external MONGO_URL, a container)
+    ready: bool
+    log: Path | None = None
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+# -- credentials.env -----------------------------------------------------------------------
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return values
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("# LabelOps local stack: endpoints and generated secrets. Keep private.\n")
+        out.writelines(f"{key}={values[key]}\n" for key in ENV_KEYS if key in values)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _secrets() -> dict[str, str]:
+    """The stack's secrets, generated once per LABELOPS_HOME and kept."""
+    path = paths.credentials_file()
+    stored = _read_env_file(path)
+    if all(stored.get(key) for key in SECRET_KEYS):
+        return {key: stored[key] for key in SECRET_KEYS}
+    generated = {
+        "LABELOPS_MINIO_ACCESS_KEY": f"labelops-{secrets.token_hex(6)}",
+        "LABELOPS_MINIO_SECRET_KEY": secrets.token_urlsafe(30),
+        "LABELOPS_JWT_SECRET": secrets.token_urlsafe(48),
+    }
+    merged = {**generated, **{k: v for k, v in stored.items() if v}}
+    _write_env_file(path, {**stored, **merged})
+    return {key: merged[key] for key in SECRET_KEYS}
+
+
+def _native_endpoints() -> dict[str, str]:
+    ports = paths.ports()
+    return {
+        "LABELOPS_KAFKA_BOOTSTRAP": f"{paths.HOST}:{ports.kafka}",
+        "LABELOPS_MONGO_URL": os.environ.get("MONGO_URL")
+        or f"mongodb://{paths.HOST}:{ports.ferretdb}/",
+        "LABELOPS_MINIO_ENDPOINT": f"{paths.HOST}:{ports.minio}",
+    }
+
+
+def stack_env() -> dict[str, str]:
+    """The environment services and clients need to reach the stack, as the last
+    ``up_infra()`` wrote it to LABELOPS_HOME/credentials.env (MONGO_URL, when set, wins)."""
+    stored = _read_env_file(paths.credentials_file())
+    env = {**_native_endpoints(), **_secrets()}
+    env.update({k: v for k, v in stored.items() if k in ENV_KEYS and v})
+    if os.environ.get("MONGO_URL"):
+        env["LABELOPS_MONGO_URL"] = os.environ["MONGO_URL"]
+    return {key: env[key] for key in ENV_KEYS}
+
+
+# -- processes -----------------------------------------------------------------------------
+
+
+def _pid_file(name: str) -> Path:
+    return paths.run_dir() / f"{name}.pid"
+
+
+def _log_file(name: str) -> Path:
+    return paths.logs_dir() / f"{name}.log"
+
+
+def _cmdline(pid: int) -> str | None:
+    """The command line of a live (non-zombie) process, or None."""
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        _children.pop(pid, None)
+        return None
+    proc = Path(f"/proc/{pid}")
+    if proc.exists():
+        try:
+            stat = (proc / "stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return None
+            return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            return None
+    try:  # no /proc (macOS)
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return None
+    out = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)],
+                         capture_output=True, text=True, check=False)
+    line = out.stdout.strip()
+    return None if not line or line.startswith("Z") else line
+
+
+def _is_ours(name: str, cmdline: str) -> bool:
+    """The process is this stack's server `name` (guards against a recycled pid)."""
+    marker = {"kafka": "kafka.Kafka", "ferretdb": "ferretdb", "minio": "minio"}[name]
+    return marker in cmdline and str(paths.labelops_home()) in cmdline
+
+
+def server_pid(name: str) -> int | None:
+    """The pid of this stack's running server `name`, or None (a stale pid file is removed)."""
+    _check_name(name)
+    pid_file = _pid_file(name)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    cmdline = _cmdline(pid)
+    if cmdline is None or not _is_ours(name, cmdline):
+        pid_file.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def _check_name(name: str) -> None:
+    if name not in SERVERS:
+        raise ValueError(f"unknown server {name!r}: one of {', '.join(SERVERS)}")
+
+
+def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _split_endpoint(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    return host or paths.HOST, int(port)
+
+
+@contextmanager
+def _home_lock() -> Iterator[None]:
+    """One start or stop at a time per LABELOPS_HOME."""
+    with open(paths.run_dir() / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- readiness -----------------------------------------------------------------------------
+
+
+def _in_thread(fn: Callable[[], bool]) -> bool:
+    """Run an asyncio probe on its own loop, also when the caller is inside a running loop."""
+    result: list[bool] = []
+    thread = threading.Thread(target=lambda: result.append(fn()), daemon=True)
+    thread.start()
+    thread.join(15)
+    return bool(result and result[0])
+
+
+def kafka_ready(bootstrap: str) -> bool:
+    """The broker answers a metadata request (an open port alone is not enough)."""
+    if not _port_open(*_split_endpoint(bootstrap)):
+        return False
+
+    async def probe() -> bool:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await asyncio.wait_for(admin.start(), 8)
+            cluster = await asyncio.wait_for(admin.describe_cluster(), 8)
+            return bool(cluster.get("brokers")) and cluster.get("controller_id", -1) >= 0
+        except Exception:
+            return False
+        finally:
+            try:
+                await admin.close()
+            except Exception:
+                pass
+
+    return _in_thread(lambda: asyncio.run(probe()))
+
+
+def mongo_ready(url: str, timeout_ms: int = 2000) -> bool:
+    from pymongo import MongoClient
+
+    try:
+        with MongoClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+                         socketTimeoutMS=timeout_ms) as client:
+            client.admin.command("ping")
+        return True
+    except Exception:
+        return False
+
+
+def minio_ready(endpoint: str) -> bool:
+    host, port = _split_endpoint(endpoint)
+    conn = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        conn.request("GET", "/minio/health/live")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def _ready(name: str) -> bool:
+    endpoints = _native_endpoints()
+    ports = paths.ports()
+    if name == "kafka":
+        return kafka_ready(endpoints["LABELOPS_KAFKA_BOOTSTRAP"])
+    if name == "ferretdb":
+        return mongo_ready(f"mongodb://{paths.HOST}:{ports.ferretdb}/")
+    return minio_ready(endpoints["LABELOPS_MINIO_ENDPOINT"])
+
+
+# -- the three servers ---------------------------------------------------------------------
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if not java:
+        raise StackError(f"java not found: {install.HOW_JAVA}")
+    return java
 
 
 def _kafka_command() -> list[str]:
+    ports = paths.ports()
     libs = install.kafka_libs()
-    data = _home("data", "kafka")
-    config = _home("config")
+    data = paths.data_dir("kafka")
+    config = paths.config_dir()
     props = config / "kafka.properties"
     props.write_text("\n".join([
+        "# written by labelops_cli.stack on every start",
         "process.roles=broker,controller",
         "node.id=1",
-        f"controller.quorum.voters=1@127.0.0.1:{paths.KAFKA_CONTROLLER_PORT}",
-        f"listeners=PLAINTEXT://127.0.0.1:{paths.KAFKA_PORT},"
-        f"CONTROLLER://127.0.0.1:{paths.KAFKA_CONTROLLER_PORT}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{paths.KAFKA_PORT}",
+        f"controller.quorum.voters=1@{paths.HOST}:{ports.kafka_controller}",
+        f"listeners=PLAINTEXT://{paths.HOST}:{ports.kafka},"
+        f"CONTROLLER://{paths.HOST}:{ports.kafka_controller}",
+        f"advertised.listeners=PLAINTEXT://{paths.HOST}:{ports.kafka}",
+        "inter.broker.listener.name=PLAINTEXT",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         f"log.dirs={data}",
         "num.partitions=3",
-        "auto.create.topics.enable=false",
+        "default.replication.factor=1",
+        "min.insync.replicas=1",
         "offsets.topic.replication.factor=1",
         "offsets.topic.num.partitions=6",
         "transaction.state.log.replication.factor=1",
         "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=6",
         "group.initial.rebalance.delay.ms=0",
         "log.retention.hours=168",
+        "log.segment.bytes=104857600",
+        "auto.create.topics.enable=false",  # topics are created explicitly
     ]) + "\n")
     log4j = config / "kafka-log4j.properties"
     log4j.write_text(
@@ -108,218 +357,365 @@ def _kafka_command() -> list[str]:
         "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
         "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
         "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        "log4j.logger.kafka=WARN\n"
+        "log4j.logger.org.apache.kafka=WARN\n"
     )
+    java = _java()
     classpath = f"{libs}/*"
+    logging = f"-Dlog4j.configuration=file:{log4j}"
     if not (data / "meta.properties").exists():  # format the storage once
-        cluster_id = subprocess.run(
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-            capture_output=True, text=True, check=True).stdout.strip()
-        subprocess.run(["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}",
-                        "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                       capture_output=True, check=True)
-    return ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-cp", classpath,
-            f"-Dlog4j.configuration=file:{log4j}", "kafka.Kafka", str(props)]
+        def tool(*args: str) -> str:
+            done = subprocess.run([java, "-Xmx256m", "-cp", classpath, logging,
+                                   "kafka.tools.StorageTool", *args],
+                                  capture_output=True, text=True, check=False, timeout=120)
+            if done.returncode != 0:
+                last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+                raise StackError(f"formatting Kafka's storage in {data} failed: {last[0]}")
+            return done.stdout.strip()
+
+        cluster_id = tool("random-uuid").splitlines()[-1]
+        tool("format", "-t", cluster_id, "-c", str(props), "--ignore-formatted")
+    return [java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", logging,
+            "-cp", classpath, "kafka.Kafka", str(props)]
 
 
-def _kafka_ready() -> bool:
-    """The broker answers a metadata request (an open port alone is not enough)."""
-    if not _port_open(paths.KAFKA_PORT):
-        return False
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{paths.KAFKA_PORT}",
-                                    request_timeout_ms=3000)
-        try:
-            await admin.start()
-            await admin.list_topics()
-            return True
-        except Exception:
-            return False
-        finally:
-            await admin.close()
-
-    return asyncio.run(probe())
+def ferretdb_sqlite_url() -> str:
+    """SQLite directory URL for FerretDB; LABELOPS_FERRETDB_SQLITE_PARAMS adds query options
+    (for example ``_txlock=immediate``)."""
+    extra = os.environ.get("LABELOPS_FERRETDB_SQLITE_PARAMS", "")
+    return f"file:{paths.data_dir('ferretdb')}/" + (f"?{extra}" if extra else "")
 
 
 def _ferretdb_command() -> list[str]:
-    data = _home("data", "ferretdb")
-    return [str(paths.cache_dir() / "bin" / "ferretdb"),
-            f"-listen-addr=127.0.0.1:{paths.FERRETDB_PORT}", f"-sqlite-url=file:{data}/",
-            "-log-level=error"]
-
-
-def _ferretdb_ready() -> bool:
-    if not _port_open(paths.FERRETDB_PORT):
-        return False
-    from pymongo import MongoClient
-
-    try:
-        with MongoClient(f"mongodb://127.0.0.1:{paths.FERRETDB_PORT}/",
-                         serverSelectionTimeoutMS=1000) as client:
-            client.admin.command("ping")
-        return True
-    except Exception:
-        return False
+    return [str(install.ferretdb_binary()), f"-listen-addr={paths.HOST}:{paths.ports().ferretdb}",
+            # at "warn" FerretDB logs every command it refuses (each client's endSessions)
+            f"-sqlite-url={ferretdb_sqlite_url()}", "-log-level=error"]
 
 
 def _minio_command() -> list[str]:
-    return [str(paths.cache_dir() / "bin" / "minio"), "server", str(_home("data", "minio")),
-            "--address", f"127.0.0.1:{paths.MINIO_PORT}",
-            "--console-address", f"127.0.0.1:{paths.MINIO_CONSOLE_PORT}", "--quiet"]
+    ports = paths.ports()
+    return [str(install.minio_binary()), "server", str(paths.data_dir("minio")),
+            "--address", f"{paths.HOST}:{ports.minio}",
+            "--console-address", f"{paths.HOST}:{ports.minio_console}", "--quiet", "--anonymous"]
 
 
 def _minio_env() -> dict[str, str]:
-    creds = _load_credentials()
+    creds = _secrets()
     return {"MINIO_ROOT_USER": creds["LABELOPS_MINIO_ACCESS_KEY"],
             "MINIO_ROOT_PASSWORD": creds["LABELOPS_MINIO_SECRET_KEY"],
-            "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
+            "MINIO_UPDATE": "off", "MINIO_BROWSER": "on"}
 
 
-def _minio_ready() -> bool:
+def _server_ports(name: str) -> list[tuple[str, int]]:
+    ports = paths.ports()
+    return {
+        "kafka": [("LABELOPS_KAFKA_PORT", ports.kafka),
+                  ("LABELOPS_KAFKA_CONTROLLER_PORT", ports.kafka_controller)],
+        "ferretdb": [("LABELOPS_FERRETDB_PORT", ports.ferretdb)],
+        "minio": [("LABELOPS_MINIO_PORT", ports.minio),
+                  ("LABELOPS_MINIO_CONSOLE_PORT", ports.minio_console)],
+    }[name]
+
+
+def _command(name: str) -> tuple[list[str], dict[str, str]]:
+    if name == "kafka":
+        return _kafka_command(), {}
+    if name == "ferretdb":
+        return _ferretdb_command(), {}
+    return _minio_command(), _minio_env()
+
+
+def _log_tail(name: str, lines: int = 1) -> str:
     try:
-        url = f"http://127.0.0.1:{paths.MINIO_PORT}/minio/health/live"
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+        text = _log_file(name).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    useful = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in useful if re.search(r"(?i)error|fatal|exception", line)]
+    return " | ".join((errors or useful)[-lines:])[:300]
 
 
-SERVERS = {
-    "kafka": Server("kafka", paths.KAFKA_PORT, _kafka_command, _kafka_ready),
-    "ferretdb": Server("ferretdb", paths.FERRETDB_PORT, _ferretdb_command, _ferretdb_ready),
-    "minio": Server("minio", paths.MINIO_PORT, _minio_command, _minio_ready, _minio_env),
-}
-
-
-def _pid_file(name: str) -> Path:
-    return _home("run") / f"{name}.pid"
-
-
-def server_pid(name: str) -> int | None:
-    try:
-        pid = int(_pid_file(name).read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+def _find_orphan(name: str) -> int | None:
+    """This stack's server `name` running without its pid file (the file was lost)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
         return None
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            cmdline = _cmdline(int(entry.name))
+            if cmdline and _is_ours(name, cmdline) and entry.name != str(os.getpid()):
+                return int(entry.name)
+    return None
 
 
-def _wanted() -> list[str]:
-    return ["kafka", "minio"] if os.environ.get("MONGO_URL") else ["kafka", "ferretdb", "minio"]
+def _adopt_orphan(name: str) -> int | None:
+    orphan = _find_orphan(name)
+    if orphan is not None:
+        _pid_file(name).write_text(f"{orphan}\n")
+        console.print(f"[dim]• {name} was running without its pid file (pid {orphan})[/dim]")
+    return orphan
 
 
-def start_server(name: str, timeout: float = 90.0) -> int:
-    server = SERVERS[name]
-    pid = server_pid(name)
-    if pid and server.ready():
-        return pid
-    if pid is None and _port_open(server.port):
-        raise StackError(f"{name}: port {server.port} is taken by another program; "
-                         f"set LABELOPS_{name.upper()}_PORT to another port")
-    if pid is None:
-        log = _home("logs") / f"{name}.log"
-        with open(log, "ab") as out:
-            process = subprocess.Popen(server.start(), env={**os.environ, **server.env()},
-                                       stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        pid = process.pid
-        _pid_file(name).write_text(str(pid))
-        console.print(f"[cyan]•[/cyan] started {name} (pid {pid}, log {log})")
+def _spawn(name: str) -> int:
+    for variable, port in _server_ports(name):
+        if _port_open(paths.HOST, port):
+            raise StackError(f"{name}: port {port} on {paths.HOST} is taken by another program; "
+                             f"stop it or set {variable} to a free port")
+    args, extra_env = _command(name)
+    if not Path(args[0]).exists() and not shutil.which(args[0]):
+        raise StackError(f"{name}: {args[0]} is missing: run `labelops infra` to install it")
+    log = _log_file(name)
+    with open(log, "ab") as out:
+        out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
+        out.flush()
+        process = subprocess.Popen(args, env={**os.environ, **extra_env}, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=paths.labelops_home())
+    _children[process.pid] = process
+    _pid_file(name).write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def _wait_ready(name: str, pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not server.ready():
+    while not _ready(name):
         if server_pid(name) is None:
-            log = _home("logs") / f"{name}.log"
-            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-            raise StackError(f"{name} exited during start-up; see {log}\n{tail}")
+            raise StackError(f"{name} (pid {pid}) exited while starting: "
+                             f"{_log_tail(name) or 'no output'} — log: {_log_file(name)}")
         if time.monotonic() > deadline:
-            raise StackError(f"{name} not ready after {timeout:.0f}s; see its log")
+            raise StackError(f"{name} (pid {pid}) is not ready after {timeout:.0f}s — log: "
+                             f"{_log_file(name)}; `labelops down` stops it")
         time.sleep(0.2)
+
+
+def _start_many(names: list[str], timeout: float) -> tuple[dict[str, int], dict[str, float]]:
+    """Start the servers that are not running (all at once), then wait for each."""
+    started_at = time.monotonic()
+    pids: dict[str, int] = {}
+    fresh: set[str] = set()
+    for name in names:
+        pid = server_pid(name) or _adopt_orphan(name)
+        if pid is None:
+            pid = _spawn(name)
+            fresh.add(name)
+        pids[name] = pid
+    timings: dict[str, float] = {}
+    for name in names:
+        _wait_ready(name, pids[name], timeout)
+        timings[f"{name}_ready_s"] = time.monotonic() - started_at
+        if name in fresh:
+            console.print(f"[green]✓[/green] {name} started (pid {pids[name]}) and ready in "
+                          f"{timings[f'{name}_ready_s']:.1f}s [dim](log: {_log_file(name)})[/dim]")
+        else:
+            console.print(f"[dim]✓ {name} already running (pid {pids[name]})[/dim]")
+    return pids, timings
+
+
+def start_server(name: str, timeout: float = START_TIMEOUT) -> int:
+    """Start server `name` unless it already runs; wait until it answers. Returns its pid."""
+    _check_name(name)
+    with _home_lock():
+        pids, _ = _start_many([name], timeout)
+    return pids[name]
+
+
+def _wait_gone(name: str, pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _cmdline(pid) is None or not _is_ours(name, _cmdline(pid) or ""):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_server(name: str, timeout: float = 30.0) -> bool:
+    """Stop server `name` (SIGTERM, then SIGKILL after `timeout`); data is kept. Returns
+    whether it was running."""
+    _check_name(name)
+    with _home_lock():
+        pid = server_pid(name)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, signal.SIGCONT)  # a paused server cannot handle SIGTERM
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        if not _wait_gone(name, pid, timeout):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _wait_gone(name, pid, 10)
+        _pid_file(name).unlink(missing_ok=True)
+        _children.pop(pid, None)
+        console.print(f"[dim]✓ {name} stopped (pid {pid})[/dim]")
+        return True
+
+
+def kill_server(name: str, sig: int = signal.SIGKILL, *, wait: bool = True) -> int | None:
+    """Send `sig` to server `name` (for fault tests: SIGKILL a broker, SIGSTOP then SIGCONT
+    the database…). With a terminating signal and `wait`, returns once the process is gone.
+    Returns the pid signalled, or None when the server was not running."""
+    _check_name(name)
+    pid = server_pid(name)
+    if pid is None:
+        return None
+    os.kill(pid, sig)
+    pausing = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGCONT, signal.SIGHUP}
+    if wait and sig not in pausing:
+        if _wait_gone(name, pid, 30):
+            _pid_file(name).unlink(missing_ok=True)
+            _children.pop(pid, None)
     return pid
 
 
-def stop_server(name: str, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-    pid = server_pid(name)
-    if pid is not None:
-        os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while server_pid(name) is not None and time.monotonic() < deadline:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            time.sleep(0.1)
-        if server_pid(name) is not None:
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-    _pid_file(name).unlink(missing_ok=True)
-
-
-def restart_server(name: str) -> int:
+def restart_server(name: str, timeout: float = START_TIMEOUT) -> int:
+    """Stop server `name` (its data kept) and start it again; returns the new pid."""
     stop_server(name)
-    return start_server(name)
+    return start_server(name, timeout)
 
 
-def _ensure_buckets(env: dict[str, str]) -> None:
+def server_status(name: str) -> ServerStatus:
+    _check_name(name)
+    env = stack_env()
+    endpoint = {"kafka": env["LABELOPS_KAFKA_BOOTSTRAP"], "ferretdb": env["LABELOPS_MONGO_URL"],
+                "minio": env["LABELOPS_MINIO_ENDPOINT"]}[name]
+    ready = {"kafka": kafka_ready, "ferretdb": mongo_ready, "minio": minio_ready}[name](endpoint)
+    return ServerStatus(name, endpoint, server_pid(name), ready, _log_file(name))
+
+
+def infra_status() -> list[tuple[str, str, bool]]:
+    """(component, endpoint, answering) for Kafka, the MongoDB API and MinIO."""
+    labels = {"kafka": "kafka", "ferretdb": "mongodb api", "minio": "minio"}
+    return [(labels[s.name], s.endpoint, s.ready) for s in map(server_status, SERVERS)]
+
+
+# -- the whole stack -----------------------------------------------------------------------
+
+
+def infra_mode() -> str:
+    """"testcontainers" where a Docker engine answers /_ping, else "native";
+    LABELOPS_INFRA=native|testcontainers decides instead when set."""
+    forced = os.environ.get("LABELOPS_INFRA", "").strip().lower()
+    if forced in ("native", "testcontainers"):
+        return forced
+    if forced:
+        raise StackError(f"LABELOPS_INFRA={forced!r}: use native or testcontainers")
+    return "testcontainers" if _docker_answers() else "native"
+
+
+def _docker_answers() -> bool:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    request = b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"
+    try:
+        if host.startswith("unix://"):
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(1)
+                sock.connect(host[len("unix://"):])
+                sock.sendall(request)
+                reply = sock.recv(512)
+        elif host.startswith("tcp://"):
+            parsed = urllib.parse.urlparse(host)
+            with socket.create_connection((parsed.hostname or "", parsed.port or 2375), 1) as sock:
+                sock.sendall(request)
+                reply = sock.recv(512)
+        else:
+            return False
+    except OSError:
+        return False
+    return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
+
+
+def _ensure_buckets(env: dict[str, str], timeout: float = 30.0) -> None:
     from minio import Minio
 
     client = Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
                    secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
-    for bucket in BUCKETS:
-        if not client.bucket_exists(bucket):
-            client.make_bucket(bucket)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            for bucket in BUCKETS:
+                if not client.bucket_exists(bucket):
+                    client.make_bucket(bucket)  # private: no bucket policy is set
+            return
+        except Exception as exc:  # MinIO answers health checks a moment before S3 calls
+            if time.monotonic() > deadline:
+                raise StackError(f"creating the MinIO buckets failed: {exc}") from exc
+            time.sleep(0.3)
 
 
-def infra_mode() -> str:
-    """"testcontainers" where a Docker engine answers, else "native"; LABELOPS_INFRA wins."""
-    forced = os.environ.get("LABELOPS_INFRA")
-    if forced in ("native", "testcontainers"):
-        return forced
-    sock = Path("/var/run/docker.sock")
-    if not sock.exists():
-        return "native"
-    try:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(1)
-            s.connect(str(sock))
-            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
-            return "testcontainers" if b"OK" in s.recv(256) else "native"
-    except OSError:
-        return "native"
+# testcontainers mode: what this process started, reused by a second up_infra().
+_containers: dict[str, Any] = {}
 
 
-def up_infra() -> dict[str, str]:
-    """Install what is missing and start every server; returns the stack's environment."""
-    if infra_mode() == "testcontainers":
-        from labelops_cli.stack.containers import start_containers
-
-        env = {**_load_credentials(), **start_containers(_load_credentials())}
-        (_home() / "infra.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-        return stack_env()
-    (_home() / "infra.env").unlink(missing_ok=True)
-    install.ensure_kafka()
-    if not os.environ.get("MONGO_URL"):
-        install.ensure_ferretdb()
-    install.ensure_minio()
-    for name in _wanted():
-        start_server(name)
-    env = stack_env()
+def up_infra() -> InfraEnv:
+    """Install what is missing and start Kafka, the MongoDB API (FerretDB, unless MONGO_URL
+    is set) and MinIO with its buckets; idempotent. Returns the stack's environment."""
+    started = time.monotonic()
+    mode = infra_mode()
+    if mode == "testcontainers":
+        return _up_testcontainers(started)
+    timings: dict[str, float] = {}
+    external_mongo = os.environ.get("MONGO_URL")
+    names = ["kafka", "minio"] if external_mongo else ["kafka", "ferretdb", "minio"]
+    install.ensure_all(ferretdb=not external_mongo)
+    timings["install_s"] = time.monotonic() - started
+    with _home_lock():
+        env = {**_native_endpoints(), **_secrets()}
+        _write_env_file(paths.credentials_file(), env)
+        if external_mongo:
+            console.print("[dim]✓ MongoDB API: MONGO_URL (FerretDB not started)[/dim]")
+            if not mongo_ready(external_mongo, timeout_ms=5000):
+                raise StackError("MONGO_URL does not answer a ping: check the URL or unset "
+                                 "MONGO_URL to use the local FerretDB")
+        pids, start_timings = _start_many(names, START_TIMEOUT)
+    timings.update(start_timings)
+    mark = time.monotonic()
     _ensure_buckets(env)
-    return env
+    timings["buckets_s"] = time.monotonic() - mark
+    timings["total_s"] = time.monotonic() - started
+    all_pids: dict[str, int | None] = {name: pids.get(name) for name in SERVERS}
+    return InfraEnv(env, mode="native", pids=all_pids, timings=timings)
+
+
+def _up_testcontainers(started: float) -> InfraEnv:
+    from labelops_cli.stack import testcontainers
+
+    if not _containers:
+        console.print("[cyan]•[/cyan] a Docker engine answers: starting the servers with "
+                      "testcontainers [dim](LABELOPS_INFRA=native to build them instead)[/dim]")
+        creds = _secrets()
+        _containers.update(testcontainers.start(creds))
+        env = {**creds, **_containers["env"]}
+        _ensure_buckets(env)
+        _write_env_file(paths.credentials_file(), env)
+    env = {**_secrets(), **_containers["env"]}
+    return InfraEnv(env, mode="testcontainers", pids=dict.fromkeys(SERVERS),
+                    timings={"total_s": time.monotonic() - started})
 
 
 def down_infra() -> None:
-    for name in reversed(_wanted()):
+    """Stop the servers (MinIO, FerretDB, then Kafka); their data is kept."""
+    if _containers:
+        from labelops_cli.stack import testcontainers
+
+        testcontainers.stop(_containers)
+        _containers.clear()
+    for name in reversed(SERVERS):
         stop_server(name)
 
 
-def infra_status() -> list[tuple[str, str, bool]]:
-    env = stack_env()
-    return [
-        ("kafka", env["LABELOPS_KAFKA_BOOTSTRAP"], _port_open(paths.KAFKA_PORT)),
-        ("mongodb api", env["LABELOPS_MONGO_URL"],
-         bool(os.environ.get("MONGO_URL")) or _ferretdb_ready()),
-        ("minio", env["LABELOPS_MINIO_ENDPOINT"], _minio_ready()),
-    ]
+def started_servers() -> dict[str, int | None]:
+    """The pid of each native server of this LABELOPS_HOME (None: not running)."""
+    return {name: server_pid(name) for name in SERVERS}
+
+
+def _credentials_file() -> Path:  # kept for callers of the first version of this module
+    return paths.credentials_file()
+
+
+def versions_in_use() -> dict[str, str]:
+    return {"kafka": versions.KAFKA_VERSION, "ferretdb": versions.FERRETDB_VERSION,
+            "minio": versions.MINIO_RELEASE}

@@ -1,0 +1,34 @@
+"""Every pinned version of the local stack, in one place.
+
+The installers pass these to Maven (``-Dkafka.version=…``) and check them against the Go
+modules in ``deploy/local/*/go.mod``, and every build records them in a stamp file: changing
+a pin here (and in go.mod/go.sum for the Go builds) makes the next ``up`` rebuild.
+"""
+
+from __future__ import annotations
+
+# Kafka broker artifacts from Maven Central (deploy/local/kafka/pom.xml takes these as -D).
+KAFKA_VERSION = "3.9.2"
+SCALA_BINARY = "2.13"
+SLF4J_VERSION = "1.7.36"  # the slf4j binding Kafka 3.9 expects (reload4j backend)
+RELOAD4J_VERSION = "1.2.25"
+
+# FerretDB v1, built from deploy/local/ferretdb (its go.mod requires this version).
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+FERRETDB_VERSION = "v1.24.2"
+
+# MinIO's last release tag; its commit as a Go pseudo-version (pinned with its hash in
+# deploy/local/minio/go.sum). The module proxy serves .mod and .zip for it but not .info.
+MINIO_MODULE = "github.com/minio/minio"
+MINIO_RELEASE = "RELEASE.2025-10-15T17-29-55Z"
+MINIO_MODULE_VERSION = "v0.0.0-20251015172955-9e49d5e7a648"
+MINIO_COMMIT_TIME = "2025-10-15T17:29:55Z"
+
+# Toolchains.
+JAVA_MIN = 17
+GO_MIN = (1, 21)  # older `go` cannot fetch the newer toolchain the go.mod files ask for
+
+# testcontainers mode (a Docker engine is reachable).
+KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
+MONGO_IMAGE = "mongo:7.0"
+MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"  # the last image MinIO published

@@ -1,0 +1,183 @@
+"""The local stack and the one database guarantee LabelOps builds its races on.
+
+- `up_infra()` is idempotent: a second call reuses the running servers.
+- Of concurrent inserts with the same unique key, exactly one succeeds — on MongoDB and on
+  FerretDB (its SQL backend enforces unique indexes). Claims and leases are built on this.
+- Concurrent conditional updates (`update_one({"holder": None}, …)`) are only measured: FerretDB
+  v1 applies them without re-checking the filter at write time, so several writers can all
+  "win". Nothing in LabelOps relies on them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from minio import Minio
+from minio.error import S3Error
+from pymongo import MongoClient
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from labelops_cli.stack import (
+    BUCKETS,
+    ENV_KEYS,
+    SERVERS,
+    InfraEnv,
+    server_pid,
+    stack_env,
+    up_infra,
+)
+from labelops_cli.stack import paths as stack_paths
+
+pytestmark = pytest.mark.integration
+WRITERS = 50
+
+
+# -- the stack ---------------------------------------------------------------------------
+
+
+def test_second_up_reuses_the_running_servers(infra: InfraEnv) -> None:
+    again = up_infra()
+    assert dict(again) == dict(infra)
+    assert again.mode == infra.mode
+    if infra.mode == "native":
+        assert all(infra.pids[name] for name in SERVERS if name != "ferretdb")
+        assert again.pids == infra.pids
+        assert {name: server_pid(name) for name in SERVERS} == infra.pids
+
+
+def test_environment_is_complete_and_private(infra: InfraEnv) -> None:
+    assert set(infra) == set(ENV_KEYS)
+    assert stack_env() == dict(infra)
+    assert all(host_port.startswith("127.0.0.1:") for host_port in (
+        infra["LABELOPS_KAFKA_BOOTSTRAP"], infra["LABELOPS_MINIO_ENDPOINT"])) or (
+        infra.mode == "testcontainers")
+    credentials = stack_paths.credentials_file()
+    assert credentials.stat().st_mode & 0o077 == 0
+    assert infra["LABELOPS_MINIO_SECRET_KEY"] in credentials.read_text()
+
+
+def test_buckets_exist_and_are_private(infra: InfraEnv) -> None:
+    client = Minio(infra["LABELOPS_MINIO_ENDPOINT"], access_key=infra["LABELOPS_MINIO_ACCESS_KEY"],
+                   secret_key=infra["LABELOPS_MINIO_SECRET_KEY"], secure=False)
+    for bucket in BUCKETS:
+        assert client.bucket_exists(bucket)
+        with pytest.raises(S3Error) as no_policy:
+            client.get_bucket_policy(bucket)
+        assert no_policy.value.code == "NoSuchBucketPolicy"
+
+
+def test_a_stale_pid_file_is_cleared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pid file naming a process that is not this stack's server (here: the test itself)
+    counts as not running, and is removed."""
+    monkeypatch.setenv("LABELOPS_HOME", str(tmp_path))
+    pid_file = stack_paths.run_dir() / "kafka.pid"
+    pid_file.write_text(str(os.getpid()))
+    assert server_pid("kafka") is None
+    assert not pid_file.exists()
+    pid_file.write_text("999999999")
+    assert server_pid("kafka") is None
+
+
+# -- the database guarantee ----------------------------------------------------------------
+
+
+@pytest.fixture()
+def mongo(infra: InfraEnv) -> Iterator[MongoClient[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        infra["LABELOPS_MONGO_URL"], maxPoolSize=WRITERS + 5, retryWrites=False)
+    yield client
+    client.close()
+
+
+def _backend(client: MongoClient[dict[str, Any]]) -> str:
+    info = client.admin.command("buildInfo")
+    return f"FerretDB {info['ferretdbVersion']}" if "ferretdbVersion" in info else (
+        f"MongoDB {info.get('version')}")
+
+
+def _busy(exc: OperationFailure) -> bool:
+    return "SQLITE_BUSY" in str(exc) or "database is locked" in str(exc)
+
+
+def _race(call: Callable[[int], Any]) -> list[Any]:
+    """Run call(0..WRITERS-1) in WRITERS threads released together; retry a backend's
+    transient busy-lock errors as the services do; return each writer's result."""
+    start = threading.Barrier(WRITERS)
+    results: list[Any] = [None] * WRITERS
+
+    def writer(i: int) -> None:
+        start.wait()
+        for attempt in range(10):
+            try:
+                results[i] = call(i)
+                return
+            except OperationFailure as exc:
+                if not _busy(exc) or attempt == 9:
+                    results[i] = exc
+                    return
+                time.sleep(0.02 * 2**attempt)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def _scratch(client: MongoClient[dict[str, Any]], kind: str) -> Collection[dict[str, Any]]:
+    return client["labelops_infra_tests"][f"{kind}_{uuid.uuid4().hex[:8]}"]
+
+
+def test_concurrent_inserts_of_one_unique_key_have_exactly_one_winner(
+    mongo: MongoClient[dict[str, Any]],
+) -> None:
+    claims = _scratch(mongo, "claims")
+    claims.create_index([("package", 1), ("epoch", 1)], unique=True)
+
+    def claim(writer: int) -> str:
+        try:
+            claims.insert_one({"package": "p1", "epoch": 1, "holder": writer})
+            return "won"
+        except DuplicateKeyError:
+            return "duplicate"
+
+    try:
+        for _round in range(3):
+            claims.delete_many({})
+            outcomes = Counter(map(str, _race(claim)))
+            assert outcomes == {"won": 1, "duplicate": WRITERS - 1}, outcomes
+            assert claims.count_documents({"package": "p1"}) == 1
+    finally:
+        claims.drop()
+
+
+def test_concurrent_conditional_updates_are_recorded_not_relied_on(
+    mongo: MongoClient[dict[str, Any]], record_property: Callable[[str, object], None],
+) -> None:
+    packages = _scratch(mongo, "packages")
+    backend = _backend(mongo)
+    try:
+        counts = []
+        for _round in range(3):
+            packages.delete_many({})
+            packages.insert_one({"_id": "p1", "holder": None})
+            results = _race(lambda writer: packages.update_one(
+                {"_id": "p1", "holder": None}, {"$set": {"holder": writer}}).modified_count)
+            counts.append(sum(r for r in results if isinstance(r, int)))
+        # Real MongoDB reports exactly one winner; FerretDB v1 may report several.
+        print(f"\n{backend}: of {WRITERS} concurrent conditional updates, winners per round: "
+              f"{counts}")
+        record_property("conditional_update_winners", counts)
+        record_property("backend", backend)
+    finally:
+        packages.drop()

@@ -77,11 +77,8 @@ class AssignmentServicer:
     # --- helpers --------------------------------------------------------------------
 
     async def _job(self, job_id: str, context: Any) -> Document:
-        job = await self.repo.job(job_id)
-        if job is None or auth.principal().workspace not in ("*", job["workspace"]):
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
-        assert job is not None
-        return job
+        return await auth.visible_or_abort(await self.repo.job(job_id), context,
+                                           f"job {job_id!r}")
 
     async def _held(self, pkg_id: str, context: Any, *, admin_ok: bool = False) -> Document:
         """The package, if the caller holds it (or administers its workspace, where allowed).

@@ -75,13 +75,8 @@ class DatasetServicer:
         self._imports: set[asyncio.Task[None]] = set()
 
     async def _dataset_for_caller(self, dataset_id: str, context: Any) -> Document:
-        doc = await self.repo.dataset(dataset_id)
-        caller = auth.principal()
-        # Another workspace's dataset is reported as absent: its existence is not revealed.
-        if doc is None or (caller.workspace not in ("*", doc["workspace"])):
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"dataset {dataset_id!r} not found")
-        assert doc is not None
-        return doc
+        return await auth.visible_or_abort(await self.repo.dataset(dataset_id), context,
+                                           f"dataset {dataset_id!r}")
 
     async def CreateDataset(self, request: pb.CreateDatasetRequest, context: Any) -> pb.Dataset:
         problem = validate_name(request.name)

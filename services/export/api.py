@@ -36,11 +36,8 @@ class ExportServicer:
         self.writer = writer
 
     async def _job(self, job_id: str, context: Any) -> Document:
-        job = await self.repo.job(job_id)
-        if job is None or auth.principal().workspace not in ("*", job["workspace"]):
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
-        assert job is not None
-        return job
+        return await auth.visible_or_abort(await self.repo.job(job_id), context,
+                                           f"job {job_id!r}")
 
     async def _export_pb(self, doc: Document) -> pb.Export:
         url = ""
@@ -85,11 +82,8 @@ class ExportServicer:
         return await self._export_pb(record)
 
     async def _export_for_caller(self, export_id: str, context: Any) -> Document:
-        doc = await self.repo.export(export_id)
-        if doc is None or auth.principal().workspace not in ("*", doc["workspace"]):
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"export {export_id!r} not found")
-        assert doc is not None
-        return doc
+        return await auth.visible_or_abort(await self.repo.export(export_id), context,
+                                           f"export {export_id!r}")
 
     async def GetExport(self, request: pb.GetExportRequest, context: Any) -> pb.Export:
         return await self._export_pb(await self._export_for_caller(request.export_id, context))

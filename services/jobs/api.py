@@ -71,11 +71,8 @@ class JobsServicer:
         self.source = source
 
     async def _job_for_caller(self, job_id: str, context: Any) -> Document:
-        doc = await self.repo.job(job_id)
-        if doc is None or auth.principal().workspace not in ("*", doc["workspace"]):
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
-        assert doc is not None
-        return doc
+        return await auth.visible_or_abort(await self.repo.job(job_id), context,
+                                           f"job {job_id!r}")
 
     async def CreateJob(self, request: pb.CreateJobRequest, context: Any) -> pb.Job:
         caller = auth.principal()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import grpc
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelops.prelabel.v1 import prelabel_pb2 as pb
@@ -22,11 +21,9 @@ class PrelabelServicer:
     async def GetPrelabelStatus(
         self, request: pb.GetPrelabelStatusRequest, context: Any
     ) -> pb.PrelabelStatus:
-        doc = await self.db[STATUS].find_one({"_id": request.job_id})
-        if doc is None or auth.principal().workspace not in ("*", doc["workspace"]):
-            await context.abort(grpc.StatusCode.NOT_FOUND,
-                                f"job {request.job_id!r}: no pre-label run known")
-        assert doc is not None
+        doc = await auth.visible_or_abort(
+            await self.db[STATUS].find_one({"_id": request.job_id}), context,
+            f"pre-label run of job {request.job_id!r}")
         return pb.PrelabelStatus(job_id=doc["_id"], state=doc["state"],
                                  items_seen=doc["items_seen"], predictions=doc["predictions"],
                                  invalid=doc["invalid"])

@@ -57,6 +57,19 @@ def principal() -> Principal:
     return _current.get()
 
 
+async def visible_or_abort(
+    doc: dict[str, Any] | None, context: grpc.aio.ServicerContext, what: str
+) -> dict[str, Any]:
+    """The document if it exists in the caller's workspace (platform services see every
+    workspace); otherwise the call ends with NOT_FOUND, so another workspace's objects are
+    not even revealed to exist."""
+    caller = principal()
+    if doc is None or caller.workspace not in ("*", doc.get("workspace")):
+        await context.abort(grpc.StatusCode.NOT_FOUND, f"{what} not found")
+    assert doc is not None
+    return doc
+
+
 def issue_token(
     secret: str, *, subject: str, workspace: str, roles: Iterable[str], ttl_seconds: int = 3600
 ) -> str:

@@ -63,6 +63,29 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0) -
         time.sleep(0.2)
 
 
+def import_manifest(client: Clients, env: dict[str, str], manifest: Path,
+                    name_prefix: str) -> tuple[dpb.Dataset, dpb.DatasetVersion]:
+    """Upload a manifest to the uploads bucket, import it as a new text dataset and wait
+    until its first version is ready."""
+    minio = Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
+                  secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
+    key = f"{name_prefix}/{uuid.uuid4().hex}/{manifest.name}"
+    minio.fput_object(storage.UPLOADS_BUCKET, key, str(manifest))
+    dataset = client.dataset.CreateDataset(dpb.CreateDatasetRequest(
+        name=f"{name_prefix}-{uuid.uuid4().hex[:8]}", kind=dpb.DATASET_KIND_TEXT))
+    client.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{key}"))
+
+    def version_ready() -> dpb.DatasetVersion | None:
+        version = client.dataset.GetVersion(dpb.GetVersionRequest(dataset_id=dataset.id,
+                                                                  version=1))
+        if version.state == dpb.VERSION_STATE_FAILED:
+            raise RuntimeError(f"import failed: {version.error}")
+        return version if version.state == dpb.VERSION_STATE_READY else None
+
+    return dataset, wait_for("the import", version_ready)
+
+
 def wait_for_packages(client: Clients, job_id: str, expected: int) -> apb.JobProgress:
     """Wait until the assignment service has cut the published job into its packages."""
 
@@ -111,23 +134,7 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
         timings[name] = round(time.monotonic() - started, 2)
 
     # 1. Upload and import the manifest.
-    minio = Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
-                  secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
-    key = f"demo/{uuid.uuid4().hex}/{manifest.name}"
-    minio.fput_object(storage.UPLOADS_BUCKET, key, str(manifest))
-    dataset = admin.dataset.CreateDataset(dpb.CreateDatasetRequest(
-        name=f"reviews-{uuid.uuid4().hex[:8]}", kind=dpb.DATASET_KIND_TEXT))
-    admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
-        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{key}"))
-
-    def version_ready() -> dpb.DatasetVersion | None:
-        version = admin.dataset.GetVersion(dpb.GetVersionRequest(dataset_id=dataset.id,
-                                                                 version=1))
-        if version.state == dpb.VERSION_STATE_FAILED:
-            raise RuntimeError(f"import failed: {version.error}")
-        return version if version.state == dpb.VERSION_STATE_READY else None
-
-    version = wait_for("the import", version_ready)
+    dataset, version = import_manifest(admin, env, manifest, name_prefix="reviews")
     lap("imported")
     after("imported")
     say(f"imported {version.item_count} items into dataset {dataset.name}")

@@ -9,15 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-from minio import Minio
 
 from labelops.assignment.v1 import assignment_pb2 as apb
-from labelops.dataset.v1 import dataset_pb2 as dpb
 from labelops.jobs.v1 import jobs_pb2 as jpb
 from labelops_cli.client import Clients, connect
-from labelops_cli.demo import DEMO_MANIFEST, wait_for, wait_for_packages
+from labelops_cli.demo import DEMO_MANIFEST, import_manifest, wait_for_packages
 from labelops_cli.services import ServiceProcesses
-from labelops_shared import auth, storage
+from labelops_shared import auth
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +27,7 @@ def _client(env: dict[str, str], who: str, *roles: str, workspace: str = "claims
 
 def _published_job(env: dict[str, str], package_size: int) -> str:
     admin = _client(env, "ada", auth.ANNOTATION_ADMIN)
-    minio = Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
-                  secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
-    key = f"tests/{uuid.uuid4().hex}.manifest"
-    minio.fput_object(storage.UPLOADS_BUCKET, key, str(DEMO_MANIFEST))
-    dataset = admin.dataset.CreateDataset(dpb.CreateDatasetRequest(
-        name=f"claims-{uuid.uuid4().hex[:8]}", kind=dpb.DATASET_KIND_TEXT))
-    admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
-        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{key}"))
-    wait_for("import", lambda: True if admin.dataset.GetVersion(dpb.GetVersionRequest(
-        dataset_id=dataset.id, version=1)).state == dpb.VERSION_STATE_READY else None)
+    dataset, _ = import_manifest(admin, env, DEMO_MANIFEST, name_prefix="claims")
     job = admin.jobs.CreateJob(jpb.CreateJobRequest(
         name=f"claims-{uuid.uuid4().hex[:6]}", dataset_id=dataset.id,
         template="text_classification", labels=[jpb.Label(name=n) for n in ("a", "b")],

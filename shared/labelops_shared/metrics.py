@@ -22,9 +22,7 @@ HANDLER_SECONDS = Histogram(
 OUTBOX_BACKLOG = Gauge(
     "labelops_outbox_backlog", "Outbox records committed but not yet published"
 )
-GRPC_REQUESTS = Counter(
-    "labelops_grpc_requests_total", "gRPC calls by method and status code", ["method", "code"]
-)
+
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:

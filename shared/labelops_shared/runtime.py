@@ -23,7 +23,7 @@ from labelops_shared import auth, grpc_server, kafka, metrics, mongo, storage
 from labelops_shared import outbox as outbox_records
 from labelops_shared.logging import configure_logging
 from labelops_shared.mongo import Document
-from labelops_shared.outbox import Outbox, UnitOfWork
+from labelops_shared.outbox import Outbox
 from labelops_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,6 @@ class Runtime:
             roles=[auth.SERVICE],
             ttl_seconds=300,
         )
-
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(source=self.source)
 
 
 @dataclass

@@ -100,8 +100,10 @@ def mongo(infra: InfraEnv) -> Iterator[MongoClient[dict[str, Any]]]:
 
 def _backend(client: MongoClient[dict[str, Any]]) -> str:
     info = client.admin.command("buildInfo")
-    return f"FerretDB {info['ferretdbVersion']}" if "ferretdbVersion" in info else (
-        f"MongoDB {info.get('version')}")
+    if "ferretdbVersion" in info:  # "unknown" when built outside FerretDB's repository
+        version = info["ferretdbVersion"]
+        return "FerretDB" if version == "unknown" else f"FerretDB {version}"
+    return f"MongoDB {info.get('version')}"
 
 
 def _busy(exc: OperationFailure) -> bool:

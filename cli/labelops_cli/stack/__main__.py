@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from labelops_cli.stack import servers
+from labelops_cli.stack import paths, servers
 from labelops_cli.stack.errors import StackError
 
 USAGE = "usage: python -m labelops_cli.stack up|down|status|env|restart NAME|kill NAME [SIGNAL]"
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
         if command == "up":
             env = servers.up_infra()
             console.print(f"servers ready in {env.timings.get('total_s', 0):.1f}s "
-                          f"({env.mode}); environment in {servers.paths.credentials_file()}")
+                          f"({env.mode}); environment in {paths.credentials_file()}")
         elif command == "down":
             servers.down_infra()
         elif command == "status":

@@ -44,7 +44,7 @@ console = Console(stderr=True, highlight=False)
 HOW_JAVA = ("install a Java runtime ≥ 17 (`apt-get install openjdk-17-jre-headless`, "
             "or https://adoptium.net)")
 HOW_MAVEN = "install Maven ≥ 3.6 (`apt-get install maven`, or https://maven.apache.org/download.cgi)"
-HOW_GO = "install Go ≥ 1.24 (https://go.dev/dl or `apt-get install golang`)"
+HOW_GO = "install Go ≥ 1.25 (https://go.dev/dl or `apt-get install golang`)"
 DEFAULT_GOPROXY = "https://proxy.golang.org"
 
 
@@ -115,6 +115,7 @@ def _log_path(name: str) -> Path:
 
 def _failure_line(lines: list[str]) -> str:
     """The most telling line of a failed build's output."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
     for pattern in (r"^\[ERROR\]\s+\S", r"(?i)\berror\b", r"\S"):
         for line in lines:
             if re.search(pattern, line):
@@ -124,12 +125,12 @@ def _failure_line(lines: list[str]) -> str:
 
 
 def _run(step: str, log_name: str, args: list[str], *, cwd: Path,
-         env: dict[str, str] | None = None) -> None:
+         env: dict[str, str] | None = None, hint: str = "") -> None:
     """Run one build step with a spinner showing its latest output line; all output goes to
     LABELOPS_CACHE/logs/<log_name>.log."""
     log = _log_path(log_name)
     started = time.monotonic()
-    console.print(f"[cyan]•[/cyan] {escape(step)} [dim](log: {log})[/dim]")
+    console.print(f"[cyan]•[/cyan] {escape(step)}{escape(hint)} [dim](log: {log})[/dim]")
     lines: list[str] = []
     with open(log, "w") as out, console.status(escape(step)) as status:
         out.write(f"$ {' '.join(args)}\n")
@@ -150,7 +151,7 @@ def _run(step: str, log_name: str, args: list[str], *, cwd: Path,
         code = process.wait()
     if code != 0:
         raise StackError(f"{step} failed (exit {code}): {_failure_line(lines)} — full log: {log}")
-    console.print(f"[green]✓[/green] {escape(step)} done in {time.monotonic() - started:.0f}s")
+    console.print(f"[green]✓[/green] {escape(step)}: done in {time.monotonic() - started:.0f}s")
 
 
 def _cached(what: str) -> None:
@@ -242,7 +243,8 @@ def ensure_kafka() -> Path:
         fresh = libs.with_name("libs.partial")
         shutil.rmtree(fresh, ignore_errors=True)
         _run(f"{label}: fetching the broker jars from Maven Central", "kafka-maven",
-             [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+             [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom),
+              "dependency:copy-dependencies",
               "-DincludeScope=runtime", f"-DoutputDirectory={fresh}",
               f"-Dkafka.version={versions.KAFKA_VERSION}",
               f"-Dslf4j.version={versions.SLF4J_VERSION}",
@@ -285,8 +287,8 @@ def ensure_ferretdb() -> Path:
             return binary
         _check_go_mod(src, versions.FERRETDB_MODULE, versions.FERRETDB_VERSION)
         go, go_version = _require_go()
-        _run(f"{label}: building with go install (about 2 minutes the first time)",
-             "ferretdb-go", [go, "install", "-v", "."], cwd=src, env=_go_env())
+        _run(f"{label}: building with go install", "ferretdb-go", [go, "install", "-v", "."],
+             cwd=src, env=_go_env(), hint=" (about 2 minutes the first time)")
         if not binary.exists():
             raise StackError(f"go install did not produce {binary}: see {_log_path('ferretdb-go')}")
         _write_stamp(stamp, want, go=go_version)
@@ -368,8 +370,9 @@ def ensure_minio() -> Path:
         _check_go_mod(src, versions.MINIO_MODULE, versions.MINIO_MODULE_VERSION)
         go, go_version = _require_go()
         proxy = _seed_minio_proxy(go)
-        _run(f"{label}: building with go install (about 3-5 minutes the first time)",
-             "minio-go", [go, "install", "-v", versions.MINIO_MODULE], cwd=src,
+        _run(f"{label}: building with go install", "minio-go",
+             [go, "install", "-v", versions.MINIO_MODULE], cwd=src,
+             hint=" (about 3-5 minutes the first time)",
              env=_go_env({"GOPROXY": proxy, "GONOSUMDB": versions.MINIO_MODULE,
                           "GOFLAGS": "-mod=mod"}))
         if not binary.exists():

@@ -280,6 +280,7 @@ def mongo_ready(url: str, timeout_ms: int = 2000) -> bool:
     from pymongo import MongoClient
 
     try:
+        client: MongoClient[dict[str, Any]]
         with MongoClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
                          socketTimeoutMS=timeout_ms) as client:
             client.admin.command("ping")
@@ -582,7 +583,9 @@ def server_status(name: str) -> ServerStatus:
     env = stack_env()
     endpoint = {"kafka": env["LABELOPS_KAFKA_BOOTSTRAP"], "ferretdb": env["LABELOPS_MONGO_URL"],
                 "minio": env["LABELOPS_MINIO_ENDPOINT"]}[name]
-    ready = {"kafka": kafka_ready, "ferretdb": mongo_ready, "minio": minio_ready}[name](endpoint)
+    probes: dict[str, Callable[[str], bool]] = {
+        "kafka": kafka_ready, "ferretdb": mongo_ready, "minio": minio_ready}
+    ready = probes[name](endpoint)
     return ServerStatus(name, endpoint, server_pid(name), ready, _log_file(name))
 
 
@@ -684,8 +687,8 @@ def _up_testcontainers(started: float) -> InfraEnv:
     from labelops_cli.stack import testcontainers
 
     if not _containers:
-        console.print("[cyan]•[/cyan] a Docker engine answers: starting the servers with "
-                      "testcontainers [dim](LABELOPS_INFRA=native to build them instead)[/dim]")
+        console.print("[cyan]•[/cyan] starting Kafka, MongoDB and MinIO with testcontainers "
+                      "[dim](LABELOPS_INFRA=native runs them natively instead)[/dim]")
         creds = _secrets()
         _containers.update(testcontainers.start(creds))
         env = {**creds, **_containers["env"]}

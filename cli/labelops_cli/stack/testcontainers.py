@@ -27,8 +27,8 @@ def _kafka(host: str) -> tuple[Any, str]:
     """apache/kafka in KRaft mode (broker and controller in one node). testcontainers'
     KafkaContainer drives Confluent's images only, so this configures the Apache image
     directly; the host port is fixed before the start so the advertised listener is right."""
-    from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.container import DockerContainer  # type: ignore[import-not-found, unused-ignore]
+    from testcontainers.core.waiting_utils import wait_for_logs  # type: ignore[import-not-found, unused-ignore]
 
     port = _free_port()
     settings = {
@@ -59,16 +59,32 @@ def start(credentials: dict[str, str]) -> dict[str, Any]:
     """Start Kafka, MongoDB and MinIO containers. Returns {"env": the endpoints (the
     LABELOPS_* variables), "containers": the container objects for ``stop``}."""
     try:
-        from testcontainers.core.docker_client import DockerClient
-        from testcontainers.minio import MinioContainer
-        from testcontainers.mongodb import MongoDbContainer
+        from testcontainers.core.docker_client import (  # type: ignore[import-not-found, unused-ignore]
+            DockerClient,
+        )
     except ImportError as exc:
         raise StackError("testcontainers mode needs the testcontainers package: "
                          "pip install -e '.[containers]' (or set LABELOPS_INFRA=native)") from exc
+    try:  # newer releases moved these modules under testcontainers.community
+        from testcontainers.community.minio import (  # type: ignore[import-not-found, unused-ignore]
+            MinioContainer,
+        )
+        from testcontainers.community.mongodb import (  # type: ignore[import-not-found, unused-ignore]
+            MongoDbContainer,
+        )
+    except ImportError:
+        from testcontainers.minio import MinioContainer  # type: ignore[import-not-found, unused-ignore]
+        from testcontainers.mongodb import (  # type: ignore[import-not-found, unused-ignore]
+            MongoDbContainer,
+        )
 
     from labelops_cli.stack.servers import kafka_ready
 
-    host = DockerClient().host()
+    try:
+        host = DockerClient().host()
+    except Exception as exc:
+        raise StackError(f"no Docker engine answers ({exc}): start Docker, or set "
+                         "LABELOPS_INFRA=native") from exc
     started: list[Any] = []
     try:
         kafka, bootstrap = _kafka(host)

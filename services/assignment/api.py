@@ -1,15 +1,15 @@
 """gRPC servicer of the assignment service: claims, labeling, check and acceptance.
 
-Each state change is one unit of work (the package's new fields + its event). Only a
-package's holder changes it after a claim, and claims are settled by unique inserts, so
-there are no racing writers even where the database's conditional updates are not atomic.
+Each state change is one unit of work (the package's new fields + its event). Claims are
+settled by unique inserts, and after a claim only the package's holder changes it, so there
+are no racing writers even though the database's conditional updates are not atomic.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import grpc
 
@@ -27,29 +27,34 @@ from labelops_shared.contracts import (
 )
 from labelops_shared.mongo import Document, decode_keys, encode_keys
 from labelops_shared.outbox import Outbox, UnitOfWork
-from services.assignment.adapters.dataset_client import DatasetClient
+from services.assignment.adapters.dataset_client import Datasets
 from services.assignment.adapters.repository import (
     ANNOTATIONS,
     PACKAGES,
     Repository,
     annotation_id,
+    claim_id,
 )
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.workflow import Stage, State
 
 _STAGE = {pb.STAGE_LABEL: Stage.LABEL, pb.STAGE_CHECK: Stage.CHECK, pb.STAGE_ACCEPT: Stage.ACCEPT}
 _STAGE_ROLE = {Stage.LABEL: auth.LABELER, Stage.CHECK: auth.CHECKER, Stage.ACCEPT: auth.ACCEPTER}
+_MEMBERS = {Stage.LABEL: "labelers", Stage.CHECK: "checkers", Stage.ACCEPT: "accepters"}
 _STATE_TO_PB = {s: getattr(pb, f"PACKAGE_STATE_{s.name}") for s in State}
 _PB_TO_STATE = {v: k for k, v in _STATE_TO_PB.items()}
 _RATING_TO_PB = {"A": pb.RATING_A, "B": pb.RATING_B, "C": pb.RATING_C, "D": pb.RATING_D}
 _PB_TO_RATING = {v: k for k, v in _RATING_TO_PB.items()}
 WORKERS = frozenset({auth.LABELER, auth.CHECKER, auth.ACCEPTER})
+# A claim whose winner has not recorded it on the package after this long is taken to be
+# orphaned (the winner died between the insert and its unit of work) and is rolled forward.
+STALE_CLAIM = timedelta(seconds=30)
 
 ROLES = {
     "ListPackages": auth.ADMINS | WORKERS,
     "ClaimPackage": WORKERS,
     "GetPackage": auth.ADMINS | WORKERS,
-    "SaveAnnotation": WORKERS,
+    "SaveAnnotation": frozenset({auth.LABELER, auth.CHECKER}),
     "SubmitPackage": frozenset({auth.LABELER}),
     "ReviewPackage": frozenset({auth.CHECKER}),
     "AcceptPackage": frozenset({auth.ACCEPTER}),
@@ -66,8 +71,18 @@ def _package_pb(doc: Document) -> pb.Package:
     )
 
 
+def _moved(state: State, **fields: Any) -> Document:
+    """The package fields of a move to this state (the stage follows the state)."""
+    return {"state": state.value, "stage": wf.stage_of(state), **fields}
+
+
+async def _abort(context: Any, code: grpc.StatusCode, message: str) -> NoReturn:
+    await context.abort(code, message)
+    raise AssertionError("context.abort raises")
+
+
 class AssignmentServicer:
-    def __init__(self, repo: Repository, outbox: Outbox, datasets: DatasetClient,
+    def __init__(self, repo: Repository, outbox: Outbox, datasets: Datasets,
                  source: str) -> None:
         self.repo = repo
         self.outbox = outbox
@@ -77,28 +92,35 @@ class AssignmentServicer:
     # --- helpers --------------------------------------------------------------------
 
     async def _job(self, job_id: str, context: Any) -> Document:
-        return await auth.visible_or_abort(await self.repo.job(job_id), context,
-                                           f"job {job_id!r}")
+        job = await self.repo.job(job_id)
+        if job is None or auth.principal().workspace not in ("*", job["workspace"]):
+            await _abort(context, grpc.StatusCode.NOT_FOUND, f"job_id: job {job_id!r} not found")
+        return job
 
     async def _held(self, pkg_id: str, context: Any, *, admin_ok: bool = False) -> Document:
         """The package, if the caller holds it (or administers its workspace, where allowed).
-        Anyone else is told it does not exist: another worker's package is not revealed."""
+        Anyone else is refused without learning anything about it."""
         doc = await self.repo.package(pkg_id)
         caller = auth.principal()
         allowed = doc is not None and caller.workspace == doc["workspace"] and (
             doc["holder"] == caller.subject or (admin_ok and caller.is_admin))
         if not allowed:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"package {pkg_id!r}: not held by you")
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                         f"package_id: package {pkg_id!r} is not held by you")
         assert doc is not None
         return doc
 
-    async def _commit(self, uow: UnitOfWork) -> None:
-        await self.outbox.commit(uow)
-
     @staticmethod
-    async def _refuse(context: Any, exc: wf.WorkflowError) -> None:
-        await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    async def _move(context: Any, fn: Any, *args: Any) -> State:
+        """Ask the state machine for the next state; an illegal move is FAILED_PRECONDITION."""
+        try:
+            state: State = fn(*args)
+        except wf.WorkflowError as exc:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return state
+
+    def _uow(self) -> UnitOfWork:
+        return UnitOfWork(source=self.source)
 
     # --- queries --------------------------------------------------------------------
 
@@ -110,27 +132,25 @@ class AssignmentServicer:
         state = _PB_TO_STATE.get(request.state)
         docs = await self.repo.packages(request.job_id, state.value if state else None)
         if not caller.is_admin:
-            docs = [d for d in docs if d["state"] in (State.OPEN, State.TO_CHECK, State.TO_ACCEPT)
-                    or caller.subject in (d["holder"], d["labeler"])]
+            docs = [d for d in docs if wf.visible_to_worker(d, caller.subject, caller.roles)]
         return pb.ListPackagesResponse(packages=[_package_pb(d) for d in docs])
 
     async def GetPackage(self, request: pb.GetPackageRequest, context: Any) -> pb.PackageDetail:
         doc = await self._held(request.package_id, context, admin_ok=True)
         job = await self._job(doc["job_id"], context)
-        stage = "check" if doc["state"] in (State.CHECKING, State.ACCEPTING) else "label"
         data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
         prelabels = await self.repo.prelabels(doc["job_id"], doc["item_ids"])
-        answers = {a["item_id"]: a for a in await self.repo.annotations(doc["_id"])
-                   if a["stage"] == "label"}
-        answers.update({a["item_id"]: a for a in await self.repo.annotations(doc["_id"], stage)})
+        answers = wf.latest_answers(await self.repo.annotations(doc["_id"]))
         inspect = set(doc["to_inspect"])
+
+        def as_json(value: Any) -> str:
+            return json.dumps(decode_keys(value), ensure_ascii=False)
+
         return pb.PackageDetail(package=_package_pb(doc), items=[
             pb.PackageItem(
                 item_id=item_id, data_json=json.dumps(data.get(item_id, {}), ensure_ascii=False),
-                prelabel_json=json.dumps(decode_keys(prelabels[item_id]))
-                if item_id in prelabels else "",
-                answer_json=json.dumps(decode_keys(answers[item_id]["answer"]))
-                if item_id in answers else "",
+                prelabel_json=as_json(prelabels[item_id]) if item_id in prelabels else "",
+                answer_json=as_json(answers[item_id]["answer"]) if item_id in answers else "",
                 to_inspect=item_id in inspect,
             ) for item_id in doc["item_ids"]
         ])
@@ -140,12 +160,10 @@ class AssignmentServicer:
     ) -> pb.JobProgress:
         job = await self._job(request.job_id, context)
         by_state, items, accepted = await self.repo.progress(job["_id"])
-        count = sum(by_state.values())
-        done = job.get("package_count") is not None and count == job["package_count"]
+        completed = await self._maybe_complete(job, by_state, items)
         return pb.JobProgress(
-            job_id=job["_id"], package_count=count, item_count=items,
-            packages_by_state=dict(by_state), accepted_items=accepted,
-            completed=done and count > 0 and by_state[State.ACCEPTED] == count,
+            job_id=job["_id"], package_count=sum(by_state.values()), item_count=items,
+            packages_by_state=dict(by_state), accepted_items=accepted, completed=completed,
         )
 
     # --- claim ----------------------------------------------------------------------
@@ -153,41 +171,61 @@ class AssignmentServicer:
     async def ClaimPackage(self, request: pb.ClaimPackageRequest, context: Any) -> pb.Package:
         stage = _STAGE.get(request.stage)
         if stage is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "stage: label, check or accept")
-        assert stage is not None
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         "stage: one of STAGE_LABEL, STAGE_CHECK, STAGE_ACCEPT")
         caller = auth.principal()
         if not caller.has(_STAGE_ROLE[stage]):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"claiming for {stage} needs the {_STAGE_ROLE[stage]} role")
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                         f"stage: claiming for {stage} needs the {_STAGE_ROLE[stage]} role")
         job = await self._job(request.job_id, context)
-        members = job["members"][{"label": "labelers", "check": "checkers",
-                                  "accept": "accepters"}[stage]]
+        members = job["members"][_MEMBERS[stage]]
         if members and caller.subject not in members:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"you are not a {stage} member of job {job['_id']!r}")
-        for doc in await self.repo.claimable(job["_id"], wf.CLAIMABLE[stage]):
-            if stage is Stage.CHECK and doc["labeler"] == caller.subject:
-                continue  # a checker never checks their own package
-            epoch = doc["claim_epoch"] + 1
-            if not await self.repo.take_claim(doc["_id"], epoch, caller.subject, stage):
-                continue  # someone else won this package; try the next
-            fields: Document = {"state": wf.claim(doc["state"], stage).value,
-                                "holder": caller.subject, "claim_epoch": epoch,
-                                "claimed_at": datetime.now(UTC)}
-            if stage is Stage.LABEL:
-                fields["labeler"] = caller.subject
-            if stage is Stage.CHECK:
-                fields["to_inspect"] = wf.check_sample(doc["_id"], doc["item_ids"],
-                                                       job["check_ratio"])
-            uow = UnitOfWork(source=self.source)
-            uow.set(PACKAGES, doc["_id"], fields)
-            uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"], stage=stage,
-                                    holder=caller.subject), subject=f"packages/{doc['_id']}")
-            await self._commit(uow)
-            return _package_pb({**doc, **fields})
-        await context.abort(grpc.StatusCode.NOT_FOUND,
-                            f"no package of job {job['_id']!r} is waiting for {stage}")
-        raise AssertionError  # unreachable: abort raises
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                         f"job_id: you are not one of the {_MEMBERS[stage]} of this job")
+        after = -1
+        while page := await self.repo.claimable(job["_id"], wf.CLAIMABLE[stage], after):
+            for doc in page:
+                after = doc["index"]
+                if stage is Stage.CHECK and doc["labeler"] == caller.subject:
+                    continue  # a checker never checks their own package
+                epoch = doc["claim_epoch"] + 1
+                if await self.repo.take_claim(doc["_id"], stage, epoch, caller.subject):
+                    fields = await self._record_claim(doc, job, stage, epoch, caller.subject,
+                                                      datetime.now(UTC))
+                    return _package_pb({**doc, **fields})
+                await self._roll_forward_if_orphaned(doc, job, stage, epoch)
+                # someone else won this package; try the next one
+        await _abort(context, grpc.StatusCode.NOT_FOUND,
+                     f"no open package of job {job['_id']!r} left to {stage}")
+
+    async def _record_claim(self, doc: Document, job: Document, stage: Stage, epoch: int,
+                            holder: str, claimed_at: datetime) -> Document:
+        """Record a won claim on the package. Keyed by the claim, so it happens once."""
+        fields = _moved(wf.claim(doc["state"], stage), holder=holder, claim_epoch=epoch,
+                        claimed_at=claimed_at)
+        if stage is Stage.LABEL:
+            fields["labeler"] = holder
+        if stage is Stage.CHECK:
+            fields["to_inspect"] = wf.check_sample(doc["_id"], doc["item_ids"],
+                                                   job["check_ratio"])
+        uow = self._uow()
+        uow.set(PACKAGES, doc["_id"], fields)
+        uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"], stage=stage,
+                                holder=holder), subject=f"packages/{doc['_id']}")
+        await self.outbox.commit(uow, key=f"claim:{claim_id(doc['_id'], stage, epoch)}")
+        return fields
+
+    async def _roll_forward_if_orphaned(self, doc: Document, job: Document, stage: Stage,
+                                        epoch: int) -> None:
+        """A claim row whose package never heard of it, long after, lost its writer: finish
+        the claim for the recorded holder, so the package does not stay unclaimable."""
+        claim = await self.repo.claim(doc["_id"], stage, epoch)
+        if claim is None or datetime.now(UTC) - _aware(claim["claimed_at"]) < STALE_CLAIM:
+            return
+        current = await self.repo.package(doc["_id"])
+        if current and current["claim_epoch"] == epoch - 1 and current["state"] == doc["state"]:
+            await self._record_claim(current, job, stage, epoch, claim["holder"],
+                                     _aware(claim["claimed_at"]))
 
     # --- labeling -------------------------------------------------------------------
 
@@ -195,125 +233,116 @@ class AssignmentServicer:
         self, request: pb.SaveAnnotationRequest, context: Any
     ) -> pb.Annotation:
         doc = await self._held(request.package_id, context)
-        if doc["state"] not in (State.LABELING, State.CHECKING, State.ACCEPTING):
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"package is {doc['state']}; answers are saved while working")
+        try:
+            stage = wf.editing_stage(doc["state"])
+        except wf.WorkflowError as exc:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         if request.item_id not in doc["item_ids"]:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"item_id: {request.item_id!r} is not in this package")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         f"item_id: {request.item_id!r} is not in this package")
         try:
             answer = json.loads(request.answer_json)
         except json.JSONDecodeError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
         job = await self._job(doc["job_id"], context)
         errors = wf.validate_answer(job["topics"], answer)
         if errors:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))
-        stage = "label" if doc["state"] == State.LABELING else "check"
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         "answer_json: " + "; ".join(errors))
         previous = await self.repo.annotation(doc["_id"], request.item_id, stage)
         revision = (previous["revision"] if previous else 0) + 1
-        uow = UnitOfWork(source=self.source)
+        uow = self._uow()
         uow.put(ANNOTATIONS, {
             "_id": annotation_id(doc["_id"], request.item_id, stage), "package_id": doc["_id"],
-            "job_id": doc["job_id"], "item_id": request.item_id, "stage": stage,
+            "job_id": doc["job_id"], "item_id": request.item_id, "stage": stage.value,
             "answer": encode_keys(answer), "revision": revision,
             "by": auth.principal().subject, "saved_at": datetime.now(UTC),
         })
-        await self._commit(uow)
+        await self.outbox.commit(uow)
         return pb.Annotation(package_id=doc["_id"], item_id=request.item_id,
                              answer_json=request.answer_json, revision=revision)
 
     async def SubmitPackage(self, request: pb.SubmitPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
         job = await self._job(doc["job_id"], context)
-        try:
-            state = wf.after_submit(doc["state"], job["workflow"])
-        except wf.WorkflowError as exc:
-            await self._refuse(context, exc)
-        answered = {a["item_id"] for a in await self.repo.annotations(doc["_id"], "label")}
+        state = await self._move(context, wf.after_submit, doc["state"], job["workflow"])
+        answered = {a["item_id"] for a in await self.repo.annotations(doc["_id"], Stage.LABEL)}
         missing = [i for i in doc["item_ids"] if i not in answered]
         if missing:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"{len(missing)} of {len(doc['item_ids'])} items have no "
-                                f"answer (first: {missing[0]})")
-        fields = {"state": state.value, "holder": "", "submitted_at": datetime.now(UTC)}
-        uow = UnitOfWork(source=self.source)
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"{len(missing)} of {len(doc['item_ids'])} items have no answer "
+                         f"(first: {missing[0]})")
+        fields = _moved(state, holder="", submitted_at=datetime.now(UTC))
+        uow = self._uow()
         uow.set(PACKAGES, doc["_id"], fields)
         uow.emit(PackageSubmitted(job_id=doc["job_id"], package_id=doc["_id"],
                                   labeler=doc["labeler"], item_count=doc["item_count"]),
                  subject=f"packages/{doc['_id']}")
         if state is State.ACCEPTED:
-            await self._accepted(uow, doc, job)
-        await self._commit(uow)
-        await self._maybe_complete(job)
+            await self._accepted(uow, doc, job, accepter="")
+        await self.outbox.commit(uow)
+        if state is State.ACCEPTED:
+            await self._maybe_complete(job)
         return _package_pb({**doc, **fields})
 
     # --- check and acceptance -------------------------------------------------------
 
     async def _rejections(self, doc: Document, items: Any, context: Any) -> list[ItemRejection]:
-        rejections = [ItemRejection(item_id=r.item_id, reason=r.reason) for r in items]
-        if not rejections:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "rejections: a rejection needs at least one item and reason")
-        for r in rejections:
-            if r.item_id not in doc["item_ids"] or not r.reason.strip():
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                    f"rejections: {r.item_id!r} needs to be an item of this "
-                                    "package, with a reason")
-        return rejections
+        pairs = [(r.item_id, r.reason) for r in items]
+        errors = wf.validate_rejections(doc["item_ids"], pairs)
+        if errors:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))
+        return [ItemRejection(item_id=i, reason=r) for i, r in pairs]
 
-    def _back_to_labeler(self, doc: Document, rejections: list[ItemRejection]) -> Document:
-        return {"state": State.LABELING.value, "holder": doc["labeler"],
-                "rework_count": doc["rework_count"] + 1,
-                "rejections": [r.model_dump() for r in rejections]}
+    @staticmethod
+    def _back_to_labeler(doc: Document, rejections: list[ItemRejection]) -> Document:
+        fields = wf.back_to_labeler(doc["labeler"], doc["rework_count"],
+                                    [(r.item_id, r.reason) for r in rejections])
+        fields["stage"] = wf.stage_of(fields["state"])
+        return fields
 
     async def ReviewPackage(self, request: pb.ReviewPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
         job = await self._job(doc["job_id"], context)
-        try:
-            state = wf.after_review(doc["state"], job["workflow"], request.passed)
-        except wf.WorkflowError as exc:
-            await self._refuse(context, exc)
+        state = await self._move(context, wf.after_review, doc["state"], job["workflow"],
+                                 request.passed)
         checker = auth.principal().subject
-        uow = UnitOfWork(source=self.source)
+        subject = f"packages/{doc['_id']}"
+        uow = self._uow()
         if request.passed:
             rating = _PB_TO_RATING.get(request.rating)
             if rating is None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                    "rating: a passed package needs a rating A-D")
-            fields: Document = {"state": state.value, "holder": "", "rating": rating,
-                                "checker": checker}
+                await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                             "rating: a passed package needs a rating A-D")
+            fields = _moved(state, holder="", rating=rating, checker=checker)
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
-                                    checker=checker, passed=True, rating=rating or ""),
-                     subject=f"packages/{doc['_id']}")
-            if state is State.ACCEPTED:
-                await self._accepted(uow, doc, job)
+                                    checker=checker, passed=True, rating=rating),
+                     subject=subject)
+            if state is State.ACCEPTED:  # no acceptance step: the check accepts
+                await self._accepted(uow, doc, job, accepter=checker)
         else:
             rejections = await self._rejections(doc, request.rejections, context)
             fields = self._back_to_labeler(doc, rejections)
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
                                     checker=checker, passed=False, rejections=rejections),
-                     subject=f"packages/{doc['_id']}")
+                     subject=subject)
             uow.emit(PackageRejected(job_id=doc["job_id"], package_id=doc["_id"], stage="check",
-                                     by=checker, rejections=rejections),
-                     subject=f"packages/{doc['_id']}")
+                                     by=checker, rejections=rejections), subject=subject)
         uow.set(PACKAGES, doc["_id"], fields)
-        await self._commit(uow)
-        await self._maybe_complete(job)
+        await self.outbox.commit(uow)
+        if state is State.ACCEPTED:
+            await self._maybe_complete(job)
         return _package_pb({**doc, **fields})
 
     async def AcceptPackage(self, request: pb.AcceptPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
         job = await self._job(doc["job_id"], context)
-        try:
-            state = wf.after_acceptance(doc["state"], request.accepted)
-        except wf.WorkflowError as exc:
-            await self._refuse(context, exc)
+        state = await self._move(context, wf.after_acceptance, doc["state"], request.accepted)
         accepter = auth.principal().subject
-        uow = UnitOfWork(source=self.source)
+        uow = self._uow()
         if state is State.ACCEPTED:
-            fields: Document = {"state": state.value, "holder": "", "accepter": accepter}
-            await self._accepted(uow, doc, job, accepter)
+            fields = _moved(state, holder="", accepter=accepter)
+            await self._accepted(uow, doc, job, accepter=accepter)
         else:
             rejections = await self._rejections(doc, request.rejections, context)
             fields = self._back_to_labeler(doc, rejections)
@@ -321,18 +350,16 @@ class AssignmentServicer:
                                      stage="accept", by=accepter, rejections=rejections),
                      subject=f"packages/{doc['_id']}")
         uow.set(PACKAGES, doc["_id"], fields)
-        await self._commit(uow)
-        await self._maybe_complete(job)
+        await self.outbox.commit(uow)
+        if state is State.ACCEPTED:
+            await self._maybe_complete(job)
         return _package_pb({**doc, **fields})
 
     async def _accepted(self, uow: UnitOfWork, doc: Document, job: Document,
-                        accepter: str = "") -> None:
-        """Announce the package's final answers: the checker's version where one was saved,
-        else the labeler's. The event carries everything the export needs."""
-        final: dict[str, Document] = {}
-        for stage in ("label", "check"):
-            for a in await self.repo.annotations(doc["_id"], stage):
-                final[a["item_id"]] = a
+                        accepter: str) -> None:
+        """Announce the package's final answers with the dataset records: everything the
+        export needs, so it never calls back."""
+        final = wf.latest_answers(await self.repo.annotations(doc["_id"]))
         data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
         items = [AcceptedItem(item_id=i, data=data.get(i, {}),
                               answer=decode_keys(final[i]["answer"]), labeler=doc["labeler"],
@@ -343,11 +370,25 @@ class AssignmentServicer:
                                  accepter=accepter, items=items),
                  subject=f"packages/{doc['_id']}")
 
-    async def _maybe_complete(self, job: Document) -> None:
-        by_state, items, _ = await self.repo.progress(job["_id"])
+    async def _maybe_complete(self, job: Document, by_state: Any = None,
+                              items: int = 0) -> bool:
+        """Emit JobCompleted once all the job's packages are accepted (once per job: the
+        outbox key is the job's). Called after every acceptance and by GetJobProgress, so
+        a crash between the two commits is repaired by the next progress query."""
+        if by_state is None:
+            by_state, items, _ = await self.repo.progress(job["_id"])
         total = sum(by_state.values())
-        if total and job.get("package_count") == total and by_state[State.ACCEPTED] == total:
-            uow = UnitOfWork(source=self.source)
+        refreshed = job if job.get("package_count") is not None else (
+            await self.repo.job(job["_id"]) or job)
+        done = (bool(total) and refreshed.get("package_count") == total
+                and by_state[State.ACCEPTED] == total)
+        if done:
+            uow = self._uow()
             uow.emit(JobCompleted(job_id=job["_id"], package_count=total, item_count=items),
                      subject=f"jobs/{job['_id']}")
-            await self.outbox.commit(uow, key=f"completed:{job['_id']}")  # once per job
+            await self.outbox.commit(uow, key=f"completed:{job['_id']}")
+        return done
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -12,9 +12,10 @@ from services.assignment.api import ROLES, AssignmentServicer
 
 
 def build(rt: Runtime) -> ServiceParts:
+    repo = Repository(rt.db)
     datasets = DatasetClient(rt.settings.dataset_addr, rt.service_token)
-    handlers.register(rt.consumer, datasets.item_ids)
-    servicer = AssignmentServicer(Repository(rt.db), rt.outbox, datasets, rt.source)
+    handlers.register(rt.consumer, repo, datasets)
+    servicer = AssignmentServicer(repo, rt.outbox, datasets, rt.source)
     return ServiceParts(
         grpc_services=[GrpcService(
             "labelops.assignment.v1.AssignmentService", servicer,

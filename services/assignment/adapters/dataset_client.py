@@ -1,16 +1,27 @@
-"""The dataset service, as the assignment service reads it (gRPC)."""
+"""The dataset service, as the assignment service reads it: a small interface (so handler
+and servicer tests use a fake) and its gRPC implementation."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol
 
 from labelops.dataset.v1 import dataset_pb2 as pb
 from labelops.dataset.v1 import dataset_pb2_grpc
 from labelops_shared.grpc_server import bearer, channel
 
-GET_ITEMS_BATCH = 1000
+GET_ITEMS_BATCH = 500
+
+
+class Datasets(Protocol):
+    def item_ids(self, dataset_id: str, version: int) -> AsyncIterator[str]:
+        """The version's item ids in import order, streamed."""
+        ...
+
+    async def items(self, dataset_id: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The data records of these items, by id."""
+        ...
 
 
 class DatasetClient:
@@ -23,11 +34,11 @@ class DatasetClient:
         async for item in self._stub.StreamItems(request, metadata=bearer(self._token())):
             yield item.id
 
-    async def items(self, dataset_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def items(self, dataset_id: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(item_ids), GET_ITEMS_BATCH):
             reply = await self._stub.GetItems(pb.GetItemsRequest(
-                dataset_id=dataset_id, item_ids=item_ids[start:start + GET_ITEMS_BATCH]),
+                dataset_id=dataset_id, item_ids=list(item_ids[start:start + GET_ITEMS_BATCH])),
                 timeout=30, metadata=bearer(self._token()))
             found.update({item.id: json.loads(item.data_json) for item in reply.items})
         return found

@@ -1,8 +1,11 @@
-"""Mongo access for the assignment service."""
+"""Mongo access for the assignment service: reads, and the claim insert (the one write that
+does not go through the outbox, because its unique key is what settles a race)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -15,8 +18,11 @@ JOBS, PACKAGES, CLAIMS, ANNOTATIONS, PRELABELS = (
     "jobs", "packages", "claims", "annotations", "prelabels")
 
 INDEXES = {
-    PACKAGES: [IndexModel([("job_id", ASCENDING), ("state", ASCENDING), ("index", ASCENDING)])],
+    # claimable packages in import order; listing; progress counts
+    PACKAGES: [IndexModel([("job_id", ASCENDING), ("state", ASCENDING), ("index", ASCENDING)]),
+               IndexModel([("job_id", ASCENDING), ("index", ASCENDING)])],
     ANNOTATIONS: [IndexModel([("package_id", ASCENDING), ("stage", ASCENDING)])],
+    # claims and prelabels are read by _id only
 }
 
 
@@ -24,8 +30,16 @@ def package_id(job_id: str, index: int) -> str:
     return f"{job_id}-p{index:06d}"
 
 
+def claim_id(pkg_id: str, stage: str, epoch: int) -> str:
+    return f"{pkg_id}:{stage}:{epoch}"
+
+
 def annotation_id(pkg_id: str, item_id: str, stage: str) -> str:
     return f"{pkg_id}:{item_id}:{stage}"
+
+
+def prelabel_id(job_id: str, item_id: str) -> str:
+    return f"{job_id}:{item_id}"
 
 
 class Repository:
@@ -38,9 +52,12 @@ class Repository:
     async def package(self, pkg_id: str) -> Document | None:
         return await self.db[PACKAGES].find_one({"_id": pkg_id})
 
-    async def claimable(self, job_id: str, state: str, limit: int = 50) -> list[Document]:
-        cursor = self.db[PACKAGES].find({"job_id": job_id, "state": state}).sort(
-            "index", ASCENDING).limit(limit)
+    async def claimable(self, job_id: str, state: str, after_index: int = -1,
+                        limit: int = 50) -> list[Document]:
+        """A page of packages waiting in this state, in import order (keyset paging)."""
+        cursor = self.db[PACKAGES].find(
+            {"job_id": job_id, "state": state, "index": {"$gt": after_index}}
+        ).sort("index", ASCENDING).limit(limit)
         return await cursor.to_list(None)
 
     async def packages(self, job_id: str, state: str | None = None) -> list[Document]:
@@ -50,14 +67,18 @@ class Repository:
         cursor = self.db[PACKAGES].find(query, {"item_ids": 0}).sort("index", ASCENDING)
         return await cursor.to_list(None)
 
-    async def take_claim(self, pkg_id: str, epoch: int, holder: str, stage: str) -> bool:
-        """The race is settled here: one insert per (package, epoch) can succeed."""
+    async def take_claim(self, pkg_id: str, stage: str, epoch: int, holder: str) -> bool:
+        """The race is settled here: of all inserts for (package, stage, epoch) one succeeds."""
+        doc = {"_id": claim_id(pkg_id, stage, epoch), "package_id": pkg_id, "stage": stage,
+               "epoch": epoch, "holder": holder, "claimed_at": datetime.now(UTC)}
         try:
-            doc = {"_id": f"{pkg_id}:{epoch}", "holder": holder, "stage": stage}
             await retry_busy(lambda: self.db[CLAIMS].insert_one(doc))
             return True
         except DuplicateKeyError:
             return False
+
+    async def claim(self, pkg_id: str, stage: str, epoch: int) -> Document | None:
+        return await self.db[CLAIMS].find_one({"_id": claim_id(pkg_id, stage, epoch)})
 
     async def annotations(self, pkg_id: str, stage: str | None = None) -> list[Document]:
         query: Document = {"package_id": pkg_id}
@@ -68,15 +89,17 @@ class Repository:
     async def annotation(self, pkg_id: str, item_id: str, stage: str) -> Document | None:
         return await self.db[ANNOTATIONS].find_one({"_id": annotation_id(pkg_id, item_id, stage)})
 
-    async def prelabels(self, job_id: str, item_ids: list[str]) -> dict[str, Any]:
-        ids = [f"{job_id}:{i}" for i in item_ids]
+    async def prelabels(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
+        ids = [prelabel_id(job_id, i) for i in item_ids]
         docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)
         return {d["item_id"]: d["answers"] for d in docs}
 
     async def progress(self, job_id: str) -> tuple[Counter[str], int, int]:
+        """Packages by state, items, accepted items."""
         by_state: Counter[str] = Counter()
         items = accepted = 0
-        async for doc in self.db[PACKAGES].find({"job_id": job_id}, {"state": 1, "item_count": 1}):
+        cursor = self.db[PACKAGES].find({"job_id": job_id}, {"state": 1, "item_count": 1})
+        async for doc in cursor:
             by_state[doc["state"]] += 1
             items += doc["item_count"]
             if doc["state"] == "accepted":

@@ -1,10 +1,11 @@
-"""The package workflow: states, who may move a package where, the check sample, and the
-validation of answers against the job's topics. Pure."""
+"""The package workflow: states, the moves between them, who may see a package, the check
+sample, and the validation of answers and rejections against the job. Pure."""
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -26,14 +27,25 @@ class Stage(StrEnum):
 
 
 class WorkflowError(ValueError):
-    """A move the workflow does not allow; the message says why."""
+    """A move the workflow does not allow; the message says why (FAILED_PRECONDITION)."""
 
 
 # Where a package waits to be claimed for a stage, and the state a claim puts it in.
 CLAIMABLE = {Stage.LABEL: State.OPEN, Stage.CHECK: State.TO_CHECK, Stage.ACCEPT: State.TO_ACCEPT}
 WORKING = {Stage.LABEL: State.LABELING, Stage.CHECK: State.CHECKING,
            Stage.ACCEPT: State.ACCEPTING}
+# States in which the holder may save answers, and the annotation stage they save.
+EDITING = {State.LABELING: Stage.LABEL, State.CHECKING: Stage.CHECK}
 RATINGS = ("A", "B", "C", "D")
+WORKFLOWS = ("label", "label_check", "label_check_accept")
+
+
+def stage_of(state: str) -> str:
+    """The stage a package in this state is at ("done" once accepted)."""
+    for stage in Stage:
+        if state in (CLAIMABLE[stage], WORKING[stage]):
+            return stage.value
+    return "done"
 
 
 def has_check(workflow: str) -> bool:
@@ -44,44 +56,57 @@ def has_accept(workflow: str) -> bool:
     return workflow == "label_check_accept"
 
 
+def _require(state: str, expected: State, action: str) -> None:
+    if state != expected:
+        raise WorkflowError(f"package is {state}; {action} needs a {expected} package")
+
+
 def claim(state: str, stage: Stage) -> State:
-    if state != CLAIMABLE[stage]:
-        raise WorkflowError(f"package is {state}; {stage} claims a {CLAIMABLE[stage]} package")
+    _require(state, CLAIMABLE[stage], f"a {stage} claim")
     return WORKING[stage]
 
 
 def after_submit(state: str, workflow: str) -> State:
-    if state != State.LABELING:
-        raise WorkflowError(f"package is {state}; only a package being labeled is submitted")
+    """A labeler hands the package on: to the checkers, else the accepters, else done."""
+    _require(state, State.LABELING, "submitting")
     if has_check(workflow):
         return State.TO_CHECK
     return State.TO_ACCEPT if has_accept(workflow) else State.ACCEPTED
 
 
 def after_review(state: str, workflow: str, passed: bool) -> State:
-    if state != State.CHECKING:
-        raise WorkflowError(f"package is {state}; only a package being checked is reviewed")
+    _require(state, State.CHECKING, "a review")
     if not passed:
         return State.LABELING
     return State.TO_ACCEPT if has_accept(workflow) else State.ACCEPTED
 
 
 def after_acceptance(state: str, accepted: bool) -> State:
-    if state != State.ACCEPTING:
-        raise WorkflowError(f"package is {state}; only a package in acceptance is accepted")
+    _require(state, State.ACCEPTING, "an acceptance decision")
     return State.ACCEPTED if accepted else State.LABELING
 
 
-def check_sample(package_id: str, item_ids: list[str], ratio: float) -> list[str]:
+def editing_stage(state: str) -> Stage:
+    """The annotation stage the holder writes in this state (only while working)."""
+    stage = EDITING.get(State(state))
+    if stage is None:
+        raise WorkflowError(f"package is {state}; answers are saved while labeling or checking")
+    return stage
+
+
+def check_sample(package_id: str, item_ids: Sequence[str], ratio: float) -> list[str]:
     """The items a checker must inspect: the first ceil(ratio × n) in an order fixed by a
     hash of (package, item), so the sample is the same however often it is computed."""
+    if not item_ids:
+        return []
     count = min(len(item_ids), max(1, math.ceil(ratio * len(item_ids))))
     ranked = sorted(item_ids,
                     key=lambda i: hashlib.sha256(f"{package_id}:{i}".encode()).hexdigest())
-    return sorted(ranked[:count], key=item_ids.index)
+    chosen = set(ranked[:count])
+    return [i for i in item_ids if i in chosen]  # shown in package order
 
 
-def validate_answer(topics: list[dict[str, Any]], answer: Any) -> list[str]:
+def validate_answer(topics: Sequence[Mapping[str, Any]], answer: Any) -> list[str]:
     """Errors naming the topic and the reason; empty when the answer fits the template."""
     if not isinstance(answer, dict) or not answer:
         return ["answer: expected an object {topic name: answer}"]
@@ -92,14 +117,57 @@ def validate_answer(topics: list[dict[str, Any]], answer: Any) -> list[str]:
         if topic is None:
             errors.append(f"topic {name!r}: not a topic of this job ({', '.join(by_name)})")
         elif topic["kind"] == "single_choice":
-            if value not in topic["options"]:
+            if not isinstance(value, str) or value not in topic["options"]:
                 errors.append(f"topic {name!r}: {value!r} is not one of {topic['options']}")
         elif topic["kind"] == "multiple_choice":
             if (not isinstance(value, list) or not value
-                    or any(v not in topic["options"] for v in value)):
+                    or any(not isinstance(v, str) or v not in topic["options"] for v in value)):
                 errors.append(f"topic {name!r}: expected a non-empty list of {topic['options']}")
             elif len(set(value)) != len(value):
                 errors.append(f"topic {name!r}: a label appears twice")
-    missing = [name for name in by_name if name not in answer]
-    errors += [f"topic {name!r}: no answer" for name in missing]
+    errors += [f"topic {name!r}: no answer" for name in by_name if name not in answer]
     return errors
+
+
+def validate_rejections(item_ids: Sequence[str],
+                        rejections: Sequence[tuple[str, str]]) -> list[str]:
+    """A rejection names at least one item of the package, each with a reason."""
+    if not rejections:
+        return ["rejections: a rejection needs at least one item with a reason"]
+    known = set(item_ids)
+    errors = []
+    for item_id, reason in rejections:
+        if item_id not in known:
+            errors.append(f"rejections: {item_id!r} is not an item of this package")
+        elif not reason.strip():
+            errors.append(f"rejections: {item_id!r} needs a reason")
+    return errors
+
+
+def back_to_labeler(labeler: str, rework_count: int,
+                    rejections: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The package fields of a rejection: the original labeler holds it again."""
+    return {"state": State.LABELING.value, "holder": labeler, "rework_count": rework_count + 1,
+            "rejections": [{"item_id": i, "reason": r} for i, r in rejections]}
+
+
+def latest_answers(annotations: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Per item, the most recently saved annotation of any stage: the checker's modification
+    if one was made after the labeler's answer, else the labeler's (after a rework the
+    labeler's new answer is the latest again)."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for a in annotations:
+        seen = latest.get(a["item_id"])
+        if seen is None or (a["saved_at"], a["stage"] == Stage.CHECK) > (
+                seen["saved_at"], seen["stage"] == Stage.CHECK):
+            latest[a["item_id"]] = a
+    return latest
+
+
+def visible_to_worker(package: Mapping[str, Any], subject: str, roles: Iterable[str]) -> bool:
+    """A worker sees the packages waiting for a stage they work in, and their own; never a
+    package another worker holds or labeled (unless it now waits for them to check)."""
+    if subject in (package["holder"], package["labeler"]):
+        return True
+    waiting = {"labeler": State.OPEN, "checker": State.TO_CHECK, "accepter": State.TO_ACCEPT}
+    return any(package["state"] == waiting[r] for r in roles if r in waiting)

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from services.assignment.domain.workflow import (
@@ -7,9 +9,15 @@ from services.assignment.domain.workflow import (
     after_acceptance,
     after_review,
     after_submit,
+    back_to_labeler,
     check_sample,
     claim,
+    editing_stage,
+    latest_answers,
+    stage_of,
     validate_answer,
+    validate_rejections,
+    visible_to_worker,
 )
 
 TOPICS = [{"name": "label", "kind": "single_choice", "options": ["pos", "neg"]}]
@@ -61,3 +69,70 @@ def test_answers_are_validated_against_the_topics() -> None:
         "topic 'label': 'meh' is not one of ['pos', 'neg']"]
     assert "not a topic of this job" in validate_answer(TOPICS, {"label": "pos", "x": 1})[0]
     assert validate_answer(TOPICS, {}) == ["answer: expected an object {topic name: answer}"]
+
+
+def test_the_stage_follows_the_state() -> None:
+    assert [stage_of(s) for s in State] == [
+        "label", "label", "check", "check", "accept", "accept", "done"]
+
+
+def test_answers_are_saved_only_while_labeling_or_checking() -> None:
+    assert editing_stage("labeling") == Stage.LABEL
+    assert editing_stage("checking") == Stage.CHECK
+    for state in ("open", "to_check", "accepting", "accepted"):
+        with pytest.raises(WorkflowError, match=state):
+            editing_stage(state)
+
+
+def test_the_check_sample_keeps_package_order_and_handles_empty_packages() -> None:
+    items = [f"i{n}" for n in range(20)]
+    sample = check_sample("p1", items, 0.25)
+    assert sample == sorted(sample, key=items.index) and len(sample) == 5
+    assert check_sample("p2", items, 0.25) != sample  # another package, another sample
+    assert check_sample("p1", [], 0.5) == []
+
+
+def test_multiple_choice_answers_need_a_non_empty_list_of_options() -> None:
+    topics = [{"name": "tags", "kind": "multiple_choice", "options": ["x", "y"]}]
+    assert validate_answer(topics, {"tags": ["x", "y"]}) == []
+    for bad in ([], "x", ["q"], [1]):
+        assert validate_answer(topics, {"tags": bad}) == [
+            "topic 'tags': expected a non-empty list of ['x', 'y']"]
+    assert validate_answer(topics, {"tags": ["x", "x"]}) == ["topic 'tags': a label appears twice"]
+    assert validate_answer(TOPICS, {"label": ["pos"]})[0].startswith("topic 'label'")
+
+
+def test_rejections_need_items_of_the_package_and_reasons() -> None:
+    assert validate_rejections(["a", "b"], [("a", "blurry")]) == []
+    assert validate_rejections(["a"], []) == [
+        "rejections: a rejection needs at least one item with a reason"]
+    assert validate_rejections(["a"], [("z", "why")]) == [
+        "rejections: 'z' is not an item of this package"]
+    assert validate_rejections(["a"], [("a", " ")]) == ["rejections: 'a' needs a reason"]
+    assert back_to_labeler("lee", 1, [("a", "blurry")]) == {
+        "state": "labeling", "holder": "lee", "rework_count": 2,
+        "rejections": [{"item_id": "a", "reason": "blurry"}]}
+
+
+def test_the_latest_saved_answer_of_any_stage_wins() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    label = {"item_id": "i1", "stage": "label", "saved_at": t0, "answer": "L"}
+    check = {"item_id": "i1", "stage": "check", "saved_at": t0 + timedelta(1), "answer": "C"}
+    rework = {**label, "saved_at": t0 + timedelta(2), "answer": "L2"}
+    only = {"item_id": "i2", "stage": "label", "saved_at": t0, "answer": "X"}
+    assert {k: v["answer"] for k, v in latest_answers([label, check, only]).items()} == {
+        "i1": "C", "i2": "X"}
+    assert latest_answers([check, rework])["i1"]["answer"] == "L2"
+
+
+def test_workers_see_waiting_packages_of_their_stages_and_their_own() -> None:
+    def pkg(state: str, holder: str = "", labeler: str = "") -> dict[str, str]:
+        return {"state": state, "holder": holder, "labeler": labeler}
+
+    assert visible_to_worker(pkg("open"), "lee", ["labeler"])
+    assert not visible_to_worker(pkg("labeling", "eve", "eve"), "lee", ["labeler"])
+    assert visible_to_worker(pkg("labeling", "lee", "lee"), "lee", ["labeler"])
+    assert not visible_to_worker(pkg("to_check", "", "eve"), "lee", ["labeler"])
+    assert visible_to_worker(pkg("to_check", "", "eve"), "cho", ["checker"])
+    assert visible_to_worker(pkg("to_check", "", "lee"), "lee", ["labeler"])  # own work
+    assert not visible_to_worker(pkg("accepted", "", "eve"), "acc", ["accepter"])

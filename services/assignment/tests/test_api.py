@@ -1,0 +1,281 @@
+"""The package workflow through the real gRPC server: roles, holders, validation, the check
+sample, rejections, acceptance and job completion."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+
+from labelops.assignment.v1 import assignment_pb2 as pb
+from labelops_shared import auth
+from services.assignment.adapters.repository import CLAIMS, PACKAGES, claim_id
+from services.assignment.api import ROLES
+from services.assignment.tests.conftest import ANSWER, Harness
+
+LABEL, CHECK, ACCEPT = pb.STAGE_LABEL, pb.STAGE_CHECK, pb.STAGE_ACCEPT
+ADA = ("ada", auth.ANNOTATION_ADMIN)
+
+
+async def refused(call: Awaitable[Any], code: grpc.StatusCode, text: str = "") -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == code, caught.value.details()
+    details = caught.value.details() or ""
+    assert text in details
+    return details
+
+
+async def label_all(client: Any, package_id: str, answer: Any = None) -> list[str]:
+    detail = await client.GetPackage(pb.GetPackageRequest(package_id=package_id))
+    for item in detail.items:
+        await client.SaveAnnotation(pb.SaveAnnotationRequest(
+            package_id=package_id, item_id=item.item_id,
+            answer_json=json.dumps(answer or ANSWER)))
+    return [i.item_id for i in detail.items]
+
+
+def test_every_rpc_of_the_service_has_roles() -> None:
+    service = pb.DESCRIPTOR.services_by_name["AssignmentService"]
+    assert set(ROLES) == {m.name for m in service.methods}
+
+
+async def test_a_package_goes_through_label_check_and_accept(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=10, package_size=5)
+    lee = harness.client("lee", auth.LABELER)
+    cho = harness.client("cho", auth.CHECKER)
+    acc = harness.client("acc", auth.ACCEPTER)
+
+    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    assert (package.state, package.holder, package.labeler) == (
+        pb.PACKAGE_STATE_LABELING, "lee", "lee")
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    items = [i.item_id for i in detail.items]
+    assert len(items) == 5 and json.loads(detail.items[0].data_json)["text"].startswith("text")
+    assert not any(i.to_inspect or i.answer_json for i in detail.items)
+
+    # Answers outside the template are refused, naming the topic and the reason.
+    save = pb.SaveAnnotationRequest(package_id=package.id, item_id=items[0])
+    save.answer_json = json.dumps({**ANSWER, "label": "zzz"})
+    await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT,
+                  "topic 'label': 'zzz' is not one of")
+    save.answer_json = json.dumps({**ANSWER, "tags": []})
+    await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT,
+                  "topic 'tags': expected a non-empty list")
+    save.answer_json = json.dumps({**ANSWER, "mood": "ok"})
+    await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT, "topic 'mood'")
+    save.answer_json = "{not json"
+    await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT, "answer_json")
+
+    save.answer_json = json.dumps(ANSWER)
+    assert (await lee.SaveAnnotation(save)).revision == 1
+    assert (await lee.SaveAnnotation(save)).revision == 2
+    await refused(lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id)),
+                  grpc.StatusCode.FAILED_PRECONDITION, "4 of 5 items have no answer")
+    await label_all(lee, package.id)
+    submitted = await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    assert (submitted.state, submitted.holder) == (pb.PACKAGE_STATE_TO_CHECK, "")
+    await refused(lee.GetPackage(pb.GetPackageRequest(package_id=package.id)),
+                  grpc.StatusCode.PERMISSION_DENIED)  # no longer the holder
+
+    checking = await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    assert (checking.id, checking.state, checking.holder) == (
+        package.id, pb.PACKAGE_STATE_CHECKING, "cho")
+    detail = await cho.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    inspect = [i.item_id for i in detail.items if i.to_inspect]
+    assert len(inspect) == math.ceil(0.3 * 5)
+    assert json.loads(detail.items[0].answer_json) == ANSWER
+    fixed = {"label": "neg", "tags": ["y", "z"]}
+    await cho.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=items[1], answer_json=json.dumps(fixed)))
+    await refused(cho.ReviewPackage(pb.ReviewPackageRequest(package_id=package.id, passed=True)),
+                  grpc.StatusCode.INVALID_ARGUMENT, "rating")
+    checked = await cho.ReviewPackage(pb.ReviewPackageRequest(
+        package_id=package.id, passed=True, rating=pb.RATING_B))
+    assert (checked.state, checked.rating) == (pb.PACKAGE_STATE_TO_ACCEPT, pb.RATING_B)
+
+    await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=ACCEPT))
+    accepted = await acc.AcceptPackage(pb.AcceptPackageRequest(package_id=package.id,
+                                                               accepted=True))
+    assert accepted.state == pb.PACKAGE_STATE_ACCEPTED
+
+    [event] = await harness.events("labelops.package.accepted.v1")
+    final = {i["item_id"]: i for i in event["data"]["items"]}
+    assert list(final) == items
+    assert final[items[1]]["answer"] == fixed  # the checker's modification wins
+    assert final[items[0]]["answer"] == ANSWER and final[items[0]]["labeler"] == "lee"
+    assert final[items[0]]["data"] == {"text": f"text of {items[0]}", "a.b": 1}
+    assert final[items[0]]["revision"] == 3  # three claims: label, check, accept
+    types = [e["type"].split(".")[2] for e in await harness.events()
+             if e["data"].get("package_id") == package.id]
+    assert types == ["created", "claimed", "submitted", "claimed", "checked", "claimed",
+                     "accepted"]
+    assert (await harness.db[PACKAGES].find_one({"_id": package.id}))["stage"] == "done"
+
+
+async def test_a_rejected_package_returns_to_its_labeler(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=5, package_size=5, workflow="label_check")
+    lee = harness.client("lee", auth.LABELER)
+    cho = harness.client("cho", auth.CHECKER)
+    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    items = await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    # the checker edits an item, then rejects
+    await cho.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=items[0], answer_json=json.dumps(
+            {"label": "neg", "tags": ["z"]})))
+
+    review = pb.ReviewPackageRequest(package_id=package.id, passed=False)
+    await refused(cho.ReviewPackage(review), grpc.StatusCode.INVALID_ARGUMENT, "rejections")
+    review.rejections.add(item_id=items[2], reason="  ")
+    await refused(cho.ReviewPackage(review), grpc.StatusCode.INVALID_ARGUMENT, "needs a reason")
+    del review.rejections[:]
+    review.rejections.add(item_id=items[2], reason="wrong tag")
+    back = await cho.ReviewPackage(review)
+    assert (back.state, back.holder, back.rework_count) == (pb.PACKAGE_STATE_LABELING, "lee", 1)
+    [rejected] = await harness.events("labelops.package.rejected.v1")
+    assert rejected["data"]["rejections"] == [{"item_id": items[2], "reason": "wrong tag"}]
+    [checked] = await harness.events("labelops.package.checked.v1")
+    assert checked["data"]["passed"] is False
+    stored = await harness.db[PACKAGES].find_one({"_id": package.id})
+    assert stored["rejections"] == [{"item_id": items[2], "reason": "wrong tag"}]
+
+    # The labeler reworks item 0 after the checker's edit: the labeler's answer is now latest.
+    rework = {"label": "pos", "tags": ["y"]}
+    await lee.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=items[0], answer_json=json.dumps(rework)))
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    assert json.loads(detail.items[0].answer_json) == rework
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    done = await cho.ReviewPackage(pb.ReviewPackageRequest(
+        package_id=package.id, passed=True, rating=pb.RATING_A))
+    assert done.state == pb.PACKAGE_STATE_ACCEPTED  # no acceptance step in this workflow
+    [accepted] = await harness.events("labelops.package.accepted.v1")
+    assert accepted["data"]["items"][0]["answer"] == rework
+    assert len(await harness.events("labelops.job.completed.v1")) == 1
+
+
+async def test_an_accepter_rejects_back_to_the_labeler(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=5, package_size=5)
+    lee, cho, acc = (harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER),
+                     harness.client("acc", auth.ACCEPTER))
+    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    items = await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    await cho.ReviewPackage(pb.ReviewPackageRequest(package_id=package.id, passed=True,
+                                                    rating=pb.RATING_C))
+    await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=ACCEPT))
+    await refused(acc.AcceptPackage(pb.AcceptPackageRequest(package_id=package.id)),
+                  grpc.StatusCode.INVALID_ARGUMENT, "rejections")
+    request = pb.AcceptPackageRequest(package_id=package.id)
+    request.rejections.add(item_id=items[4], reason="unclear")
+    back = await acc.AcceptPackage(request)
+    assert (back.state, back.holder, back.rework_count) == (pb.PACKAGE_STATE_LABELING, "lee", 1)
+    [rejected] = await harness.events("labelops.package.rejected.v1")
+    assert (rejected["data"]["stage"], rejected["data"]["by"]) == ("accept", "acc")
+
+
+async def test_a_label_only_job_completes_once(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=6, package_size=3, workflow="label")
+    lee = harness.client("lee", auth.LABELER)
+    ada = harness.client(*ADA)
+    for _ in range(2):
+        package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+        await label_all(lee, package.id)
+        done = await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+        assert done.state == pb.PACKAGE_STATE_ACCEPTED
+        progress = await ada.GetJobProgress(pb.GetJobProgressRequest(job_id=job_id))
+    assert (progress.package_count, progress.item_count, progress.accepted_items) == (2, 6, 6)
+    assert progress.completed and progress.packages_by_state == {"accepted": 2}
+    await ada.GetJobProgress(pb.GetJobProgressRequest(job_id=job_id))
+    [completed] = await harness.events("labelops.job.completed.v1")
+    assert completed["data"] == {"job_id": job_id, "package_count": 2, "item_count": 6}
+    assert len(await harness.events("labelops.package.accepted.v1")) == 2
+    service = harness.client("service:export", auth.SERVICE, workspace="*")
+    assert (await service.GetJobProgress(pb.GetJobProgressRequest(job_id=job_id))).completed
+
+
+async def test_workers_see_and_touch_only_what_is_theirs(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=15, package_size=5)
+    lee, eve = harness.client("lee", auth.LABELER), harness.client("eve", auth.LABELER)
+    ada = harness.client(*ADA)
+    outsider = harness.client("ada", auth.ANNOTATION_ADMIN, workspace="other")
+    mine = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    item = (await lee.GetPackage(pb.GetPackageRequest(package_id=mine.id))).items[0].item_id
+
+    denied = grpc.StatusCode.PERMISSION_DENIED
+    await refused(eve.GetPackage(pb.GetPackageRequest(package_id=mine.id)), denied)
+    await refused(eve.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=mine.id, item_id=item, answer_json=json.dumps(ANSWER))), denied)
+    await refused(eve.SubmitPackage(pb.SubmitPackageRequest(package_id=mine.id)), denied)
+    await refused(eve.GetPackage(pb.GetPackageRequest(package_id="nope")), denied)
+    await refused(outsider.ListPackages(pb.ListPackagesRequest(job_id=job_id)),
+                  grpc.StatusCode.NOT_FOUND)
+    await refused(outsider.GetPackage(pb.GetPackageRequest(package_id=mine.id)), denied)
+    await refused(lee.GetJobProgress(pb.GetJobProgressRequest(job_id=job_id)), denied)
+    await refused(lee.ReviewPackage(pb.ReviewPackageRequest(package_id=mine.id)), denied)
+
+    seen_by_eve = (await eve.ListPackages(pb.ListPackagesRequest(job_id=job_id))).packages
+    assert mine.id not in {p.id for p in seen_by_eve} and len(seen_by_eve) == 2
+    seen_by_lee = (await lee.ListPackages(pb.ListPackagesRequest(job_id=job_id))).packages
+    assert len(seen_by_lee) == 3
+    assert len((await ada.ListPackages(pb.ListPackagesRequest(job_id=job_id))).packages) == 3
+    only_open = await ada.ListPackages(pb.ListPackagesRequest(
+        job_id=job_id, state=pb.PACKAGE_STATE_OPEN))
+    assert len(only_open.packages) == 2
+    detail = await ada.GetPackage(pb.GetPackageRequest(package_id=mine.id))  # admins may look
+    assert len(detail.items) == 5
+
+
+async def test_claim_rules(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=5, package_size=5, labelers=["lee"])
+    eve = harness.client("eve", auth.LABELER)
+    both = harness.client("lee", auth.LABELER, auth.CHECKER)
+    cho = harness.client("cho", auth.CHECKER)
+
+    await refused(eve.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL)),
+                  grpc.StatusCode.PERMISSION_DENIED, "labelers")
+    await refused(cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL)),
+                  grpc.StatusCode.PERMISSION_DENIED, "labeler role")
+    await refused(both.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id)),
+                  grpc.StatusCode.INVALID_ARGUMENT, "stage")
+    await refused(both.ClaimPackage(pb.ClaimPackageRequest(job_id="nope", stage=LABEL)),
+                  grpc.StatusCode.NOT_FOUND, "job_id")
+    package = await both.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    await refused(both.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL)),
+                  grpc.StatusCode.NOT_FOUND, "no open package")
+    # An illegal move is a failed precondition, named by the state machine.
+    await refused(both.ReviewPackage(pb.ReviewPackageRequest(package_id=package.id)),
+                  grpc.StatusCode.FAILED_PRECONDITION, "package is labeling")
+    await label_all(both, package.id)
+    await both.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    # A checker never checks their own package.
+    await refused(both.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK)),
+                  grpc.StatusCode.NOT_FOUND, "no open package")
+    assert (await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))).id == (
+        package.id)
+    await refused(cho.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id)),
+                  grpc.StatusCode.PERMISSION_DENIED)  # submitting is a labeler's move
+
+
+async def test_an_orphaned_claim_is_rolled_forward_for_its_holder(harness: Harness) -> None:
+    """The winner of p0 died between its claim insert and its unit of work: the next claimer
+    finishes that claim for it (so p0 is not stuck) and takes the next package."""
+    job_id = await harness.publish_job(items=10, package_size=5)
+    p0, p1 = f"{job_id}-p000000", f"{job_id}-p000001"
+    await harness.db[CLAIMS].insert_one({
+        "_id": claim_id(p0, "label", 1), "package_id": p0, "stage": "label", "epoch": 1,
+        "holder": "ghost", "claimed_at": datetime.now(UTC) - timedelta(minutes=5)})
+
+    eve = harness.client("eve", auth.LABELER)
+    assert (await eve.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))).id == p1
+    ghost = await harness.db[PACKAGES].find_one({"_id": p0})
+    assert (ghost["state"], ghost["holder"], ghost["claim_epoch"]) == ("labeling", "ghost", 1)

@@ -1,0 +1,58 @@
+"""Claims race on the real database: of many labelers asking at once, each package gets
+exactly one holder (settled by the unique claim insert, not by a conditional update)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from labelops.assignment.v1 import assignment_pb2 as pb
+from labelops_shared import auth
+from services.assignment.adapters.repository import CLAIMS, PACKAGES
+from services.assignment.tests.conftest import Harness
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+@pytest.mark.parametrize("round_", range(3))
+async def test_twenty_labelers_racing_for_five_packages_get_five_claims(
+    harness: Harness, round_: int
+) -> None:
+    job_id = await harness.publish_job(items=25, package_size=5)
+    attempts: list[str] = []
+    take_claim = harness.repo.take_claim
+
+    async def counted(pkg_id: str, stage: str, epoch: int, holder: str) -> bool:
+        attempts.append(pkg_id)
+        return await take_claim(pkg_id, stage, epoch, holder)
+
+    harness.repo.take_claim = counted  # type: ignore[method-assign]
+    labelers = [f"labeler-{n}" for n in range(20)]
+
+    async def claim(name: str) -> tuple[str, str | None, str]:
+        client = harness.client(name, auth.LABELER)
+        try:
+            package = await client.ClaimPackage(
+                pb.ClaimPackageRequest(job_id=job_id, stage=pb.STAGE_LABEL))
+            return name, package.id, ""
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() in (grpc.StatusCode.NOT_FOUND,
+                                  grpc.StatusCode.RESOURCE_EXHAUSTED), exc
+            return name, None, exc.details() or ""
+
+    results = await asyncio.gather(*(claim(n) for n in labelers))
+
+    won = {pkg: name for name, pkg, _ in results if pkg}
+    assert len(won) == 5 and sum(1 for _, pkg, _ in results if pkg) == 5
+    assert all("no open package" in why for _, pkg, why in results if not pkg)
+    packages = await harness.db[PACKAGES].find({"job_id": job_id}).to_list(None)
+    assert {p["_id"]: p["holder"] for p in packages} == won  # one holder each, the winner
+    assert {p["state"] for p in packages} == {"labeling"}
+    assert {p["claim_epoch"] for p in packages} == {1}
+    assert await harness.db[CLAIMS].count_documents({}) == 5
+    assert len(attempts) > 5  # the packages really were contested
+    claimed = await harness.events("labelops.package.claimed.v1")
+    assert sorted(e["data"]["package_id"] for e in claimed) == sorted(won)

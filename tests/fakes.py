@@ -1,9 +1,11 @@
-"""An in-memory stand-in for the few async collection calls the kernel makes, so the outbox
-and consumer logic is tested in milliseconds (the same tests also run on the real DB)."""
+"""An in-memory stand-in for the few async collection calls the kernel and the services
+make, so handler and outbox logic is tested in milliseconds (the same tests also run on the
+real database)."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -12,12 +14,23 @@ from pymongo.errors import DuplicateKeyError
 def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
     for key, cond in flt.items():
         value = doc.get(key)
-        if isinstance(cond, dict) and "$in" in cond:
-            if value not in cond["$in"]:
+        if isinstance(cond, dict):
+            if "$in" in cond and value not in cond["$in"]:
+                return False
+            if "$gt" in cond and not (value is not None and value > cond["$gt"]):
                 return False
         elif value != cond:
             return False
     return True
+
+
+def _project(doc: dict[str, Any], projection: dict[str, int] | None) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    if not projection:
+        return doc
+    if any(projection.values()):
+        return {k: v for k, v in doc.items() if k == "_id" or projection.get(k)}
+    return {k: v for k, v in doc.items() if k not in projection}
 
 
 class FakeCursor:
@@ -25,20 +38,21 @@ class FakeCursor:
         self.docs = docs
 
     def sort(self, key: str, direction: int = 1) -> FakeCursor:
-        self.docs.sort(key=lambda d: d.get(key), reverse=direction < 0)
+        self.docs.sort(key=lambda d: d[key], reverse=direction < 0)
         return self
 
     def limit(self, n: int) -> FakeCursor:
-        self.docs = self.docs[:n]
+        self.docs = self.docs[:n] if n else self.docs
         return self
 
-    def __aiter__(self) -> FakeCursor:
-        return self
+    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        return self.docs
 
-    async def __anext__(self) -> dict[str, Any]:
-        if not self.docs:
-            raise StopAsyncIteration
-        return self.docs.pop(0)
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        async def docs() -> AsyncIterator[dict[str, Any]]:
+            for doc in self.docs:
+                yield doc
+        return docs()
 
 
 class FakeCollection:
@@ -51,10 +65,11 @@ class FakeCollection:
         self.docs[doc["_id"]] = copy.deepcopy(doc)
 
     async def find_one(self, flt: dict[str, Any], projection: Any = None) -> Any:
-        return next((copy.deepcopy(d) for d in self.docs.values() if _matches(d, flt)), None)
+        return next((_project(d, projection) for d in self.docs.values() if _matches(d, flt)),
+                    None)
 
-    def find(self, flt: dict[str, Any] | None = None) -> FakeCursor:
-        return FakeCursor([copy.deepcopy(d) for d in self.docs.values()
+    def find(self, flt: dict[str, Any] | None = None, projection: Any = None) -> FakeCursor:
+        return FakeCursor([_project(d, projection) for d in self.docs.values()
                            if _matches(d, flt or {})])
 
     async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
@@ -77,6 +92,9 @@ class FakeCollection:
 
     async def count_documents(self, flt: dict[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if _matches(d, flt))
+
+    async def create_indexes(self, models: Any) -> None:
+        pass
 
 
 class FakeDatabase:

@@ -1,107 +1,14 @@
-"""In-memory stand-ins: the few collection calls the service and the outbox make, and the
-dataset service. The same tests run on the real database when LABELOPS_MONGO_URL is set."""
+"""In-memory stand-ins for the assignment tests: the shared fake database and a fake
+dataset service. The same tests run on the real database too."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from tests.fakes import FakeCollection, FakeCursor, FakeDatabase
 
-
-def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
-    for key, cond in flt.items():
-        value = doc.get(key)
-        if isinstance(cond, dict):
-            if "$in" in cond and value not in cond["$in"]:
-                return False
-            if "$gt" in cond and not (value is not None and value > cond["$gt"]):
-                return False
-        elif value != cond:
-            return False
-    return True
-
-
-def _project(doc: dict[str, Any], projection: dict[str, int] | None) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    if not projection:
-        return doc
-    if any(projection.values()):
-        return {k: v for k, v in doc.items() if k == "_id" or projection.get(k)}
-    return {k: v for k, v in doc.items() if k not in projection}
-
-
-class FakeCursor:
-    def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.docs = docs
-
-    def sort(self, key: str, direction: int = 1) -> FakeCursor:
-        self.docs.sort(key=lambda d: d[key], reverse=direction < 0)
-        return self
-
-    def limit(self, n: int) -> FakeCursor:
-        self.docs = self.docs[:n] if n else self.docs
-        return self
-
-    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
-        return self.docs
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        async def docs() -> AsyncIterator[dict[str, Any]]:
-            for doc in self.docs:
-                yield doc
-        return docs()
-
-
-class FakeCollection:
-    def __init__(self) -> None:
-        self.docs: dict[Any, dict[str, Any]] = {}
-
-    async def insert_one(self, doc: dict[str, Any]) -> None:
-        if doc["_id"] in self.docs:
-            raise DuplicateKeyError(f"duplicate _id {doc['_id']}")
-        self.docs[doc["_id"]] = copy.deepcopy(doc)
-
-    async def find_one(self, flt: dict[str, Any], projection: Any = None) -> Any:
-        return next((_project(d, projection) for d in self.docs.values() if _matches(d, flt)),
-                    None)
-
-    def find(self, flt: dict[str, Any] | None = None, projection: Any = None) -> FakeCursor:
-        return FakeCursor([_project(d, projection) for d in self.docs.values()
-                           if _matches(d, flt or {})])
-
-    async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
-                          upsert: bool = False) -> None:
-        self.docs[flt["_id"]] = copy.deepcopy(doc)
-
-    async def update_one(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
-        for doc in self.docs.values():
-            if _matches(doc, flt):
-                for path, value in update["$set"].items():
-                    target = doc
-                    *parents, leaf = path.split(".")
-                    for part in parents:
-                        target = target.setdefault(part, {})
-                    target[leaf] = copy.deepcopy(value)
-                return
-
-    async def delete_one(self, flt: dict[str, Any]) -> None:
-        self.docs.pop(flt["_id"], None)
-
-    async def count_documents(self, flt: dict[str, Any]) -> int:
-        return sum(1 for d in self.docs.values() if _matches(d, flt))
-
-    async def create_indexes(self, models: Any) -> None:
-        pass
-
-
-class FakeDatabase:
-    def __init__(self) -> None:
-        self.collections: dict[str, FakeCollection] = {}
-
-    def __getitem__(self, name: str) -> FakeCollection:
-        return self.collections.setdefault(name, FakeCollection())
+__all__ = ["FakeCollection", "FakeCursor", "FakeDatabase", "FakeDatasets"]
 
 
 class FakeDatasets:

@@ -9,13 +9,17 @@ from typing import Any
 
 import grpc
 
-from labelops.dataset.v1 import dataset_pb2 as dpb
 from labelops.jobs.v1 import jobs_pb2 as pb
 from labelops_shared import auth
 from labelops_shared.contracts import JobCreated, JobMembers, JobPublished, JobSpec, LabelDef
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
-from services.jobs.adapters.dataset_client import DatasetClient
+from services.jobs.adapters.dataset_client import (
+    DatasetInfo,
+    DatasetNotFound,
+    Datasets,
+    VersionInfo,
+)
 from services.jobs.adapters.repository import JOBS, Repository
 from services.jobs.domain import model
 
@@ -41,7 +45,7 @@ def _job_pb(doc: Document) -> pb.Job:
         id=doc["_id"], workspace=doc["workspace"], name=doc["name"],
         description=doc["description"], dataset_id=doc["dataset_id"],
         dataset_version=doc["dataset_version"], template=doc["template"],
-        topics_json=json.dumps(doc["topics"]),
+        topics_json=json.dumps(doc["topics"]), layout_json=json.dumps(doc.get("layout", {})),
         labels=[pb.Label(name=label["name"], color=label["color"]) for label in doc["labels"]],
         workflow=_WORKFLOW_TO_PB[model.Workflow(doc["workflow"])],
         package_size=doc["package_size"], check_ratio=doc["check_ratio"],
@@ -63,7 +67,7 @@ def job_spec(doc: Document) -> JobSpec:
 
 
 class JobsServicer:
-    def __init__(self, repo: Repository, outbox: Outbox, datasets: DatasetClient,
+    def __init__(self, repo: Repository, outbox: Outbox, datasets: Datasets,
                  source: str) -> None:
         self.repo = repo
         self.outbox = outbox
@@ -85,18 +89,25 @@ class JobsServicer:
                 raise model.JobError("workflow: one of label, label_check, label_check_accept")
             size = model.package_size(request.package_size)
             ratio = model.check_ratio(request.check_ratio)
+            if not request.dataset_id:
+                raise model.JobError("dataset_id: required")
+            if request.dataset_version < 0:
+                raise model.JobError("dataset_version: 0 (latest ready) or a version number")
         except model.JobError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         dataset, version = await self._ready_dataset(request, context)
         try:
-            topics = model.topics_for(request.template, DatasetClient.kind(dataset), labels)
+            template = model.template_for(request.template, dataset.kind)
+            model.validate_prelabel_field(
+                request.prelabel_field, await self._item_fields(dataset.id, version.version))
         except model.JobError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         doc = {
             "_id": uuid.uuid4().hex, "workspace": caller.workspace, "name": request.name,
             "description": request.description, "dataset_id": dataset.id,
             "dataset_version": version.version, "template": request.template,
-            "topics": topics, "labels": [{"name": lb.name, "color": lb.color} for lb in labels],
+            "layout": template.layout(), "topics": template.topics([lb.name for lb in labels]),
+            "labels": [{"name": lb.name, "color": lb.color} for lb in labels],
             "workflow": str(workflow), "package_size": size, "check_ratio": ratio,
             "prelabel_field": request.prelabel_field,
             "members": {"labelers": list(request.members.labelers),
@@ -113,23 +124,38 @@ class JobsServicer:
 
     async def _ready_dataset(
         self, request: pb.CreateJobRequest, context: Any
-    ) -> tuple[dpb.Dataset, dpb.DatasetVersion]:
+    ) -> tuple[DatasetInfo, VersionInfo]:
+        """The dataset version the job labels: it must exist in the caller's workspace and be
+        READY; version 0 means the latest READY one."""
+        missing = f"dataset_id: dataset {request.dataset_id!r} not found"
         try:
             dataset = await self.datasets.dataset(request.dataset_id)
-            version = await self.datasets.version(
-                dataset.id, request.dataset_version or dataset.latest_version)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
+            if dataset.workspace != auth.principal().workspace:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, missing)
+            number = request.dataset_version or dataset.latest_version
+            if not number:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                    f"dataset_id: dataset {request.dataset_id!r} has no "
+                                    "ready version yet")
+            version = await self.datasets.version(dataset.id, number)
+        except DatasetNotFound:
+            if request.dataset_version:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                    f"dataset_id: {exc.details()}")
-            raise
-        if dataset.workspace != auth.principal().workspace:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"dataset_id: dataset {request.dataset_id!r} not found")
-        if version.state != dpb.VERSION_STATE_READY:
+                                    f"dataset_version: dataset {request.dataset_id!r} has no "
+                                    f"version {request.dataset_version}")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, missing)
+        if not version.ready:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"dataset_version: version {version.version} is not ready")
         return dataset, version
+
+    async def _item_fields(self, dataset_id: str, version: int) -> list[str] | None:
+        """The item fields of this version, when the import event told us (else None)."""
+        known = await self.repo.dataset(dataset_id)
+        if known is None or known.get("latest_version") != version:
+            return None
+        fields: list[str] = known.get("fields", [])
+        return fields
 
     async def PublishJob(self, request: pb.PublishJobRequest, context: Any) -> pb.Job:
         doc = await self._job_for_caller(request.job_id, context)

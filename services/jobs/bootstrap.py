@@ -12,8 +12,9 @@ from services.jobs.api import ROLES, JobsServicer
 
 
 def build(rt: Runtime) -> ServiceParts:
-    handlers.register(rt.consumer)
-    servicer = JobsServicer(Repository(rt.db), rt.outbox,
+    repo = Repository(rt.db)
+    handlers.register(rt.consumer, repo)
+    servicer = JobsServicer(repo, rt.outbox,
                             DatasetClient(rt.settings.dataset_addr, rt.service_token), rt.source)
     return ServiceParts(
         grpc_services=[GrpcService("labelops.jobs.v1.JobsService", servicer,

@@ -21,9 +21,12 @@ class PrelabelServicer:
     async def GetPrelabelStatus(
         self, request: pb.GetPrelabelStatusRequest, context: Any
     ) -> pb.PrelabelStatus:
+        # NOT_FOUND also while the job's JobPublished event has not been handled yet.
         doc = await auth.visible_or_abort(
             await self.db[STATUS].find_one({"_id": request.job_id}), context,
             f"pre-label run of job {request.job_id!r}")
-        return pb.PrelabelStatus(job_id=doc["_id"], state=doc["state"],
-                                 items_seen=doc["items_seen"], predictions=doc["predictions"],
-                                 invalid=doc["invalid"])
+        return pb.PrelabelStatus(
+            job_id=doc["_id"], state=doc["state"], items_seen=doc["items_seen"],
+            predictions=doc["predictions"], invalid=doc["invalid"], error=doc.get("error", ""),
+            invalid_values=[pb.InvalidValue(**v) for v in doc.get("invalid_values", [])],
+            missing=doc.get("missing", 0), field=doc.get("field", ""))

@@ -12,7 +12,7 @@ from services.prelabel.api import ROLES, PrelabelServicer
 
 def build(rt: Runtime) -> ServiceParts:
     datasets = DatasetClient(rt.settings.dataset_addr, rt.service_token)
-    handlers.register(rt.consumer, datasets.items)
+    handlers.register(rt.consumer, datasets)
     return ServiceParts(grpc_services=[GrpcService(
         "labelops.prelabel.v1.PrelabelService", PrelabelServicer(rt.db),
         prelabel_pb2_grpc.add_PrelabelServiceServicer_to_server, ROLES)])

@@ -37,20 +37,32 @@ class Label:
     color: str = ""
 
 
-def _single_choice(labels: list[str]) -> list[dict[str, Any]]:
-    return [{"name": "label", "kind": "single_choice", "options": labels}]
+TOPIC_KINDS = ("single_choice", "multiple_choice")
 
 
-def _multi_choice(labels: list[str]) -> list[dict[str, Any]]:
-    return [{"name": "label", "kind": "multiple_choice", "options": labels}]
+@dataclass(frozen=True)
+class Template:
+    """A preset: what the labeler sees (content components, each showing one item field)
+    and the one topic answered from the job's label set."""
+
+    dataset_kinds: frozenset[str]
+    content_kind: str
+    field: str
+    topic_kind: str
+
+    def layout(self) -> dict[str, Any]:
+        return {"content": [{"kind": self.content_kind, "field": self.field}]}
+
+    def topics(self, labels: list[str]) -> list[dict[str, Any]]:
+        return [{"name": "label", "kind": self.topic_kind, "options": list(labels)}]
 
 
-# Preset name → (content kinds it can show, topics built from the label names).
+_TEXT, _IMAGE = frozenset({"text"}), frozenset({"image"})
 TEMPLATES = {
-    "text_classification": ({"text"}, _single_choice),
-    "text_multi_classification": ({"text"}, _multi_choice),
-    "image_classification": ({"image"}, _single_choice),
-    "image_multi_classification": ({"image"}, _multi_choice),
+    "text_classification": Template(_TEXT, "text", "source", "single_choice"),
+    "text_multi_classification": Template(_TEXT, "text", "source", "multiple_choice"),
+    "image_classification": Template(_IMAGE, "image", "source", "single_choice"),
+    "image_multi_classification": Template(_IMAGE, "image", "source", "multiple_choice"),
 }
 
 
@@ -91,15 +103,51 @@ def check_ratio(requested: float) -> float:
     return requested
 
 
-def topics_for(template: str, dataset_kind: str, labels: list[Label]) -> list[dict[str, Any]]:
+def template_for(template: str, dataset_kind: str) -> Template:
     preset = TEMPLATES.get(template)
     if preset is None:
         raise JobError(f"template: unknown {template!r}; one of {', '.join(sorted(TEMPLATES))}")
-    kinds, build = preset
-    if dataset_kind not in kinds:
-        raise JobError(f"template: {template} needs a {'/'.join(sorted(kinds))} dataset, "
-                       f"this one is {dataset_kind}")
-    return build([label.name for label in labels])
+    if dataset_kind not in preset.dataset_kinds:
+        raise JobError(f"template: {template} needs a {'/'.join(sorted(preset.dataset_kinds))} "
+                       f"dataset, this one is {dataset_kind}")
+    return preset
+
+
+def topics_for(template: str, dataset_kind: str, labels: list[Label]) -> list[dict[str, Any]]:
+    return template_for(template, dataset_kind).topics([label.name for label in labels])
+
+
+def validate_prelabel_field(field: str, known_fields: list[str] | None) -> None:
+    """The field holding offline pre-labels must exist in the items, when their fields are
+    known (None: not known yet, e.g. the import event has not arrived; checked later)."""
+    if not field or known_fields is None:
+        return
+    if field not in known_fields:
+        raise JobError(f"prelabel_field: {field!r} is not a field of the dataset's items "
+                       f"({', '.join(sorted(known_fields)) or 'none'})")
+
+
+def validate_answer(topics: list[dict[str, Any]], answer: dict[str, Any]) -> list[str]:
+    """Errors naming the topic and the reason; empty when the answer fits the topics."""
+    by_name = {t["name"]: t for t in topics}
+    errors = [f"topic {name!r}: not a topic of this job" for name in answer if name not in by_name]
+    for name, topic in by_name.items():
+        if name not in answer:
+            errors.append(f"topic {name!r}: no answer")
+            continue
+        value, options = answer[name], topic.get("options", [])
+        if topic["kind"] == "single_choice":
+            if not isinstance(value, str) or value not in options:
+                errors.append(f"topic {name!r}: {value!r} is not one of {options}")
+        elif topic["kind"] == "multiple_choice":
+            if (not isinstance(value, list) or not value
+                    or any(not isinstance(v, str) or v not in options for v in value)):
+                errors.append(f"topic {name!r}: expected a non-empty list of {options}")
+            elif len(set(value)) != len(value):
+                errors.append(f"topic {name!r}: a label appears twice")
+        else:
+            errors.append(f"topic {name!r}: unknown kind {topic['kind']!r}")
+    return errors
 
 
 def publish(state: str) -> str:

@@ -6,9 +6,12 @@ from services.jobs.domain.model import (
     check_ratio,
     package_size,
     publish,
+    template_for,
     topics_for,
+    validate_answer,
     validate_labels,
     validate_name,
+    validate_prelabel_field,
 )
 
 
@@ -53,3 +56,35 @@ def test_only_a_draft_is_published() -> None:
     assert publish("draft") == "published"
     with pytest.raises(JobError, match="only a draft"):
         publish("published")
+
+
+def test_presets_carry_their_layout() -> None:
+    preset = template_for("text_multi_classification", "text")
+    assert preset.layout() == {"content": [{"kind": "text", "field": "source"}]}
+    assert preset.topics(["a", "b"]) == [
+        {"name": "label", "kind": "multiple_choice", "options": ["a", "b"]}]
+    with pytest.raises(JobError, match="template: unknown 'nope'"):
+        template_for("nope", "text")
+
+
+def test_prelabel_field_is_checked_only_against_known_fields() -> None:
+    validate_prelabel_field("", ["source"])
+    validate_prelabel_field("label", None)
+    validate_prelabel_field("label", ["source", "label"])
+    with pytest.raises(JobError, match=r"prelabel_field: 'lbl' is not a field .*\(label, source\)"):
+        validate_prelabel_field("lbl", ["source", "label"])
+
+
+TOPICS = [{"name": "label", "kind": "single_choice", "options": ["pos", "neg"]},
+          {"name": "tags", "kind": "multiple_choice", "options": ["x", "y"]}]
+
+
+def test_validate_answer_names_topic_and_reason() -> None:
+    assert validate_answer(TOPICS, {"label": "pos", "tags": ["x", "y"]}) == []
+    assert validate_answer(TOPICS, {"label": "meh", "tags": ["x", "x"], "extra": 1}) == [
+        "topic 'extra': not a topic of this job",
+        "topic 'label': 'meh' is not one of ['pos', 'neg']",
+        "topic 'tags': a label appears twice",
+    ]
+    assert validate_answer(TOPICS, {"tags": []}) == [
+        "topic 'label': no answer", "topic 'tags': expected a non-empty list of ['x', 'y']"]

@@ -1,14 +1,31 @@
-"""The dataset service, as the prelabel service reads it (gRPC, streamed)."""
+"""The dataset service, as the prelabel service reads it (gRPC, streamed). Handlers see only
+the small `ItemSource` interface, so tests give them an in-memory stand-in."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
+
+import grpc
 
 from labelops.dataset.v1 import dataset_pb2 as pb
 from labelops.dataset.v1 import dataset_pb2_grpc
 from labelops_shared.grpc_server import bearer, channel
+
+# Answers that retrying cannot change: the run fails (UNAVAILABLE etc. are retried).
+_PERMANENT = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+              grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+class ItemsUnavailable(Exception):
+    """The dataset version cannot be read, and asking again will not help."""
+
+
+class ItemSource(Protocol):
+    def items(self, dataset_id: str, version: int) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(item id, item data) of a READY version, in import order."""
+        ...
 
 
 class DatasetClient:
@@ -20,5 +37,11 @@ class DatasetClient:
         self, dataset_id: str, version: int
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         request = pb.StreamItemsRequest(dataset_id=dataset_id, version=version)
-        async for item in self._stub.StreamItems(request, metadata=bearer(self._token())):
-            yield item.id, json.loads(item.data_json)
+        try:
+            async for item in self._stub.StreamItems(request, metadata=bearer(self._token())):
+                yield item.id, json.loads(item.data_json or "{}")
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _PERMANENT:
+                raise ItemsUnavailable(
+                    f"dataset {dataset_id!r} version {version}: {exc.details()}") from exc
+            raise

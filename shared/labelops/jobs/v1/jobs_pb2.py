@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blabelops/jobs/v1/jobs.proto\x12\x10labelops.jobs.v1\"$\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63olor\x18\x02 \x01(\t\"@\n\x07Members\x12\x10\n\x08labelers\x18\x01 \x03(\t\x12\x10\n\x08\x63heckers\x18\x02 \x03(\t\x12\x11\n\taccepters\x18\x03 \x03(\t\"\xba\x02\n\x10\x43reateJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x04 \x01(\x05\x12\x10\n\x08template\x18\x05 \x01(\t\x12\'\n\x06labels\x18\x06 \x03(\x0b\x32\x17.labelops.jobs.v1.Label\x12,\n\x08workflow\x18\x07 \x01(\x0e\x32\x1a.labelops.jobs.v1.Workflow\x12\x14\n\x0cpackage_size\x18\x08 \x01(\x05\x12\x13\n\x0b\x63heck_ratio\x18\t \x01(\x01\x12\x16\n\x0eprelabel_field\x18\n \x01(\t\x12*\n\x07members\x18\x0b \x01(\x0b\x32\x19.labelops.jobs.v1.Members\"\xb4\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ndataset_id\x18\x05 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x06 \x01(\x05\x12\x10\n\x08template\x18\x07 \x01(\t\x12\x13\n\x0btopics_json\x18\x08 \x01(\t\x12\'\n\x06labels\x18\t \x03(\x0b\x32\x17.labelops.jobs.v1.Label\x12,\n\x08workflow\x18\n \x01(\x0e\x32\x1a.labelops.jobs.v1.Workflow\x12\x14\n\x0cpackage_size\x18\x0b \x01(\x05\x12\x13\n\x0b\x63heck_ratio\x18\x0c \x01(\x01\x12\x16\n\x0eprelabel_field\x18\r \x01(\t\x12*\n\x07members\x18\x0e \x01(\x0b\x32\x19.labelops.jobs.v1.Members\x12)\n\x05state\x18\x0f \x01(\x0e\x32\x1a.labelops.jobs.v1.JobState\x12\x12\n\nitem_count\x18\x10 \x01(\x03\x12\x12\n\ncreated_at\x18\x11 \x01(\t\"#\n\x11PublishJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x11\n\x0fListJobsRequest\"7\n\x10ListJobsResponse\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.labelops.jobs.v1.Job*s\n\x08Workflow\x12\x18\n\x14WORKFLOW_UNSPECIFIED\x10\x00\x12\x12\n\x0eWORKFLOW_LABEL\x10\x01\x12\x18\n\x14WORKFLOW_LABEL_CHECK\x10\x02\x12\x1f\n\x1bWORKFLOW_LABEL_CHECK_ACCEPT\x10\x03*S\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_STATE_DRAFT\x10\x01\x12\x17\n\x13JOB_STATE_PUBLISHED\x10\x02\x32\xb4\x02\n\x0bJobsService\x12\x46\n\tCreateJob\x12\".labelops.jobs.v1.CreateJobRequest\x1a\x15.labelops.jobs.v1.Job\x12H\n\nPublishJob\x12#.labelops.jobs.v1.PublishJobRequest\x1a\x15.labelops.jobs.v1.Job\x12@\n\x06GetJob\x12\x1f.labelops.jobs.v1.GetJobRequest\x1a\x15.labelops.jobs.v1.Job\x12Q\n\x08ListJobs\x12!.labelops.jobs.v1.ListJobsRequest\x1a\".labelops.jobs.v1.ListJobsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blabelops/jobs/v1/jobs.proto\x12\x10labelops.jobs.v1\"$\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63olor\x18\x02 \x01(\t\"@\n\x07Members\x12\x10\n\x08labelers\x18\x01 \x03(\t\x12\x10\n\x08\x63heckers\x18\x02 \x03(\t\x12\x11\n\taccepters\x18\x03 \x03(\t\"\xba\x02\n\x10\x43reateJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x04 \x01(\x05\x12\x10\n\x08template\x18\x05 \x01(\t\x12\'\n\x06labels\x18\x06 \x03(\x0b\x32\x17.labelops.jobs.v1.Label\x12,\n\x08workflow\x18\x07 \x01(\x0e\x32\x1a.labelops.jobs.v1.Workflow\x12\x14\n\x0cpackage_size\x18\x08 \x01(\x05\x12\x13\n\x0b\x63heck_ratio\x18\t \x01(\x01\x12\x16\n\x0eprelabel_field\x18\n \x01(\t\x12*\n\x07members\x18\x0b \x01(\x0b\x32\x19.labelops.jobs.v1.Members\"\xc9\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ndataset_id\x18\x05 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x06 \x01(\x05\x12\x10\n\x08template\x18\x07 \x01(\t\x12\x13\n\x0btopics_json\x18\x08 \x01(\t\x12\'\n\x06labels\x18\t \x03(\x0b\x32\x17.labelops.jobs.v1.Label\x12,\n\x08workflow\x18\n \x01(\x0e\x32\x1a.labelops.jobs.v1.Workflow\x12\x14\n\x0cpackage_size\x18\x0b \x01(\x05\x12\x13\n\x0b\x63heck_ratio\x18\x0c \x01(\x01\x12\x16\n\x0eprelabel_field\x18\r \x01(\t\x12*\n\x07members\x18\x0e \x01(\x0b\x32\x19.labelops.jobs.v1.Members\x12)\n\x05state\x18\x0f \x01(\x0e\x32\x1a.labelops.jobs.v1.JobState\x12\x12\n\nitem_count\x18\x10 \x01(\x03\x12\x12\n\ncreated_at\x18\x11 \x01(\t\x12\x13\n\x0blayout_json\x18\x12 \x01(\t\"#\n\x11PublishJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x11\n\x0fListJobsRequest\"7\n\x10ListJobsResponse\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.labelops.jobs.v1.Job*s\n\x08Workflow\x12\x18\n\x14WORKFLOW_UNSPECIFIED\x10\x00\x12\x12\n\x0eWORKFLOW_LABEL\x10\x01\x12\x18\n\x14WORKFLOW_LABEL_CHECK\x10\x02\x12\x1f\n\x1bWORKFLOW_LABEL_CHECK_ACCEPT\x10\x03*S\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_STATE_DRAFT\x10\x01\x12\x17\n\x13JOB_STATE_PUBLISHED\x10\x02\x32\xb4\x02\n\x0bJobsService\x12\x46\n\tCreateJob\x12\".labelops.jobs.v1.CreateJobRequest\x1a\x15.labelops.jobs.v1.Job\x12H\n\nPublishJob\x12#.labelops.jobs.v1.PublishJobRequest\x1a\x15.labelops.jobs.v1.Job\x12@\n\x06GetJob\x12\x1f.labelops.jobs.v1.GetJobRequest\x1a\x15.labelops.jobs.v1.Job\x12Q\n\x08ListJobs\x12!.labelops.jobs.v1.ListJobsRequest\x1a\".labelops.jobs.v1.ListJobsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelops.jobs.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKFLOW']._serialized_start=1055
-  _globals['_WORKFLOW']._serialized_end=1170
-  _globals['_JOBSTATE']._serialized_start=1172
-  _globals['_JOBSTATE']._serialized_end=1255
+  _globals['_WORKFLOW']._serialized_start=1076
+  _globals['_WORKFLOW']._serialized_end=1191
+  _globals['_JOBSTATE']._serialized_start=1193
+  _globals['_JOBSTATE']._serialized_end=1276
   _globals['_LABEL']._serialized_start=49
   _globals['_LABEL']._serialized_end=85
   _globals['_MEMBERS']._serialized_start=87
@@ -42,15 +42,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEJOBREQUEST']._serialized_start=154
   _globals['_CREATEJOBREQUEST']._serialized_end=468
   _globals['_JOB']._serialized_start=471
-  _globals['_JOB']._serialized_end=907
-  _globals['_PUBLISHJOBREQUEST']._serialized_start=909
-  _globals['_PUBLISHJOBREQUEST']._serialized_end=944
-  _globals['_GETJOBREQUEST']._serialized_start=946
-  _globals['_GETJOBREQUEST']._serialized_end=977
-  _globals['_LISTJOBSREQUEST']._serialized_start=979
-  _globals['_LISTJOBSREQUEST']._serialized_end=996
-  _globals['_LISTJOBSRESPONSE']._serialized_start=998
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1053
-  _globals['_JOBSSERVICE']._serialized_start=1258
-  _globals['_JOBSSERVICE']._serialized_end=1566
+  _globals['_JOB']._serialized_end=928
+  _globals['_PUBLISHJOBREQUEST']._serialized_start=930
+  _globals['_PUBLISHJOBREQUEST']._serialized_end=965
+  _globals['_GETJOBREQUEST']._serialized_start=967
+  _globals['_GETJOBREQUEST']._serialized_end=998
+  _globals['_LISTJOBSREQUEST']._serialized_start=1000
+  _globals['_LISTJOBSREQUEST']._serialized_end=1017
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1019
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1074
+  _globals['_JOBSSERVICE']._serialized_start=1279
+  _globals['_JOBSSERVICE']._serialized_end=1587
 # @@protoc_insertion_point(module_scope)

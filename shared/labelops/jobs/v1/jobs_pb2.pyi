@@ -72,7 +72,7 @@ class CreateJobRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_version: _Optional[int] = ..., template: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., workflow: _Optional[_Union[Workflow, str]] = ..., package_size: _Optional[int] = ..., check_ratio: _Optional[float] = ..., prelabel_field: _Optional[str] = ..., members: _Optional[_Union[Members, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "workspace", "name", "description", "dataset_id", "dataset_version", "template", "topics_json", "labels", "workflow", "package_size", "check_ratio", "prelabel_field", "members", "state", "item_count", "created_at")
+    __slots__ = ("id", "workspace", "name", "description", "dataset_id", "dataset_version", "template", "topics_json", "labels", "workflow", "package_size", "check_ratio", "prelabel_field", "members", "state", "item_count", "created_at", "layout_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Job(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace: str
     name: str
@@ -107,7 +108,8 @@ class Job(_message.Message):
     state: JobState
     item_count: int
     created_at: str
-    def __init__(self, id: _Optional[str] = ..., workspace: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_version: _Optional[int] = ..., template: _Optional[str] = ..., topics_json: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., workflow: _Optional[_Union[Workflow, str]] = ..., package_size: _Optional[int] = ..., check_ratio: _Optional[float] = ..., prelabel_field: _Optional[str] = ..., members: _Optional[_Union[Members, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., item_count: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    layout_json: str
+    def __init__(self, id: _Optional[str] = ..., workspace: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_version: _Optional[int] = ..., template: _Optional[str] = ..., topics_json: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., workflow: _Optional[_Union[Workflow, str]] = ..., package_size: _Optional[int] = ..., check_ratio: _Optional[float] = ..., prelabel_field: _Optional[str] = ..., members: _Optional[_Union[Members, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., item_count: _Optional[int] = ..., created_at: _Optional[str] = ..., layout_json: _Optional[str] = ...) -> None: ...
 
 class PublishJobRequest(_message.Message):
     __slots__ = ("job_id",)

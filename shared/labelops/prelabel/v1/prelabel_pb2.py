@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#labelops/prelabel/v1/prelabel.proto\x12\x14labelops.prelabel.v1\"*\n\x18GetPrelabelStatusRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"x\n\x0ePrelabelStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x12\n\nitems_seen\x18\x03 \x01(\x03\x12\x13\n\x0bpredictions\x18\x04 \x01(\x03\x12\x0f\n\x07invalid\x18\x05 \x01(\x03\x12\r\n\x05\x65rror\x18\x06 \x01(\t2|\n\x0fPrelabelService\x12i\n\x11GetPrelabelStatus\x12..labelops.prelabel.v1.GetPrelabelStatusRequest\x1a$.labelops.prelabel.v1.PrelabelStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#labelops/prelabel/v1/prelabel.proto\x12\x14labelops.prelabel.v1\"*\n\x18GetPrelabelStatusRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xd4\x01\n\x0ePrelabelStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x12\n\nitems_seen\x18\x03 \x01(\x03\x12\x13\n\x0bpredictions\x18\x04 \x01(\x03\x12\x0f\n\x07invalid\x18\x05 \x01(\x03\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12:\n\x0einvalid_values\x18\x07 \x03(\x0b\x32\".labelops.prelabel.v1.InvalidValue\x12\x0f\n\x07missing\x18\x08 \x01(\x03\x12\r\n\x05\x66ield\x18\t \x01(\t\">\n\x0cInvalidValue\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t2|\n\x0fPrelabelService\x12i\n\x11GetPrelabelStatus\x12..labelops.prelabel.v1.GetPrelabelStatusRequest\x1a$.labelops.prelabel.v1.PrelabelStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETPRELABELSTATUSREQUEST']._serialized_start=61
   _globals['_GETPRELABELSTATUSREQUEST']._serialized_end=103
-  _globals['_PRELABELSTATUS']._serialized_start=105
-  _globals['_PRELABELSTATUS']._serialized_end=225
-  _globals['_PRELABELSERVICE']._serialized_start=227
-  _globals['_PRELABELSERVICE']._serialized_end=351
+  _globals['_PRELABELSTATUS']._serialized_start=106
+  _globals['_PRELABELSTATUS']._serialized_end=318
+  _globals['_INVALIDVALUE']._serialized_start=320
+  _globals['_INVALIDVALUE']._serialized_end=382
+  _globals['_PRELABELSERVICE']._serialized_start=384
+  _globals['_PRELABELSERVICE']._serialized_end=508
 # @@protoc_insertion_point(module_scope)

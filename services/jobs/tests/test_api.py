@@ -1,0 +1,174 @@
+"""The gRPC API through the real server: validation, dataset checks, events, access."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+import pytest
+
+from labelops.jobs.v1 import jobs_pb2 as pb
+from labelops_shared import auth
+from labelops_shared.contracts import DatasetImported
+from services.jobs.adapters.repository import JOBS
+from services.jobs.tests.conftest import Harness
+
+
+def request(**overrides: Any) -> pb.CreateJobRequest:
+    fields: dict[str, Any] = {
+        "name": "sentiment-1", "description": "reviews", "dataset_id": "d1",
+        "template": "text_classification",
+        "labels": [pb.Label(name="pos", color="#00ff00"), pb.Label(name="neg")],
+        "workflow": pb.WORKFLOW_LABEL_CHECK_ACCEPT,
+        "members": pb.Members(labelers=["lea"], checkers=["cid"], accepters=["ace"]),
+    }
+    fields.update(overrides)
+    return pb.CreateJobRequest(**fields)
+
+
+async def refused(call: Any, code: grpc.StatusCode, match: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    assert info.value.code() == code, info.value.details()
+    assert match in (info.value.details() or ""), info.value.details()
+
+
+async def test_create_stores_a_draft_with_defaults_and_emits_job_created(
+    harness: Harness,
+) -> None:
+    harness.datasets.add("d1", versions=((1, True, 10), (2, True, 42), (3, False, 0)))
+
+    job = await harness.admin().CreateJob(request())
+
+    assert job.state == pb.JOB_STATE_DRAFT and job.workspace == "ws1"
+    assert (job.dataset_version, job.item_count) == (2, 42)  # latest READY version
+    assert (job.package_size, job.check_ratio) == (100, 1.0)
+    assert json.loads(job.topics_json) == [
+        {"name": "label", "kind": "single_choice", "options": ["pos", "neg"]}]
+    assert json.loads(job.layout_json) == {"content": [{"kind": "text", "field": "source"}]}
+    assert [(lb.name, lb.color) for lb in job.labels] == [("pos", "#00ff00"), ("neg", "")]
+    assert list(job.members.accepters) == ["ace"]
+    stored = await harness.db[JOBS].find_one({"_id": job.id})
+    assert stored["state"] == "draft" and stored["created_by"] == "ada"
+    [created] = await harness.events("labelops.job.created.v1")
+    assert created["data"]["job"]["workflow"] == "label_check_accept"
+    assert created["data"]["job"]["dataset_version"] == 2
+
+
+async def test_an_explicit_version_and_the_multi_choice_template(harness: Harness) -> None:
+    harness.datasets.add("d1", versions=((1, True, 10), (2, True, 42)))
+    job = await harness.admin().CreateJob(request(
+        dataset_version=1, template="text_multi_classification", package_size=7,
+        check_ratio=0.25, workflow=pb.WORKFLOW_LABEL))
+    assert (job.dataset_version, job.item_count, job.package_size) == (1, 10, 7)
+    assert job.check_ratio == 0.25 and job.workflow == pb.WORKFLOW_LABEL
+    assert json.loads(job.topics_json)[0]["kind"] == "multiple_choice"
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"name": "_bad"}, "name:"),
+    ({"name": "x" * 101}, "name:"),
+    ({"labels": []}, "labels: at least one"),
+    ({"labels": [pb.Label(name="a"), pb.Label(name="a")]}, "labels[1].name"),
+    ({"labels": [pb.Label(name="a", color="red")]}, "labels[0].color"),
+    ({"workflow": pb.WORKFLOW_UNSPECIFIED}, "workflow:"),
+    ({"package_size": 10_001}, "package_size:"),
+    ({"check_ratio": 1.5}, "check_ratio:"),
+    ({"dataset_id": ""}, "dataset_id: required"),
+    ({"dataset_id": "nope"}, "dataset_id: dataset 'nope' not found"),
+    ({"dataset_version": 9}, "dataset_version: dataset 'd1' has no version 9"),
+    ({"template": "video_tracking"}, "template: unknown"),
+])
+async def test_invalid_settings_are_refused_naming_the_field(
+    harness: Harness, overrides: dict[str, Any], match: str,
+) -> None:
+    harness.datasets.add("d1")
+    await refused(harness.admin().CreateJob(request(**overrides)),
+                  grpc.StatusCode.INVALID_ARGUMENT, match)
+    assert await harness.events() == []
+
+
+async def test_the_dataset_must_be_ready_in_the_callers_workspace_and_fit_the_template(
+    harness: Harness,
+) -> None:
+    harness.datasets.add("theirs", workspace="ws2")
+    harness.datasets.add("importing", versions=((1, False, 0),))
+    harness.datasets.add("pictures", kind="image")
+    admin = harness.admin()
+    await refused(admin.CreateJob(request(dataset_id="theirs")),
+                  grpc.StatusCode.INVALID_ARGUMENT, "dataset 'theirs' not found")
+    await refused(admin.CreateJob(request(dataset_id="importing")),
+                  grpc.StatusCode.FAILED_PRECONDITION, "has no ready version")
+    await refused(admin.CreateJob(request(dataset_id="importing", dataset_version=1)),
+                  grpc.StatusCode.FAILED_PRECONDITION, "version 1 is not ready")
+    await refused(admin.CreateJob(request(dataset_id="pictures")),
+                  grpc.StatusCode.INVALID_ARGUMENT, "needs a text dataset, this one is image")
+
+
+async def test_the_prelabel_field_is_checked_once_the_items_fields_are_known(
+    harness: Harness,
+) -> None:
+    harness.datasets.add("d1")
+    admin = harness.admin()
+    # Not known yet (no import event seen): accepted, the prelabel run reports later.
+    assert (await admin.CreateJob(request(prelabel_field="guess"))).prelabel_field == "guess"
+    await harness.deliver(DatasetImported(dataset_id="d1", workspace="ws1", version=1,
+                                          kind="text", item_count=10,
+                                          fields=["source", "label"]))
+    await refused(admin.CreateJob(request(prelabel_field="guess")),
+                  grpc.StatusCode.INVALID_ARGUMENT, "prelabel_field: 'guess' is not a field")
+    assert (await admin.CreateJob(request(prelabel_field="label"))).prelabel_field == "label"
+
+
+async def test_only_admins_create_and_publish(harness: Harness) -> None:
+    harness.datasets.add("d1")
+    job = await harness.admin().CreateJob(request())
+    labeler = harness.client("lea", auth.LABELER)
+    await refused(labeler.CreateJob(request()), grpc.StatusCode.PERMISSION_DENIED, "CreateJob")
+    await refused(labeler.PublishJob(pb.PublishJobRequest(job_id=job.id)),
+                  grpc.StatusCode.PERMISSION_DENIED, "PublishJob")
+    service = harness.client("assignment", auth.SERVICE, workspace="*")
+    await refused(service.CreateJob(request()), grpc.StatusCode.PERMISSION_DENIED, "CreateJob")
+
+
+async def test_publish_emits_the_spec_once(harness: Harness) -> None:
+    harness.datasets.add("d1", versions=((1, True, 12),))
+    admin = harness.admin()
+    job = await admin.CreateJob(request(prelabel_field="label", package_size=5))
+
+    published = await admin.PublishJob(pb.PublishJobRequest(job_id=job.id))
+
+    assert published.state == pb.JOB_STATE_PUBLISHED
+    assert (await admin.GetJob(pb.GetJobRequest(job_id=job.id))).state == pb.JOB_STATE_PUBLISHED
+    [event] = await harness.events("labelops.job.published.v1")
+    assert event["subject"] == f"jobs/{job.id}"
+    assert event["data"]["item_count"] == 12
+    spec = event["data"]["job"]
+    assert (spec["job_id"], spec["workspace"], spec["package_size"]) == (job.id, "ws1", 5)
+    assert spec["topics"][0]["options"] == ["pos", "neg"]
+    assert spec["prelabel_field"] == "label" and spec["members"]["labelers"] == ["lea"]
+    await refused(admin.PublishJob(pb.PublishJobRequest(job_id=job.id)),
+                  grpc.StatusCode.FAILED_PRECONDITION, "only a draft")
+    assert len(await harness.events("labelops.job.published.v1")) == 1
+
+
+async def test_jobs_are_visible_only_in_their_workspace(harness: Harness) -> None:
+    harness.datasets.add("d1")
+    harness.datasets.add("d2", workspace="ws2")
+    mine = await harness.admin().CreateJob(request(name="mine"))
+    theirs = await harness.admin("ws2").CreateJob(request(name="theirs", dataset_id="d2"))
+
+    labeler = harness.client("lea", auth.LABELER)
+    assert (await labeler.GetJob(pb.GetJobRequest(job_id=mine.id))).name == "mine"
+    listed = await labeler.ListJobs(pb.ListJobsRequest())
+    assert [j.name for j in listed.jobs] == ["mine"]
+    await refused(labeler.GetJob(pb.GetJobRequest(job_id=theirs.id)),
+                  grpc.StatusCode.NOT_FOUND, "not found")
+    await refused(harness.admin().PublishJob(pb.PublishJobRequest(job_id=theirs.id)),
+                  grpc.StatusCode.NOT_FOUND, "not found")
+    await refused(labeler.GetJob(pb.GetJobRequest(job_id="nope")),
+                  grpc.StatusCode.NOT_FOUND, "job 'nope' not found")
+    # Platform services read any workspace's jobs.
+    service = harness.client("assignment", auth.SERVICE, workspace="*")
+    assert (await service.GetJob(pb.GetJobRequest(job_id=theirs.id))).workspace == "ws2"

@@ -26,14 +26,16 @@ class ServiceSpec:
         return f"127.0.0.1:{self.grpc_port}"
 
 
+# Below Linux's ephemeral range (32768-60999): a port in it can be taken at any moment by an
+# outgoing connection's local end, and a restarted service would then fail to bind.
 SERVICES = {
     s.name: s
     for s in (
-        ServiceSpec("dataset", 50051, 9101),
-        ServiceSpec("jobs", 50052, 9102),
-        ServiceSpec("assignment", 50053, 9103),
-        ServiceSpec("prelabel", 50054, 9104),
-        ServiceSpec("export", 50055, 9105),
+        ServiceSpec("dataset", 17051, 17091),
+        ServiceSpec("jobs", 17052, 17092),
+        ServiceSpec("assignment", 17053, 17093),
+        ServiceSpec("prelabel", 17054, 17094),
+        ServiceSpec("export", 17055, 17095),
     )
 }
 

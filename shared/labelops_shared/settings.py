@@ -28,11 +28,11 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = 0
 
     # Peers for synchronous queries (host:port).
-    dataset_addr: str = "127.0.0.1:50051"
-    jobs_addr: str = "127.0.0.1:50052"
-    assignment_addr: str = "127.0.0.1:50053"
-    prelabel_addr: str = "127.0.0.1:50054"
-    export_addr: str = "127.0.0.1:50055"
+    dataset_addr: str = "127.0.0.1:17051"
+    jobs_addr: str = "127.0.0.1:17052"
+    assignment_addr: str = "127.0.0.1:17053"
+    prelabel_addr: str = "127.0.0.1:17054"
+    export_addr: str = "127.0.0.1:17055"
 
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.5

@@ -77,7 +77,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeGuard
+from typing import Annotated, Any, Literal, TypeGuard, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -518,7 +518,7 @@ def _positive(media: Mapping[str, Any], key: str) -> float | None:
 class _LabelRule:
     """The label(s) and attributes of one labelled object, as a topic declares them."""
 
-    __slots__ = ("names", "multi", "attributes", "keys")
+    __slots__ = ("names", "multi", "attributes", "required", "keys")
 
     def __init__(self, topic: Mapping[str, Any]) -> None:
         self.names = frozenset(topic.get("labels") or ())
@@ -526,6 +526,9 @@ class _LabelRule:
         self.attributes: dict[str, dict[str, Mapping[str, Any]]] = {
             label: {a["name"]: a for a in attributes}
             for label, attributes in (topic.get("attributes") or {}).items()}
+        # Labels with a required attribute: their objects are checked even without any.
+        self.required = frozenset(label for label, attributes in self.attributes.items()
+                                  if any(a.get("required") for a in attributes.values()))
         keys = {"score"}
         if self.names:
             keys.add("labels" if self.multi else "label")
@@ -543,7 +546,7 @@ class _LabelRule:
         if not self.names:
             return []
         labels = self._labels(obj, topic, path, errors)
-        if self.attributes or "attributes" in obj:
+        if "attributes" in obj or not self.required.isdisjoint(labels):
             self._check_attributes(obj, labels, topic, path, errors)
         return labels
 
@@ -619,6 +622,17 @@ def _objects(value: Any, topic: str, errors: _Errors) -> list[Mapping[str, Any]]
         if not isinstance(obj, Mapping):
             errors.add(topic, f"{topic}[{i}]", f"expected an object, got {_describe(obj)}")
     return value
+
+
+def _numbers(obj: Mapping[str, Any], keys: Sequence[str], topic: str, path: str,
+             errors: _Errors) -> list[float] | None:
+    """The values of these keys when all are finite numbers; else None, each bad one named."""
+    values = [obj.get(key) for key in keys]
+    if all(_is_number(v) for v in values):
+        return cast("list[float]", values)  # ints stand for floats: JSON has one number
+    for key in keys:
+        _number(obj, key, topic, path, errors)
+    return None
 
 
 def _number(obj: Mapping[str, Any], key: str, topic: str, path: str,
@@ -986,22 +1000,23 @@ class _Shapes(_Check):
         elif kind == "circle":
             _check_circle(shape, bounds, self.name, path, errors)
         else:
-            x = _number(shape, "x", self.name, path, errors)
-            y = _number(shape, "y", self.name, path, errors)
-            problem = bounds.outside(x, y) if bounds and x is not None and y is not None else None
+            point = _numbers(shape, ("x", "y"), self.name, path, errors)
+            problem = bounds.outside(*point) if bounds and point is not None else None
             if problem:
                 errors.add(self.name, path, problem)
 
 
 def _check_rectangle(shape: Mapping[str, Any], bounds: _Bounds | None, topic: str, path: str,
                      errors: _Errors) -> None:
-    x, y, width, height = (_number(shape, k, topic, path, errors)
-                           for k in ("x", "y", "width", "height"))
+    values = _numbers(shape, ("x", "y", "width", "height"), topic, path, errors)
+    if values is None:
+        return
+    x, y, width, height = values
     for key, size in (("width", width), ("height", height)):
-        if size is not None and size <= 0:
+        if size <= 0:
             errors.add(topic, f"{path}.{key}", f"must be positive, got {size:g}")
             return
-    if bounds is None or x is None or y is None or width is None or height is None:
+    if bounds is None:
         return
     problem = bounds.outside(x, y) or bounds.outside(x + width, y + height)
     if problem:
@@ -1010,11 +1025,14 @@ def _check_rectangle(shape: Mapping[str, Any], bounds: _Bounds | None, topic: st
 
 def _check_circle(shape: Mapping[str, Any], bounds: _Bounds | None, topic: str, path: str,
                   errors: _Errors) -> None:
-    cx, cy, r = (_number(shape, k, topic, path, errors) for k in ("cx", "cy", "r"))
-    if r is not None and r <= 0:
+    values = _numbers(shape, ("cx", "cy", "r"), topic, path, errors)
+    if values is None:
+        return
+    cx, cy, r = values
+    if r <= 0:
         errors.add(topic, f"{path}.r", f"must be positive, got {r:g}")
         return
-    if bounds is None or cx is None or cy is None or r is None:
+    if bounds is None:
         return
     problem = bounds.outside(cx - r, cy - r) or bounds.outside(cx + r, cy + r)
     if problem:
@@ -1107,17 +1125,15 @@ class _Tables(_Check):
 
     def _place(self, cell: Mapping[str, Any], index: int, rows: int, cols: int,
                taken: dict[tuple[int, int], int], at: str, errors: _Errors) -> None:
-        values = {}
-        for key, low, default in (("row", 0, None), ("col", 0, None),
-                                  ("row_span", 1, 1), ("col_span", 1, 1)):
-            value = cell.get(key, default)
+        values = [cell.get("row"), cell.get("col"), cell.get("row_span", 1),
+                  cell.get("col_span", 1)]
+        for key, value, low in zip(("row", "col", "row_span", "col_span"), values,
+                                   (0, 0, 1, 1), strict=True):
             if not _is_int(value) or value < low:
                 errors.add(self.name, f"{at}.{key}",
                            f"expected an integer >= {low}, got {_describe(value)}")
                 return
-            values[key] = value
-        row, col, row_span, col_span = (values[k] for k in ("row", "col", "row_span",
-                                                              "col_span"))
+        row, col, row_span, col_span = cast("list[int]", values)
         if row + row_span > rows:
             key = "row" if row >= rows else "row_span"
             errors.add(self.name, f"{at}.{key}", f"the cell covers rows {row}-"

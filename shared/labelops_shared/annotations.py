@@ -90,7 +90,10 @@ SHAPE_TYPES: tuple[ShapeType, ...] = ("rectangle", "polygon", "circle", "line", 
 DATASET_KINDS = frozenset({"text", "image", "video", "audio", "multi"})
 
 MAX_LABEL_NAME = 1024
-MAX_TABLE_SIZE = 1000  # rows or columns of one table: bounds the cost of the overlap check
+MAX_TABLE_SIZE = 1000  # rows or columns of one table
+# Grid positions over all tables of one answer: the overlap check marks each position once,
+# so this bounds its cost whatever a client sends.
+MAX_GRID_CELLS = 250_000
 MAX_FREE_TEXT = 100_000
 _SHOWN_OPTIONS = 8  # an error lists at most this many allowed values
 
@@ -1089,29 +1092,29 @@ class _Tables(_Check):
         media = _media(item, self.field)
         bounds = (_Bounds(_positive(media, "width"), _positive(media, "height"))
                   if self.inside else None)
+        budget = MAX_GRID_CELLS
         for i, table in enumerate(tables):
             if isinstance(table, Mapping):
-                self._check_table(table, bounds, f"{self.name}[{i}]", errors)
+                budget -= self._check_table(table, bounds, budget, f"{self.name}[{i}]", errors)
 
-    def _check_table(self, table: Mapping[str, Any], bounds: _Bounds | None, path: str,
-                     errors: _Errors) -> None:
+    def _check_table(self, table: Mapping[str, Any], bounds: _Bounds | None, budget: int,
+                     path: str, errors: _Errors) -> int:
+        """Checks one table; returns the grid positions it used of the answer's budget."""
         _unknown_keys(table, self._TABLE_KEYS, self.name, path, errors)
         _check_box(table, bounds, self.name, path, errors)
-        size = []
-        for key in ("rows", "cols"):
-            count = table.get(key)
-            if not _is_int(count) or not 1 <= count <= MAX_TABLE_SIZE:
-                errors.add(self.name, f"{path}.{key}",
-                           f"expected an integer 1-{MAX_TABLE_SIZE}, got {_describe(count)}")
-            size.append(count)
+        rows, cols = self._size(table, "rows", path, errors), self._size(table, "cols", path,
+                                                                         errors)
         cells = table.get("cells")
         if not isinstance(cells, list):
             errors.add(self.name, f"{path}.cells", f"expected a list of cells, got "
                                                    f"{_describe(cells)}")
-            return
-        rows, cols = size
-        if not (_is_int(rows) and _is_int(cols) and rows >= 1 and cols >= 1):
-            return
+            return 0
+        if rows is None or cols is None:
+            return 0
+        if rows * cols > budget:
+            errors.add(self.name, path, f"the tables of one answer have at most "
+                                        f"{MAX_GRID_CELLS:,} grid positions in all")
+            return 0
         taken: dict[tuple[int, int], int] = {}  # grid position -> the cell covering it
         for j, cell in enumerate(cells):
             at = f"{path}.cells[{j}]"
@@ -1122,6 +1125,15 @@ class _Tables(_Check):
             _text(cell, "text", self.name, at, errors)
             _check_box(cell, bounds, self.name, at, errors)
             self._place(cell, j, rows, cols, taken, at, errors)
+        return rows * cols
+
+    def _size(self, table: Mapping[str, Any], key: str, path: str, errors: _Errors) -> int | None:
+        count = table.get(key)
+        if _is_int(count) and 1 <= count <= MAX_TABLE_SIZE:
+            return count
+        errors.add(self.name, f"{path}.{key}",
+                   f"expected an integer 1-{MAX_TABLE_SIZE}, got {_describe(count)}")
+        return None
 
     def _place(self, cell: Mapping[str, Any], index: int, rows: int, cols: int,
                taken: dict[tuple[int, int], int], at: str, errors: _Errors) -> None:
@@ -1593,8 +1605,8 @@ def validate_label_set(labels: Any, *, relations: bool = False, classes: bool = 
                                            f"got {entity_count}"))
     names: set[tuple[str, str]] = set()
     shortcuts: dict[str, int] = {}
-    entities = {label.get("name") for label in labels if isinstance(label, Mapping)
-                and label.get("kind", "entity") == "entity"}
+    entities = {label["name"] for label in labels if isinstance(label, Mapping)
+                and label.get("kind", "entity") == "entity" and isinstance(label.get("name"), str)}
     for i, label in enumerate(labels):
         path = f"labels[{i}]"
         if not isinstance(label, Mapping):
@@ -1688,7 +1700,7 @@ def _attribute_errors(attributes: Any, path: str) -> list[FieldError]:
 
 
 def _label_kind_errors(label: Mapping[str, Any], path: str, relations: bool,
-                       entities: set[Any]) -> list[FieldError]:
+                       entities: set[str]) -> list[FieldError]:
     kind = label.get("kind", "entity")
     if kind not in ("entity", "relation"):
         return [FieldError(f"{path}.kind", f"expected 'entity' or 'relation', got "
@@ -1706,7 +1718,7 @@ def _label_kind_errors(label: Mapping[str, Any], path: str, relations: bool,
                                                       "label names"))
             continue
         errors += [FieldError(f"{path}.{key}[{j}]", f"{_describe(end)} is not an entity label")
-                   for j, end in enumerate(ends) if end not in entities]
+                   for j, end in enumerate(ends) if not isinstance(end, str) or end not in entities]
     return errors
 
 

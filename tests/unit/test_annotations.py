@@ -722,3 +722,58 @@ def test_every_preset_has_a_schema_case() -> None:
 def test_a_bad_topic_gets_no_schema() -> None:
     with pytest.raises(TemplateError, match=r"options: List should have at least 1 item"):
         json_schema({"name": "x", "kind": "single_choice", "options": []})
+
+
+# -- robustness ----------------------------------------------------------------------------
+
+JUNK: list[Any] = [None, True, 0, -1, 1.5, math.nan, -math.inf, "", "x", "$ne", [], [1, 2],
+                   [[1]], {}, {"$gt": 1}, {"a": [None]}, 10**30, [[math.nan, 1]] * 3]
+
+
+def _mutations(value: Any, rng: Any) -> Any:
+    """A copy of value with one node (chosen at random) replaced by junk."""
+    if isinstance(value, dict) and value and rng.random() < 0.8:
+        key = rng.choice(list(value))
+        return {**value, key: _mutations(value[key], rng)}
+    if isinstance(value, list) and value and rng.random() < 0.8:
+        i = rng.randrange(len(value))
+        return [*value[:i], _mutations(value[i], rng), *value[i + 1:]]
+    return rng.choice(JUNK)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c[5]], ids=lambda c: c[0])
+def test_junk_anywhere_in_an_answer_gives_errors_never_an_exception(case: Any) -> None:
+    import random
+
+    preset, labels, options, item, answer, _ = case
+    topics = PRESETS[preset](labels, options).to_dict()["topics"]
+    names = {t["name"] for t in topics}
+    rng = random.Random(preset)
+    for _ in range(300):
+        broken = _mutations(answer, rng)
+        for error in validate_annotation(topics, broken, item):
+            assert isinstance(error, AnnotationError)
+            assert error.topic in names or error.topic == "" or error.topic in broken
+            assert error.path.startswith(error.topic)
+
+
+def test_huge_tables_are_refused_before_any_grid_is_built() -> None:
+    topics = PRESETS["table_recognition"]([]).to_dict()["topics"]
+    table = {"rows": 1000, "cols": 1000, "cells": [
+        {"row": 0, "col": 0, "row_span": 1000, "col_span": 1000, "text": "x"}]}
+    errors = validate_annotation(topics, {"tables": [table]})
+    assert [(e.path, e.reason) for e in errors] == [
+        ("tables[0]", "the tables of one answer have at most 250,000 grid positions in all")]
+    small = {"rows": 400, "cols": 400, "cells": []}
+    assert [e.path for e in validate_annotation(topics, {"tables": [small, small]})] == [
+        "tables[1]"]
+    assert [e.path for e in validate_annotation(topics, {"tables": [{**small, "rows": 1001}]})
+            ] == ["tables[0].rows"]
+
+
+def test_label_sets_with_junk_give_errors_never_an_exception() -> None:
+    labels = [{"name": ["a"]}, {"name": "r", "kind": "relation", "source": [["a"]],
+                                "target": [{}]}, 3, {"name": "b", "attributes": "x"}]
+    assert [e.path for e in validate_label_set(labels, relations=True)] == [
+        "labels[0].name", "labels[1].source[0]", "labels[1].target[0]", "labels[2]",
+        "labels[3].attributes"]

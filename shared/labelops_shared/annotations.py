@@ -22,7 +22,7 @@ indices, not UTF-16 units or bytes), ``end`` exclusive. Where a shape below says
 topic with ``multi_label: true`` takes ``"labels": [..]`` (non-empty, unique) instead, and a
 topic without labels takes neither. Every labelled object may carry ``"attributes":
 {name: value}`` (string values) as declared for its label, and ``"score"`` in [0, 1] (a
-prediction's confidence).
+prediction's confidence; relations too). Optional ``"id"`` strings are unique in a topic.
 
 =================  ===========================================================================
 topic kind         answer value
@@ -36,13 +36,15 @@ span               ``[{"id": "e1", "label": "PER", "start": 0, "end": 5, "text":
                    ``allow_overlap``; ids are unique strings
 relation           ``[{"label": "works_for", "from": "e1", "to": "e2"}]`` between span ids of
                    the span topic ``spans_topic``; the source span's label must be one of the
-                   relation label's ``source`` labels, the target's one of its ``target``
+                   relation label's ``source`` labels, the target's one of its ``target``;
+                   two different spans; the same (label, from, to) once
 shape              ``[shape, ..]`` on the image or video field ``field``, each shape one of
                    ``{"type": "rectangle", "label", "x", "y", "width", "height"}`` (top-left
-                   corner and size), ``{"type": "polygon", "label", "points": [[x, y], ..]}``
-                   (3 or more points, implicitly closed), ``{"type": "circle", "label", "cx",
-                   "cy", "r"}``, ``{"type": "line" | "dashed_line", "label", "points"}`` (2 or
-                   more points, open), ``{"type": "point", "label", "x", "y"}``; plus
+                   corner, positive size), ``{"type": "polygon", "label", "points": [[x, y],
+                   ..]}`` (3 or more points, implicitly closed, some area), ``{"type":
+                   "circle", "label", "cx", "cy", "r"}`` (r > 0), ``{"type": "line" |
+                   "dashed_line", "label", "points"}`` (2 or more points, open),
+                   ``{"type": "point", "label", "x", "y"}``; plus
                    ``"time"`` (seconds, required when ``timed``: video frames), ``"text"``
                    (required when ``with_text``: OCR), optional ``"id"`` and ``"track"`` (an
                    object followed across video frames). With ``inside`` every coordinate lies
@@ -50,7 +52,8 @@ shape              ``[shape, ..]`` on the image or video field ``field``, each s
 table              ``[{"rows": 3, "cols": 2, "cells": [{"row": 0, "col": 0, "row_span": 1,
                    "col_span": 2, "text": "Total"}], "x", "y", "width", "height"}]``: rows and
                    columns count from 0, spans default to 1, cells never overlap nor leave the
-                   grid; the table and each cell may carry a box (all four keys or none)
+                   grid; the table and each cell may carry a box (all four keys or none); at
+                   most 1000 rows or columns, and 250,000 grid positions per answer
 time_segment       ``[{"start": 1.5, "end": 3.0, "label": "speech", "text": "hello",
                    "speaker": "A"}]`` on the audio or video field ``field``; with label
                    ``classes`` a segment has ``"classes": {class: label}`` (at least one) instead
@@ -63,7 +66,11 @@ page               ``[{"page": 1, "label": "invoice", "text": "..."}]`` for a PD
 ``item`` (the item's data) gives context when it is known: the text of a span topic's field;
 ``width`` and ``height`` (pixels) of images and video frames, ``duration`` (seconds) of audio
 and video, ``pages`` of a PDF, read from ``item["media"][field]`` when the item holds several
-media, else from the item itself. Bounds that need an unknown size are not checked.
+media, else from the item itself. Bounds that need an unknown size are not checked (with
+``inside``, negative coordinates still are).
+
+:func:`validate_annotation` compiles the topics on every call; a service checking many
+answers of one job keeps ``compile_topics(topics)`` (an :class:`AnswerChecker`) instead.
 
 Presets (:data:`PRESETS`) build a template from a label set; :func:`validate_label_set` holds
 the label rules. :func:`json_schema` publishes a topic's answer schema (JSON Schema 2020-12);

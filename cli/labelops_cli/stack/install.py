@@ -269,16 +269,54 @@ def ferretdb_binary() -> Path:
     return paths.bin_dir() / "ferretdb"
 
 
+# FerretDB v1's SQLite backend looks documents up by ``_id`` with the expression
+# ``_ferretdb_sqlite->'$._id'`` while the primary-key index it creates is on
+# ``_ferretdb_sqlite->"_id"``: SQLite cannot use the index, so every find, update and delete
+# by ``_id`` scans the whole table (measured: 200 point reads on 100k documents 29 s, updates
+# ~3/s). Building with the query expression equal to the index expression makes them index
+# lookups (75 ms, ~660 updates/s); the stored data and indexes are unchanged.
+FERRETDB_PATCH = (
+    "internal/backends/sqlite/metadata/metadata.go",
+    "IDColumn = DefaultColumn + \"->'$._id'\"",
+    "IDColumn = DefaultColumn + `->\"_id\"`",
+)
+
+
+def _patched_ferretdb_source(go: str, wrapper: Path) -> Path:
+    """FerretDB's module source from the Go module cache, copied and patched."""
+    out = subprocess.run([go, "mod", "download", "-json", f"{versions.FERRETDB_MODULE}@"
+                          f"{versions.FERRETDB_VERSION}"], cwd=wrapper, capture_output=True,
+                         text=True, timeout=900, env={**os.environ, **_go_env()})
+    if out.returncode != 0:
+        raise StackError(f"go mod download of FerretDB failed: {out.stderr.strip()[-500:]}")
+    module_dir = Path(json.loads(out.stdout)["Dir"])
+    patched = paths.cache_dir() / "build" / f"ferretdb-{versions.FERRETDB_VERSION}-src"
+    shutil.rmtree(patched, ignore_errors=True)
+    shutil.copytree(module_dir, patched)
+    for folder, _, files in os.walk(patched):  # the module cache is read-only
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(Path(folder) / name, 0o644)
+    relative, old, new = FERRETDB_PATCH
+    target = patched / relative
+    text = target.read_text()
+    if old not in text:
+        raise StackError(f"FerretDB {versions.FERRETDB_VERSION}: {relative} no longer has the "
+                         "line the LabelOps patch replaces; review FERRETDB_PATCH")
+    target.write_text(text.replace(old, new))
+    return patched
+
+
 def ensure_ferretdb() -> Path:
-    """Build FerretDB (pinned in deploy/local/ferretdb/go.mod) unless already built."""
+    """Build FerretDB (pinned in deploy/local/ferretdb/go.mod, with FERRETDB_PATCH) unless
+    already built."""
     src = paths.DEPLOY_LOCAL / "ferretdb"
     binary = ferretdb_binary()
     stamp = paths.bin_dir() / "ferretdb.installed.json"
     want = {"component": "ferretdb", "version": versions.FERRETDB_VERSION,
-            "inputs": _digest(src / "go.mod", src / "go.sum", src / "main.go")}
+            "inputs": _digest(src / "go.mod", src / "go.sum", src / "main.go"),
+            "patch": hashlib.sha256(repr(FERRETDB_PATCH).encode()).hexdigest()[:16]}
     label = f"FerretDB {versions.FERRETDB_VERSION}"
-    _adopt_legacy_stamp(paths.bin_dir() / "ferretdb.installed",
-                        f"ferretdb {versions.FERRETDB_VERSION} {want['inputs']}", stamp, want)
     if _stamp_matches(stamp, want, binary):
         _cached(label)
         return binary
@@ -287,10 +325,21 @@ def ensure_ferretdb() -> Path:
             return binary
         _check_go_mod(src, versions.FERRETDB_MODULE, versions.FERRETDB_VERSION)
         go, go_version = _require_go()
-        _run(f"{label}: building with go install", "ferretdb-go", [go, "install", "-v", "."],
-             cwd=src, env=_go_env(), hint=" (about 2 minutes the first time)")
-        if not binary.exists():
-            raise StackError(f"go install did not produce {binary}: see {_log_path('ferretdb-go')}")
+        patched = _patched_ferretdb_source(go, src)
+        build = patched.with_name("ferretdb-wrapper")
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        for name in ("go.mod", "go.sum", "main.go"):
+            shutil.copy(src / name, build / name)
+        with (build / "go.mod").open("a") as mod:
+            mod.write(f"\nreplace {versions.FERRETDB_MODULE} => {patched}\n")
+        fresh = binary.with_name("ferretdb.partial")
+        _run(f"{label}: building with go build", "ferretdb-go",
+             [go, "build", "-o", str(fresh), "."],
+             cwd=build, env=_go_env(), hint=" (about 2 minutes the first time)")
+        if not fresh.exists():
+            raise StackError(f"go build did not produce {fresh}: see {_log_path('ferretdb-go')}")
+        os.replace(fresh, binary)
         _write_stamp(stamp, want, go=go_version)
     return binary
 

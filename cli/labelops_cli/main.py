@@ -9,9 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from labelops_cli import datasets
 from labelops_cli.services import SERVICES, ServiceProcesses, healthy, wait_healthy
 
 app = typer.Typer(help="LabelOps: an event-driven data-labeling platform.", no_args_is_help=True)
+app.add_typer(datasets.app, name="dataset")
 console = Console()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,10 +14,19 @@ from pymongo.errors import DuplicateKeyError
 
 from labelops.dataset.v1 import dataset_pb2 as pb
 from labelops_shared import auth, storage
-from labelops_shared.mongo import Document, decode_keys
+from labelops_shared.mongo import Document
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
-from services.dataset.domain.model import Kind, VersionState, is_visible, validate_name
-from services.dataset.importer import Importer
+from services.dataset.domain.lines import ENCODINGS
+from services.dataset.domain.media import unsafe_key
+from services.dataset.domain.model import (
+    ImportFormat,
+    Kind,
+    VersionState,
+    format_for,
+    is_visible,
+    validate_name,
+)
+from services.dataset.importer import Importer, ImportRequest
 
 _KIND_TO_PB = {
     Kind.TEXT: pb.DATASET_KIND_TEXT, Kind.IMAGE: pb.DATASET_KIND_IMAGE,
@@ -57,14 +65,15 @@ def _version_pb(doc: Document) -> pb.DatasetVersion:
         state=_STATE_TO_PB[VersionState(doc["state"])], item_count=doc.get("item_count", 0),
         source_uri=doc.get("source_uri", ""), error=doc.get("error", ""),
         errors=[pb.ImportError(**e) for e in doc.get("errors", [])],
-        error_count=doc.get("error_count", 0),
+        error_count=doc.get("error_count", 0), format=doc.get("format", ""),
+        error_report_uri=doc.get("error_report_uri", ""),
     )
 
 
 def _item_pb(doc: Document) -> pb.Item:
     return pb.Item(
         id=doc["_id"], dataset_id=doc["dataset_id"], version=doc["version"], line=doc["line"],
-        data_json=json.dumps(decode_keys(doc["data"]), ensure_ascii=False),
+        data_json=doc["data"],  # stored as JSON text, exactly as imported
     )
 
 
@@ -102,22 +111,40 @@ class DatasetServicer:
         self, request: pb.ImportDatasetRequest, context: Any
     ) -> pb.DatasetVersion:
         dataset = await self._dataset_for_caller(request.dataset_id, context)
+        abort = context.abort
         try:
             bucket, key = storage.parse_s3_uri(request.source_uri)
         except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort(grpc.StatusCode.INVALID_ARGUMENT, f"source_uri: {exc}")
+        problem = unsafe_key(key)
+        if problem:
+            await abort(grpc.StatusCode.INVALID_ARGUMENT, f"source_uri: the object name {problem}")
+        fmt = request.format or format_for(key)
+        if fmt not in set(ImportFormat):
+            await abort(grpc.StatusCode.INVALID_ARGUMENT,
+                        f"format: {request.format or key!r}: one of .manifest, .jsonl, .txt "
+                        "(JSON lines), .csv or .xlsx; or name it in format")
+        if (request.encoding or "auto") not in ENCODINGS:
+            await abort(grpc.StatusCode.INVALID_ARGUMENT,
+                        f"encoding: one of {', '.join(ENCODINGS)}")
         try:
-            await asyncio.to_thread(self.importer.storage.stat_object, bucket, key)
+            stat = await asyncio.to_thread(self.importer.storage.stat_object, bucket, key)
         except S3Error:
-            await context.abort(grpc.StatusCode.NOT_FOUND,
-                                f"source_uri {request.source_uri!r}: no such object")
-        version = await self._reserve_version(dataset["_id"], request.source_uri)
-        task = asyncio.create_task(self.importer.run(dataset, version["version"], bucket, key))
+            await abort(grpc.StatusCode.NOT_FOUND,
+                        f"source_uri {request.source_uri!r}: no such object")
+        if not stat.size:
+            await abort(grpc.StatusCode.INVALID_ARGUMENT,
+                        f"source_uri {request.source_uri!r}: the file is empty (0 bytes)")
+        version = await self._reserve_version(dataset["_id"], request.source_uri, str(fmt))
+        job = ImportRequest(bucket=bucket, key=key, format=ImportFormat(str(fmt)),
+                            encoding=request.encoding or "auto",
+                            text_column=request.text_column, skip_invalid=request.skip_invalid)
+        task = asyncio.create_task(self.importer.run(dataset, version["version"], job))
         self._imports.add(task)
         task.add_done_callback(self._imports.discard)
         return _version_pb(version)
 
-    async def _reserve_version(self, dataset_id: str, source_uri: str) -> Document:
+    async def _reserve_version(self, dataset_id: str, source_uri: str, fmt: str) -> Document:
         """The next version number, taken by a unique insert so two imports never share one."""
         while True:
             last = await self.repo.db[VERSIONS].find_one(
@@ -127,7 +154,8 @@ class DatasetServicer:
             doc = {
                 "_id": version_id(dataset_id, number), "dataset_id": dataset_id,
                 "version": number, "state": VersionState.IMPORTING.value,
-                "source_uri": source_uri, "item_count": 0, "started_at": datetime.now(UTC),
+                "source_uri": source_uri, "format": fmt, "item_count": 0,
+                "started_at": datetime.now(UTC),
             }
             try:
                 await self.repo.db[VERSIONS].insert_one(doc)
@@ -157,8 +185,17 @@ class DatasetServicer:
         if version is None or not is_visible(version["state"]):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"dataset {request.dataset_id!r} version {number} is not ready")
-        async for doc in self.repo.stream_items(dataset["_id"], number):
+        # The dataset at version N: every item of READY versions up to N.
+        versions = [v for v in await self._ready_versions(dataset["_id"]) if v <= number]
+        async for doc in self.repo.stream_items(dataset["_id"], versions):
             yield _item_pb(doc)
+
+    async def _ready_versions(self, dataset_id: str) -> list[int]:
+        return sorted(
+            v["version"] for v in await self.repo.db[VERSIONS].find(
+                {"dataset_id": dataset_id, "state": VersionState.READY.value}
+            ).to_list(None)
+        )
 
     async def GetItems(self, request: pb.GetItemsRequest, context: Any) -> pb.GetItemsResponse:
         if len(request.item_ids) > MAX_GET_ITEMS:
@@ -166,11 +203,5 @@ class DatasetServicer:
                                 f"item_ids: at most {MAX_GET_ITEMS} per call")
         dataset = await self._dataset_for_caller(request.dataset_id, context)
         docs = await self.repo.items_by_id(dataset["_id"], list(request.item_ids))
-        visible = {
-            v["version"] for v in await self.repo.db[VERSIONS].find(
-                {"dataset_id": dataset["_id"], "state": VersionState.READY.value}
-            ).to_list(None)
-        }
-        order = {item_id: i for i, item_id in enumerate(request.item_ids)}
-        items = sorted((d for d in docs if d["version"] in visible), key=lambda d: order[d["_id"]])
-        return pb.GetItemsResponse(items=[_item_pb(d) for d in items])
+        visible = set(await self._ready_versions(dataset["_id"]))
+        return pb.GetItemsResponse(items=[_item_pb(d) for d in docs if d["version"] in visible])

@@ -1,48 +1,123 @@
-"""Import a manifest from object storage into a new, invisible dataset version, then make
-it visible (READY) and announce it in one unit of work — or mark it FAILED with why.
+"""Import a file from object storage into a new, invisible dataset version, then make it
+visible (READY) and announce it in one unit of work — or mark it FAILED with why.
 
-Memory stays bounded: the object is read line by line and items are written in batches.
+Memory stays bounded: the object is read in chunks, lines longer than the limit are dropped
+as they arrive, and items are written in batches. XLSX is a zip archive and is read from a
+temporary file on disk, row by row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from minio import Minio
 
+from labelops_shared import storage
 from labelops_shared.contracts import DatasetImported, DatasetImportFailed
-from labelops_shared.mongo import encode_keys
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
-from services.dataset.domain.manifest import ImportReport, LineError, Record, parse_line
-from services.dataset.domain.model import VersionState, item_id
+from services.dataset.domain.lines import DEFAULT_MAX_LINE_BYTES, detect_encoding, split_lines
+from services.dataset.domain.manifest import (
+    FileError,
+    ImportReport,
+    LineError,
+    Record,
+    csv_records,
+    parse_line,
+    table_layout,
+    table_record,
+)
+from services.dataset.domain.media import check_kind
+from services.dataset.domain.model import ImportFormat, Kind, VersionState, item_document
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+CHUNK = 256 * 1024
 
 
-def _lines(client: Minio, bucket: str, key: str) -> Iterator[str]:
+@dataclass(frozen=True)
+class ImportRequest:
+    bucket: str
+    key: str
+    format: ImportFormat
+    encoding: str = "auto"
+    text_column: str = ""
+    skip_invalid: bool = False
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+
+def _chunks(client: Minio, bucket: str, key: str) -> Iterator[bytes]:
     response = client.get_object(bucket, key)
     try:
-        pending = b""
-        for chunk in response.stream(256 * 1024):
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                yield raw.decode("utf-8", errors="replace")
-        if pending:
-            yield pending.decode("utf-8", errors="replace")
+        yield from response.stream(CHUNK)
     finally:
         response.close()
         response.release_conn()
 
 
-def _take(lines: Iterator[str], count: int) -> list[str]:
-    return [text for _, text in zip(range(count), lines, strict=False)]
+def _encoding(client: Minio, request: ImportRequest) -> str:
+    if request.encoding != "auto":
+        return request.encoding
+    response = client.get_object(request.bucket, request.key, length=64 * 1024)
+    try:
+        return detect_encoding(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def _xlsx_records(client: Minio, request: ImportRequest) -> Iterator[Record | LineError]:
+    from openpyxl import load_workbook  # heavy; only XLSX imports need it
+
+    with tempfile.TemporaryDirectory(prefix="labelops-xlsx-") as folder:
+        path = os.path.join(folder, "book.xlsx")
+        client.fget_object(request.bucket, request.key, path)
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a file that is not XLSX
+            reason = f"not a readable XLSX file: {exc}"
+            raise FileError(LineError(request.key, 0, "", reason)) from None
+        try:
+            rows = book.worksheets[0].iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None:
+                raise FileError(LineError(request.key, 1, "", "the sheet is empty"))
+            layout = table_layout(request.key, header, request.text_column)
+            for number, row in enumerate(rows, start=2):
+                record = table_record(request.key, number, layout, row)
+                if record is not None:
+                    yield record
+        finally:
+            book.close()
+
+
+def read_records(client: Minio, request: ImportRequest) -> Iterator[Record | LineError]:
+    """Every record of the file, or the error of each record that is not one."""
+    if request.format == ImportFormat.XLSX:
+        yield from _xlsx_records(client, request)
+        return
+    encoding = _encoding(client, request)
+    lines = split_lines(_chunks(client, request.bucket, request.key), request.max_line_bytes)
+    if request.format == ImportFormat.CSV:
+        yield from csv_records(request.key, lines, request.text_column, encoding,
+                               request.max_line_bytes)
+        return
+    for line in lines:
+        parsed = parse_line(request.key, line, encoding, request.max_line_bytes)
+        if parsed is not None:
+            yield parsed
+
+
+def _take(records: Iterator[Record | LineError], count: int) -> list[Record | LineError]:
+    return [r for _, r in zip(range(count), records, strict=False)]
 
 
 class Importer:
@@ -52,62 +127,78 @@ class Importer:
         self.storage = storage
         self.source = source
 
-    async def run(self, dataset: dict[str, Any], version: int, bucket: str, key: str) -> None:
+    async def run(self, dataset: dict[str, Any], version: int, request: ImportRequest) -> None:
         dataset_id = dataset["_id"]
-        report = ImportReport(file=key)
+        report = ImportReport(file=request.key)
+        rejected = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # the downloadable report
         try:
-            await self._load(dataset_id, version, bucket, key, report)
-            failure = report.failure()
-        except Exception as exc:  # storage or database failure: the import fails, visibly
-            log.exception("import failed", extra={"dataset": dataset_id, "version": version})
-            failure = f"{key}: import failed: {exc}"
-        try:
-            if failure:
-                await self._fail(dataset, version, failure, report)
-            else:
-                await self._complete(dataset, version, report)
-        except Exception:
-            # The version stays IMPORTING; the start-up sweep of the next run fails it cleanly.
-            log.exception("could not record the import's outcome",
-                          extra={"dataset": dataset_id, "version": version})
+            try:
+                await self._load(dataset, version, request, report, rejected)
+                failure = report.failure(skip_invalid=request.skip_invalid)
+            except FileError as exc:
+                report.add_error(exc.error)
+                failure = str(exc)
+            except Exception as exc:  # storage or database failure: the import fails, visibly
+                log.exception("import failed", extra={"dataset": dataset_id, "version": version})
+                failure = f"{request.key}: import failed: {exc}"
+            try:
+                if failure:
+                    await self._fail(dataset, version, failure, report)
+                else:
+                    report_uri = await self._store_rejected(dataset_id, version, report, rejected)
+                    await self._complete(dataset, version, report, report_uri)
+            except Exception:
+                # The version stays IMPORTING; the start-up sweep of the next run fails it.
+                log.exception("could not record the import's outcome",
+                              extra={"dataset": dataset_id, "version": version})
+        finally:
+            rejected.close()
 
-    async def _load(
-        self, dataset_id: str, version: int, bucket: str, key: str, report: ImportReport
-    ) -> None:
-        lines = _lines(self.storage, bucket, key)
-        batch: list[dict[str, Any]] = []
-        number = 0
+    async def _load(self, dataset: dict[str, Any], version: int, request: ImportRequest,
+                    report: ImportReport, rejected: Any) -> None:
+        kind = Kind(dataset["kind"])
+        records = read_records(self.storage, request)
         while True:
-            chunk = await asyncio.to_thread(_take, lines, BATCH)
+            chunk = await asyncio.to_thread(_take, records, BATCH)
             if not chunk:
                 break
-            for text in chunk:
-                number += 1
-                parsed = parse_line(key, number, text)
-                if isinstance(parsed, LineError):
-                    report.add_error(parsed)
-                elif isinstance(parsed, Record):
-                    report.add_record(parsed)
-                    if not report.error_count:  # once invalid, only keep validating
-                        batch.append(self._item(dataset_id, version, parsed))
+            batch: list[dict[str, Any]] = []
+            for found in chunk:
+                checked = check_kind(kind, found, request.key) if isinstance(found, Record) \
+                    else found
+                if isinstance(checked, LineError):
+                    report.add_error(checked)
+                    if request.skip_invalid:
+                        rejected.write(json.dumps(checked.as_dict(), ensure_ascii=False)
+                                       .encode() + b"\n")
+                    continue
+                problem = report.add_record(checked)
+                if problem:
+                    raise FileError(problem)
+                if request.skip_invalid or not report.error_count:  # else only validate
+                    batch.append(item_document(dataset["_id"], version, checked.line,
+                                               checked.data))
             await self.repo.insert_items(batch)
-            batch = []
 
-    @staticmethod
-    def _item(dataset_id: str, version: int, record: Record) -> dict[str, Any]:
-        return {
-            "_id": item_id(dataset_id, version, record.line),
-            "dataset_id": dataset_id,
-            "version": version,
-            "line": record.line,
-            "data": encode_keys(record.data),
-        }
+    async def _store_rejected(self, dataset_id: str, version: int, report: ImportReport,
+                              rejected: Any) -> str:
+        if not report.error_count:
+            return ""
+        key = f"reports/{dataset_id}/v{version}-rejected.jsonl"
+        size = rejected.tell()
+        rejected.seek(0)
+        await asyncio.to_thread(self.storage.put_object, storage.DATASETS_BUCKET, key,
+                                rejected, size, content_type="application/x-ndjson")
+        return f"s3://{storage.DATASETS_BUCKET}/{key}"
 
-    async def _complete(self, dataset: dict[str, Any], version: int, report: ImportReport) -> None:
+    async def _complete(self, dataset: dict[str, Any], version: int, report: ImportReport,
+                        report_uri: str) -> None:
         uow = UnitOfWork(source=self.source)
         uow.set(VERSIONS, version_id(dataset["_id"], version), {
             "state": VersionState.READY, "item_count": report.items,
             "fields": sorted(report.fields or ()), "finished_at": datetime.now(UTC),
+            "errors": [e.as_dict() for e in report.errors or ()],
+            "error_count": report.error_count, "error_report_uri": report_uri,
         })
         uow.set(DATASETS, dataset["_id"], {"latest_version": version, "item_count": report.items})
         uow.emit(DatasetImported(
@@ -128,10 +219,7 @@ class Importer:
         self, dataset: dict[str, Any], version: int, reason: str, report: ImportReport
     ) -> None:
         await self.repo.delete_items(dataset["_id"], version)  # nothing half-imported remains
-        errors = [
-            {"file": e.file, "line": e.line, "field": e.field, "reason": e.reason}
-            for e in report.errors or ()
-        ]
+        errors = [e.as_dict() for e in report.errors or ()]
         uow = UnitOfWork(source=self.source)
         uow.set(VERSIONS, version_id(dataset["_id"], version), {
             "state": VersionState.FAILED, "error": reason, "errors": errors,

@@ -1,8 +1,16 @@
-"""Datasets and versions: kinds, version states, and the visibility rule."""
+"""Datasets, versions and items: kinds, formats, the visibility rule, and how an item is
+stored so that user data can never act on the database.
+
+A version is one import (the first, or data added later). The dataset "at version N" is every
+item of READY versions up to N that has not been deleted; items are never copied between
+versions, so adding a thousand items to a million-item dataset writes a thousand documents.
+"""
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -19,10 +27,27 @@ class VersionState(StrEnum):
     FAILED = "failed"
 
 
+class ImportFormat(StrEnum):
+    MANIFEST = "manifest"  # JSON lines: .manifest, .jsonl, .txt
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+def format_for(key: str) -> ImportFormat | None:
+    """The format a file name says it has (None: cannot tell)."""
+    lowered = key.lower()
+    for suffix, found in ((".manifest", ImportFormat.MANIFEST), (".jsonl", ImportFormat.MANIFEST),
+                          (".txt", ImportFormat.MANIFEST), (".csv", ImportFormat.CSV),
+                          (".xlsx", ImportFormat.XLSX)):
+        if lowered.endswith(suffix):
+            return found
+    return None
+
+
 def item_id(dataset_id: str, version: int, line: int) -> str:
-    """Deterministic, so a re-run of an interrupted import writes the same documents, and
-    lexically ordered by line so items stream back in import order."""
-    return f"{dataset_id}-v{version}-{line:09d}"
+    """Deterministic, so a re-run writes the same documents, and lexically ordered by version
+    then line so a dataset streams back in import order with an ``_id`` cursor."""
+    return f"{dataset_id}-v{version:04d}-{line:09d}"
 
 
 def is_visible(state: str) -> bool:
@@ -35,4 +60,18 @@ def validate_name(name: str) -> str | None:
         return "name: must be 1-100 characters"
     if name != name.strip():
         return "name: must not start or end with spaces"
+    if any(ord(c) < 32 for c in name):
+        return "name: must not contain control characters"
     return None
+
+
+def item_document(dataset_id: str, version: int, line: int,
+                  data: dict[str, Any]) -> dict[str, Any]:
+    """The stored item. ``data`` is kept as JSON text, exactly as given (integers, nested
+    arrays, keys with ``$`` or ``.``): the database never sees its structure, so user data
+    can never act as an operator or a path."""
+    return {
+        "_id": item_id(dataset_id, version, line), "dataset_id": dataset_id,
+        "version": version, "line": line,
+        "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+    }

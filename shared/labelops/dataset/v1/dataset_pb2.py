@@ -24,39 +24,39 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelops/dataset/v1/dataset.proto\x12\x13labelops.dataset.v1\"\xa6\x01\n\x07\x44\x61taset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\x12\x16\n\x0elatest_version\x18\x05 \x01(\x05\x12\x12\n\nitem_count\x18\x06 \x01(\x03\x12\x12\n\ncreated_at\x18\x07 \x01(\t\"H\n\x0bImportError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xe5\x01\n\x0e\x44\x61tasetVersion\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.labelops.dataset.v1.VersionState\x12\x12\n\nitem_count\x18\x04 \x01(\x03\x12\x12\n\nsource_uri\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x30\n\x06\x65rrors\x18\x07 \x03(\x0b\x32 .labelops.dataset.v1.ImportError\x12\x13\n\x0b\x65rror_count\x18\x08 \x01(\x03\"T\n\x14\x43reateDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\">\n\x14ImportDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x12\n\nsource_uri\x18\x02 \x01(\t\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"8\n\x11GetVersionRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"9\n\x12StreamItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"X\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0c\n\x04line\x18\x04 \x01(\x03\x12\x11\n\tdata_json\x18\x05 \x01(\t\"7\n\x0fGetItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"<\n\x10GetItemsResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.labelops.dataset.v1.Item*\xa2\x01\n\x0b\x44\x61tasetKind\x12\x1c\n\x18\x44\x41TASET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TASET_KIND_TEXT\x10\x01\x12\x16\n\x12\x44\x41TASET_KIND_IMAGE\x10\x02\x12\x16\n\x12\x44\x41TASET_KIND_VIDEO\x10\x03\x12\x16\n\x12\x44\x41TASET_KIND_AUDIO\x10\x04\x12\x16\n\x12\x44\x41TASET_KIND_MULTI\x10\x05*}\n\x0cVersionState\x12\x1d\n\x19VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17VERSION_STATE_IMPORTING\x10\x01\x12\x17\n\x13VERSION_STATE_READY\x10\x02\x12\x18\n\x14VERSION_STATE_FAILED\x10\x03\x32\xa8\x04\n\x0e\x44\x61tasetService\x12X\n\rCreateDataset\x12).labelops.dataset.v1.CreateDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12_\n\rImportDataset\x12).labelops.dataset.v1.ImportDatasetRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12R\n\nGetDataset\x12&.labelops.dataset.v1.GetDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12Y\n\nGetVersion\x12&.labelops.dataset.v1.GetVersionRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12S\n\x0bStreamItems\x12\'.labelops.dataset.v1.StreamItemsRequest\x1a\x19.labelops.dataset.v1.Item0\x01\x12W\n\x08GetItems\x12$.labelops.dataset.v1.GetItemsRequest\x1a%.labelops.dataset.v1.GetItemsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelops/dataset/v1/dataset.proto\x12\x13labelops.dataset.v1\"\xa6\x01\n\x07\x44\x61taset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\x12\x16\n\x0elatest_version\x18\x05 \x01(\x05\x12\x12\n\nitem_count\x18\x06 \x01(\x03\x12\x12\n\ncreated_at\x18\x07 \x01(\t\"H\n\x0bImportError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8f\x02\n\x0e\x44\x61tasetVersion\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.labelops.dataset.v1.VersionState\x12\x12\n\nitem_count\x18\x04 \x01(\x03\x12\x12\n\nsource_uri\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x30\n\x06\x65rrors\x18\x07 \x03(\x0b\x32 .labelops.dataset.v1.ImportError\x12\x13\n\x0b\x65rror_count\x18\x08 \x01(\x03\x12\x0e\n\x06\x66ormat\x18\t \x01(\t\x12\x18\n\x10\x65rror_report_uri\x18\n \x01(\t\"T\n\x14\x43reateDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\"\x8b\x01\n\x14ImportDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x12\n\nsource_uri\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x10\n\x08\x65ncoding\x18\x04 \x01(\t\x12\x13\n\x0btext_column\x18\x05 \x01(\t\x12\x14\n\x0cskip_invalid\x18\x06 \x01(\x08\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"8\n\x11GetVersionRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"9\n\x12StreamItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"X\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0c\n\x04line\x18\x04 \x01(\x03\x12\x11\n\tdata_json\x18\x05 \x01(\t\"7\n\x0fGetItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"<\n\x10GetItemsResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.labelops.dataset.v1.Item*\xa2\x01\n\x0b\x44\x61tasetKind\x12\x1c\n\x18\x44\x41TASET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TASET_KIND_TEXT\x10\x01\x12\x16\n\x12\x44\x41TASET_KIND_IMAGE\x10\x02\x12\x16\n\x12\x44\x41TASET_KIND_VIDEO\x10\x03\x12\x16\n\x12\x44\x41TASET_KIND_AUDIO\x10\x04\x12\x16\n\x12\x44\x41TASET_KIND_MULTI\x10\x05*}\n\x0cVersionState\x12\x1d\n\x19VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17VERSION_STATE_IMPORTING\x10\x01\x12\x17\n\x13VERSION_STATE_READY\x10\x02\x12\x18\n\x14VERSION_STATE_FAILED\x10\x03\x32\xa8\x04\n\x0e\x44\x61tasetService\x12X\n\rCreateDataset\x12).labelops.dataset.v1.CreateDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12_\n\rImportDataset\x12).labelops.dataset.v1.ImportDatasetRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12R\n\nGetDataset\x12&.labelops.dataset.v1.GetDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12Y\n\nGetVersion\x12&.labelops.dataset.v1.GetVersionRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12S\n\x0bStreamItems\x12\'.labelops.dataset.v1.StreamItemsRequest\x1a\x19.labelops.dataset.v1.Item0\x01\x12W\n\x08GetItems\x12$.labelops.dataset.v1.GetItemsRequest\x1a%.labelops.dataset.v1.GetItemsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelops.dataset.v1.dataset_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DATASETKIND']._serialized_start=1051
-  _globals['_DATASETKIND']._serialized_end=1213
-  _globals['_VERSIONSTATE']._serialized_start=1215
-  _globals['_VERSIONSTATE']._serialized_end=1340
+  _globals['_DATASETKIND']._serialized_start=1171
+  _globals['_DATASETKIND']._serialized_end=1333
+  _globals['_VERSIONSTATE']._serialized_start=1335
+  _globals['_VERSIONSTATE']._serialized_end=1460
   _globals['_DATASET']._serialized_start=59
   _globals['_DATASET']._serialized_end=225
   _globals['_IMPORTERROR']._serialized_start=227
   _globals['_IMPORTERROR']._serialized_end=299
   _globals['_DATASETVERSION']._serialized_start=302
-  _globals['_DATASETVERSION']._serialized_end=531
-  _globals['_CREATEDATASETREQUEST']._serialized_start=533
-  _globals['_CREATEDATASETREQUEST']._serialized_end=617
-  _globals['_IMPORTDATASETREQUEST']._serialized_start=619
-  _globals['_IMPORTDATASETREQUEST']._serialized_end=681
-  _globals['_GETDATASETREQUEST']._serialized_start=683
-  _globals['_GETDATASETREQUEST']._serialized_end=722
-  _globals['_GETVERSIONREQUEST']._serialized_start=724
-  _globals['_GETVERSIONREQUEST']._serialized_end=780
-  _globals['_STREAMITEMSREQUEST']._serialized_start=782
-  _globals['_STREAMITEMSREQUEST']._serialized_end=839
-  _globals['_ITEM']._serialized_start=841
-  _globals['_ITEM']._serialized_end=929
-  _globals['_GETITEMSREQUEST']._serialized_start=931
-  _globals['_GETITEMSREQUEST']._serialized_end=986
-  _globals['_GETITEMSRESPONSE']._serialized_start=988
-  _globals['_GETITEMSRESPONSE']._serialized_end=1048
-  _globals['_DATASETSERVICE']._serialized_start=1343
-  _globals['_DATASETSERVICE']._serialized_end=1895
+  _globals['_DATASETVERSION']._serialized_end=573
+  _globals['_CREATEDATASETREQUEST']._serialized_start=575
+  _globals['_CREATEDATASETREQUEST']._serialized_end=659
+  _globals['_IMPORTDATASETREQUEST']._serialized_start=662
+  _globals['_IMPORTDATASETREQUEST']._serialized_end=801
+  _globals['_GETDATASETREQUEST']._serialized_start=803
+  _globals['_GETDATASETREQUEST']._serialized_end=842
+  _globals['_GETVERSIONREQUEST']._serialized_start=844
+  _globals['_GETVERSIONREQUEST']._serialized_end=900
+  _globals['_STREAMITEMSREQUEST']._serialized_start=902
+  _globals['_STREAMITEMSREQUEST']._serialized_end=959
+  _globals['_ITEM']._serialized_start=961
+  _globals['_ITEM']._serialized_end=1049
+  _globals['_GETITEMSREQUEST']._serialized_start=1051
+  _globals['_GETITEMSREQUEST']._serialized_end=1106
+  _globals['_GETITEMSRESPONSE']._serialized_start=1108
+  _globals['_GETITEMSRESPONSE']._serialized_end=1168
+  _globals['_DATASETSERVICE']._serialized_start=1463
+  _globals['_DATASETSERVICE']._serialized_end=2015
 # @@protoc_insertion_point(module_scope)

@@ -64,7 +64,7 @@ class ImportError(_message.Message):
     def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., field: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DatasetVersion(_message.Message):
-    __slots__ = ("dataset_id", "version", "state", "item_count", "source_uri", "error", "errors", "error_count")
+    __slots__ = ("dataset_id", "version", "state", "item_count", "source_uri", "error", "errors", "error_count", "format", "error_report_uri")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,8 @@ class DatasetVersion(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_REPORT_URI_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     version: int
     state: VersionState
@@ -81,7 +83,9 @@ class DatasetVersion(_message.Message):
     error: str
     errors: _containers.RepeatedCompositeFieldContainer[ImportError]
     error_count: int
-    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[VersionState, str]] = ..., item_count: _Optional[int] = ..., source_uri: _Optional[str] = ..., error: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., error_count: _Optional[int] = ...) -> None: ...
+    format: str
+    error_report_uri: str
+    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[VersionState, str]] = ..., item_count: _Optional[int] = ..., source_uri: _Optional[str] = ..., error: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., error_count: _Optional[int] = ..., format: _Optional[str] = ..., error_report_uri: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
     __slots__ = ("name", "kind")
@@ -92,12 +96,20 @@ class CreateDatasetRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ...) -> None: ...
 
 class ImportDatasetRequest(_message.Message):
-    __slots__ = ("dataset_id", "source_uri")
+    __slots__ = ("dataset_id", "source_uri", "format", "encoding", "text_column", "skip_invalid")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    TEXT_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    SKIP_INVALID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     source_uri: str
-    def __init__(self, dataset_id: _Optional[str] = ..., source_uri: _Optional[str] = ...) -> None: ...
+    format: str
+    encoding: str
+    text_column: str
+    skip_invalid: bool
+    def __init__(self, dataset_id: _Optional[str] = ..., source_uri: _Optional[str] = ..., format: _Optional[str] = ..., encoding: _Optional[str] = ..., text_column: _Optional[str] = ..., skip_invalid: _Optional[bool] = ...) -> None: ...
 
 class GetDatasetRequest(_message.Message):
     __slots__ = ("dataset_id",)

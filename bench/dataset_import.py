@@ -12,6 +12,7 @@ RSS (VmHWM) is this import's.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import random
@@ -19,6 +20,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from minio import Minio
@@ -27,13 +29,14 @@ from rich.console import Console
 from rich.table import Table
 
 from labelops.dataset.v1 import dataset_pb2 as dpb
-from labelops_cli.client import connect
+from labelops_cli.client import Clients, connect
 from labelops_cli.services import ServiceProcesses, wait_healthy
 from labelops_cli.stack.paths import labelops_home
 from labelops_cli.stack.servers import up_infra
 from labelops_shared import auth, storage
 
 LINES = int(os.environ.get("LABELOPS_BENCH_LINES", "1000000"))
+OBJECTS = int(os.environ.get("LABELOPS_BENCH_OBJECTS", "100000"))
 RAW_DOCS = 200_000
 GET_ROUNDS = 100
 console = Console()
@@ -68,6 +71,45 @@ def write_manifest(path: Path) -> int:
             out.write(json.dumps({"data": {"source": f"review number {n}: the product was fine",
                                            "label": labels[n % 3]}}) + "\n")
     return path.stat().st_size
+
+
+def tiny_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def folder_scan(client: Clients, minio: Minio) -> tuple[float, int]:
+    """Upload OBJECTS small PNGs under one prefix, then time the scan (objects/s)."""
+    prefix = f"bench-scan/{uuid.uuid4().hex}"
+    body = tiny_png()
+
+    def put(n: int) -> None:
+        minio.put_object(storage.UPLOADS_BUCKET, f"{prefix}/{n:07d}.png", io.BytesIO(body),
+                         len(body))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(put, range(OBJECTS)))
+    dataset = client.dataset.CreateDataset(dpb.CreateDatasetRequest(
+        name=f"bench-scan-{uuid.uuid4().hex[:8]}", kind=dpb.DATASET_KIND_IMAGE))
+    started = time.perf_counter()
+    client.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))
+    version = wait_version(client, dataset.id)
+    return version.item_count / (time.perf_counter() - started), version.item_count
+
+
+def wait_version(client: Clients, dataset_id: str) -> dpb.DatasetVersion:
+    while True:
+        version = client.dataset.GetVersion(dpb.GetVersionRequest(dataset_id=dataset_id,
+                                                                  version=1))
+        if version.state == dpb.VERSION_STATE_FAILED:
+            raise SystemExit(f"import failed: {version.error}")
+        if version.state == dpb.VERSION_STATE_READY:
+            return version
+        time.sleep(0.5)
 
 
 def main() -> None:
@@ -112,6 +154,7 @@ def main() -> None:
         got = client.dataset.GetItems(dpb.GetItemsRequest(dataset_id=dataset.id, item_ids=ids))
         latencies.append((time.perf_counter() - t) * 1000)
         assert len(got.items) == len(set(ids))
+    scan_rate, scanned = folder_scan(client, minio) if OBJECTS else (0.0, 0)
     client.close()
     latencies.sort()
 
@@ -126,6 +169,9 @@ def main() -> None:
     table.add_row("GetItems 200 ids p50", f"{statistics.median(latencies):.1f} ms", "", "")
     table.add_row("GetItems 200 ids p99",
                   f"{latencies[int(len(latencies) * 0.99) - 1]:.1f} ms", "", "")
+    if scanned:
+        table.add_row(f"folder scan ({scanned:,} PNG objects, header read each)",
+                      f"{scan_rate:,.0f} objects/s", "", "")
     console.print(table)
 
 

@@ -17,7 +17,7 @@ from labelops_shared import auth, storage
 from labelops_shared.mongo import Document
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
 from services.dataset.domain.lines import ENCODINGS
-from services.dataset.domain.media import unsafe_key
+from services.dataset.domain.media import MEDIA_KINDS, unsafe_key
 from services.dataset.domain.model import (
     ImportFormat,
     Kind,
@@ -112,8 +112,11 @@ class DatasetServicer:
     ) -> pb.DatasetVersion:
         dataset = await self._dataset_for_caller(request.dataset_id, context)
         abort = context.abort
+        uri = request.source_uri
         try:
-            bucket, key = storage.parse_s3_uri(request.source_uri)
+            # A folder scan names a prefix (s3://bucket/prefix/), possibly the bucket itself.
+            bucket, key = storage.parse_s3_uri(uri + "." if uri.endswith("/") else uri)
+            key = key[:-1] if uri.endswith("/") else key
         except ValueError as exc:
             await abort(grpc.StatusCode.INVALID_ARGUMENT, f"source_uri: {exc}")
         problem = unsafe_key(key)
@@ -123,7 +126,17 @@ class DatasetServicer:
         if fmt not in set(ImportFormat):
             await abort(grpc.StatusCode.INVALID_ARGUMENT,
                         f"format: {request.format or key!r}: one of .manifest, .jsonl, .txt "
-                        "(JSON lines), .csv or .xlsx; or name it in format")
+                        "(JSON lines), .csv or .xlsx, or a folder (s3://bucket/prefix/); "
+                        "or name it in format")
+        if fmt == ImportFormat.FOLDER:
+            if dataset["kind"] not in MEDIA_KINDS:
+                await abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            f"source_uri: a folder scan needs an image, video or audio "
+                            f"dataset; this one is {dataset['kind']}")
+            if key and not key.endswith("/"):
+                key += "/"  # the prefix is a folder: 'a/b' must not match 'a/bc/x.jpg'
+            return await self._start(dataset, uri, ImportRequest(
+                bucket=bucket, key=key, format=ImportFormat.FOLDER))
         if (request.encoding or "auto") not in ENCODINGS:
             await abort(grpc.StatusCode.INVALID_ARGUMENT,
                         f"encoding: one of {', '.join(ENCODINGS)}")
@@ -135,10 +148,13 @@ class DatasetServicer:
         if not stat.size:
             await abort(grpc.StatusCode.INVALID_ARGUMENT,
                         f"source_uri {request.source_uri!r}: the file is empty (0 bytes)")
-        version = await self._reserve_version(dataset["_id"], request.source_uri, str(fmt))
-        job = ImportRequest(bucket=bucket, key=key, format=ImportFormat(str(fmt)),
-                            encoding=request.encoding or "auto",
-                            text_column=request.text_column, skip_invalid=request.skip_invalid)
+        return await self._start(dataset, uri, ImportRequest(
+            bucket=bucket, key=key, format=ImportFormat(str(fmt)),
+            encoding=request.encoding or "auto", text_column=request.text_column,
+            skip_invalid=request.skip_invalid))
+
+    async def _start(self, dataset: Document, uri: str, job: ImportRequest) -> pb.DatasetVersion:
+        version = await self._reserve_version(dataset["_id"], uri, str(job.format))
         task = asyncio.create_task(self.importer.run(dataset, version["version"], job))
         self._imports.add(task)
         task.add_done_callback(self._imports.discard)

@@ -14,8 +14,10 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from minio import Minio
@@ -35,11 +37,21 @@ from services.dataset.domain.manifest import (
     table_layout,
     table_record,
 )
-from services.dataset.domain.media import check_kind
+from services.dataset.domain.media import (
+    HEADER_BYTES,
+    check_kind,
+    extensions_of,
+    image_size,
+    media_kind,
+    scanned_item,
+    unsafe_key,
+)
 from services.dataset.domain.model import ImportFormat, Kind, VersionState, item_document
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+SCAN_THREADS = 16  # concurrent header reads: MinIO round trips, not CPU, bound a scan
+SCAN_BATCH = 256
 CHUNK = 256 * 1024
 
 
@@ -99,8 +111,51 @@ def _xlsx_records(client: Minio, request: ImportRequest) -> Iterator[Record | Li
             book.close()
 
 
-def read_records(client: Minio, request: ImportRequest) -> Iterator[Record | LineError]:
-    """Every record of the file, or the error of each record that is not one."""
+def _header(client: Minio, bucket: str, key: str) -> bytes:
+    response = client.get_object(bucket, key, length=HEADER_BYTES)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def _folder_records(client: Minio, request: ImportRequest,
+                    kind: Kind) -> Iterator[Record | LineError]:
+    """One item per object under the prefix whose type fits the dataset's kind, in listing
+    (name) order; images get their width and height from the header bytes alone."""
+    where = f"s3://{request.bucket}/{request.key}"
+    if not client.bucket_exists(request.bucket):
+        raise FileError(LineError(where, 0, "", f"no bucket {request.bucket!r}"))
+    listing = client.list_objects(request.bucket, prefix=request.key, recursive=True)
+    fitting = (o for o in listing if o.object_name and not o.is_dir
+               and media_kind(o.object_name) == kind and not unsafe_key(o.object_name))
+    number = 0
+    with ThreadPoolExecutor(max_workers=SCAN_THREADS) as pool:
+        while batch := list(islice(fitting, SCAN_BATCH)):
+            heads: Iterator[bytes | None] = (
+                pool.map(lambda o: _header(client, request.bucket, o.object_name), batch)
+                if kind == Kind.IMAGE else iter([None] * len(batch)))
+            for found, head in zip(batch, heads, strict=True):
+                number += 1
+                uri = f"s3://{request.bucket}/{found.object_name}"
+                size = image_size(head) if head is not None else None
+                if head is not None and size is None:
+                    yield LineError(uri, number, "", "not a readable image (no size in its "
+                                    "header)")
+                    continue
+                yield Record(number, scanned_item(uri, found.size or 0, size))
+    if number == 0:
+        raise FileError(LineError(where, 0, "", f"no {kind} files under this prefix "
+                                  f"(accepted: {', '.join(extensions_of(kind))})"))
+
+
+def read_records(client: Minio, request: ImportRequest,
+                 kind: Kind = Kind.TEXT) -> Iterator[Record | LineError]:
+    """Every record of the file (or folder), or the error of each record that is not one."""
+    if request.format == ImportFormat.FOLDER:
+        yield from _folder_records(client, request, kind)
+        return
     if request.format == ImportFormat.XLSX:
         yield from _xlsx_records(client, request)
         return
@@ -116,8 +171,16 @@ def read_records(client: Minio, request: ImportRequest) -> Iterator[Record | Lin
             yield parsed
 
 
-def _take(records: Iterator[Record | LineError], count: int) -> list[Record | LineError]:
-    return [r for _, r in zip(range(count), records, strict=False)]
+def _prepare(records: Iterator[Record | LineError], kind: Kind, dataset_id: str, version: int,
+             file: str) -> list[tuple[Record | LineError, dict[str, Any] | None]]:
+    """The next batch of records, checked against the dataset's kind, with their documents."""
+    prepared: list[tuple[Record | LineError, dict[str, Any] | None]] = []
+    for found in islice(records, BATCH):
+        checked = check_kind(kind, found, file) if isinstance(found, Record) else found
+        doc = (item_document(dataset_id, version, checked.line, checked.data)
+               if isinstance(checked, Record) else None)
+        prepared.append((checked, doc))
+    return prepared
 
 
 class Importer:
@@ -131,9 +194,10 @@ class Importer:
         dataset_id = dataset["_id"]
         report = ImportReport(file=request.key)
         rejected = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # the downloadable report
+        generated = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # a folder scan's manifest
         try:
             try:
-                await self._load(dataset, version, request, report, rejected)
+                await self._load(dataset, version, request, report, rejected, generated)
                 failure = report.failure(skip_invalid=request.skip_invalid)
             except FileError as exc:
                 report.add_error(exc.error)
@@ -146,6 +210,8 @@ class Importer:
                     await self._fail(dataset, version, failure, report)
                 else:
                     report_uri = await self._store_rejected(dataset_id, version, report, rejected)
+                    if request.format == ImportFormat.FOLDER:
+                        await self._store_manifest(dataset, version, request, generated)
                     await self._complete(dataset, version, report, report_uri)
             except Exception:
                 # The version stays IMPORTING; the start-up sweep of the next run fails it.
@@ -153,32 +219,51 @@ class Importer:
                               extra={"dataset": dataset_id, "version": version})
         finally:
             rejected.close()
+            generated.close()
 
     async def _load(self, dataset: dict[str, Any], version: int, request: ImportRequest,
-                    report: ImportReport, rejected: Any) -> None:
+                    report: ImportReport, rejected: Any, generated: Any) -> None:
+        """Parse the next batch (in a thread) while the previous one is being inserted: the
+        database works on the other core while Python parses."""
         kind = Kind(dataset["kind"])
-        records = read_records(self.storage, request)
-        while True:
-            chunk = await asyncio.to_thread(_take, records, BATCH)
-            if not chunk:
-                break
-            batch: list[dict[str, Any]] = []
-            for found in chunk:
-                checked = check_kind(kind, found, request.key) if isinstance(found, Record) \
-                    else found
-                if isinstance(checked, LineError):
-                    report.add_error(checked)
-                    if request.skip_invalid:
-                        rejected.write(json.dumps(checked.as_dict(), ensure_ascii=False)
-                                       .encode() + b"\n")
-                    continue
-                problem = report.add_record(checked)
-                if problem:
-                    raise FileError(problem)
-                if request.skip_invalid or not report.error_count:  # else only validate
-                    batch.append(item_document(dataset["_id"], version, checked.line,
-                                               checked.data))
-            await self.repo.insert_items(batch)
+        records = read_records(self.storage, request, kind)
+        inserting: asyncio.Task[None] | None = None
+        try:
+            while True:
+                chunk = await asyncio.to_thread(_prepare, records, kind, dataset["_id"],
+                                                version, request.key)
+                if not chunk:
+                    break
+                batch: list[dict[str, Any]] = []
+                for checked, doc in chunk:
+                    if isinstance(checked, LineError):
+                        report.add_error(checked)
+                        if request.skip_invalid:
+                            rejected.write(json.dumps(checked.as_dict(), ensure_ascii=False)
+                                           .encode() + b"\n")
+                        continue
+                    problem = report.add_record(checked)
+                    if problem:
+                        raise FileError(problem)
+                    if request.format == ImportFormat.FOLDER:
+                        generated.write(json.dumps({"data": checked.data}).encode() + b"\n")
+                    if doc is not None and (request.skip_invalid or not report.error_count):
+                        batch.append(doc)  # once a record is invalid, the rest only validate
+                if inserting is not None:
+                    await inserting
+                inserting = asyncio.create_task(self.repo.insert_items(batch))
+        finally:
+            if inserting is not None:
+                await inserting
+
+    async def _store_manifest(self, dataset: dict[str, Any], version: int,
+                              request: ImportRequest, generated: Any) -> None:
+        """The manifest a folder scan generated, stored beside the data it lists."""
+        key = f"{request.key}labelops-{dataset['_id']}-v{version}.manifest"
+        size = generated.tell()
+        generated.seek(0)
+        await asyncio.to_thread(self.storage.put_object, request.bucket, key, generated, size,
+                                content_type="application/x-ndjson")
 
     async def _store_rejected(self, dataset_id: str, version: int, report: ImportReport,
                               rejected: Any) -> str:

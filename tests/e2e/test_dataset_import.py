@@ -17,6 +17,7 @@ import grpc
 import pytest
 from minio import Minio
 from openpyxl import Workbook
+from PIL import Image
 
 from labelops.dataset.v1 import dataset_pb2 as dpb
 from labelops_cli.client import Clients, connect
@@ -279,3 +280,57 @@ def test_cli_creates_a_dataset_from_a_local_file(
                           env={**os.environ, **stack_env, "COLUMNS": "200"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 items, 1 rejected" in done.stdout
+
+
+def _image(fmt: str, size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_folder_scan_makes_items_of_the_fitting_files(admin: Clients, minio: Minio) -> None:
+    prefix = f"scan/{uuid.uuid4().hex}"
+    files = {
+        "a/cat.jpg": _image("JPEG", (640, 480)), "b.png": _image("PNG", (32, 16)),
+        "c.webp": _image("WEBP", (10, 20)), "d.gif": _image("GIF", (5, 7)),
+        "e.bmp": _image("BMP", (3, 4)), "clip.mp4": b"\x00" * 64, "notes.txt": b"hello",
+    }
+    for name, body in files.items():
+        minio.put_object(storage.UPLOADS_BUCKET, f"{prefix}/{name}", io.BytesIO(body), len(body))
+    dataset = new_dataset(admin, dpb.DATASET_KIND_IMAGE)
+    started = admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))
+    version = finished(admin, dataset.id, started.version)
+    assert version.state == dpb.VERSION_STATE_READY, version.error
+    found = {item["source"].rsplit("/", 1)[1]: item for item in items(admin, dataset.id)}
+    assert sorted(found) == ["b.png", "c.webp", "cat.jpg", "d.gif", "e.bmp"]
+    assert found["cat.jpg"] == {
+        "source": f"s3://{storage.UPLOADS_BUCKET}/{prefix}/a/cat.jpg",
+        "size": len(files["a/cat.jpg"]), "content_type": "image/jpeg",
+        "width": 640, "height": 480}
+    assert (found["c.webp"]["width"], found["c.webp"]["height"]) == (10, 20)
+    manifest = minio.get_object(
+        storage.UPLOADS_BUCKET, f"{prefix}/labelops-{dataset.id}-v1.manifest").read()
+    assert [json.loads(line)["data"] for line in manifest.splitlines()] == \
+        items(admin, dataset.id)
+
+
+def test_folder_scan_errors(admin: Clients, minio: Minio) -> None:
+    prefix = f"scan/{uuid.uuid4().hex}"
+    dataset = new_dataset(admin, dpb.DATASET_KIND_IMAGE)
+    started = admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))
+    version = finished(admin, dataset.id, started.version)
+    assert version.state == dpb.VERSION_STATE_FAILED and "no image files" in version.error
+    minio.put_object(storage.UPLOADS_BUCKET, f"{prefix}/broken.jpg", io.BytesIO(b"nope"), 4)
+    started = admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))
+    version = finished(admin, dataset.id, started.version)
+    assert version.state == dpb.VERSION_STATE_FAILED
+    assert version.errors[0].file.endswith("broken.jpg") and "not a readable image" in \
+        version.errors[0].reason
+    text = new_dataset(admin)
+    with pytest.raises(grpc.RpcError) as refused:
+        admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
+            dataset_id=text.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -31,10 +31,13 @@ class ImportFormat(StrEnum):
     MANIFEST = "manifest"  # JSON lines: .manifest, .jsonl, .txt
     CSV = "csv"
     XLSX = "xlsx"
+    FOLDER = "folder"      # every object under a prefix that fits the dataset's kind
 
 
 def format_for(key: str) -> ImportFormat | None:
     """The format a file name says it has (None: cannot tell)."""
+    if key.endswith("/") or not key:
+        return ImportFormat.FOLDER
     lowered = key.lower()
     for suffix, found in ((".manifest", ImportFormat.MANIFEST), (".jsonl", ImportFormat.MANIFEST),
                           (".txt", ImportFormat.MANIFEST), (".csv", ImportFormat.CSV),

@@ -37,6 +37,49 @@ class DatasetImportFailed(EventData):
     error_count: int
 
 
+CHUNK_ITEMS = 1000  # item ids per event: every message stays well under Kafka's 1 MB default
+
+
+class ItemsAdded(EventData):
+    """New items became visible (an import completed). One event per chunk of at most
+    CHUNK_ITEMS ids, in item order; ``chunk`` counts from 0 and ``chunks`` is the total."""
+
+    TYPE = "labelops.dataset.items_added.v1"
+    TOPIC = topics.DATASET_EVENTS
+    dataset_id: str
+    workspace: str
+    version: int
+    chunk: int
+    chunks: int
+    item_ids: list[str]
+    group_values: dict[str, list[str | int | float | bool | None]] = Field(
+        default_factory=dict,
+        description="per groupable field (short scalar values), its value for each item id, "
+        "aligned with item_ids: what a package rule grouping by a field needs",
+    )
+
+
+class ItemsDeleted(EventData):
+    """Items were deleted (by id or filter). One event per chunk of at most CHUNK_ITEMS ids."""
+
+    TYPE = "labelops.dataset.items_deleted.v1"
+    TOPIC = topics.DATASET_EVENTS
+    dataset_id: str
+    workspace: str
+    deletion_id: str
+    chunk: int
+    chunks: int
+    item_ids: list[str]
+    sources_deleted: bool = False
+
+
+class DatasetDeleted(EventData):
+    TYPE = "labelops.dataset.deleted.v1"
+    TOPIC = topics.DATASET_EVENTS
+    dataset_id: str
+    workspace: str
+
+
 # --- jobs -------------------------------------------------------------------------------
 
 
@@ -82,6 +125,20 @@ class JobPublished(EventData):
     job_id: str
     job: JobSpec
     item_count: int
+
+
+class JobUnpublished(EventData):
+    TYPE = "labelops.job.unpublished.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    dataset_id: str
+
+
+class JobDeleted(EventData):
+    TYPE = "labelops.job.deleted.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    dataset_id: str
 
 
 # --- assignment -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -37,26 +38,108 @@ class _Counting:
         return chunk
 
 
+UPLOAD_THREADS = 8
+
+
+def _minio(env: dict[str, str]) -> Minio:
+    return Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
+                 secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
+
+
+def _progress() -> Progress:
+    return Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), console=console)
+
+
 def _upload(minio: Minio, path: Path) -> str:
     key = f"uploads/{uuid.uuid4().hex}/{path.name}"
     size = path.stat().st_size
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=console) as progress, path.open("rb") as raw:
+    with _progress() as progress, path.open("rb") as raw:
         task = progress.add_task(f"uploading {path.name}", total=size)
         minio.put_object(storage.UPLOADS_BUCKET, key,
                          _Counting(raw, lambda n: progress.advance(task, n)), size)
     return f"s3://{storage.UPLOADS_BUCKET}/{key}"
 
 
+def _upload_folder(minio: Minio, folder: Path) -> str:
+    """Every file under the folder (hidden ones aside), keeping the relative paths; the
+    prefix, for a folder scan."""
+    prefix = f"uploads/{uuid.uuid4().hex}/{folder.name}/"
+    files = sorted(p for p in folder.rglob("*") if p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not files:
+        raise typer.BadParameter(f"{folder}: the folder has no files", param_hint="--from")
+    total = sum(p.stat().st_size for p in files)
+    with _progress() as progress:
+        task = progress.add_task(f"uploading {len(files):,} files", total=total)
+
+        def put(path: Path) -> None:
+            with path.open("rb") as raw:
+                minio.put_object(storage.UPLOADS_BUCKET,
+                                 prefix + path.relative_to(folder).as_posix(),
+                                 _Counting(raw, lambda n: progress.advance(task, n)),
+                                 path.stat().st_size)
+
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            list(pool.map(put, files))
+    return f"s3://{storage.UPLOADS_BUCKET}/{prefix}"
+
+
+def _source_uri(env: dict[str, str], source: str, kind: str) -> str:
+    if source.startswith("s3://"):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        if kind in ("text", "multi"):
+            raise typer.BadParameter(f"{source}: a folder makes items of its image, video or "
+                                     f"audio files; this dataset is {kind}", param_hint="--from")
+        return _upload_folder(_minio(env), path)
+    if not path.is_file():
+        raise typer.BadParameter(f"{source}: no such file or folder", param_hint="--from")
+    return _upload(_minio(env), path)
+
+
+def _client(env: dict[str, str]) -> Any:
+    return connect(auth.issue_token(env["LABELOPS_JWT_SECRET"], subject="cli",
+                                    workspace="default", roles=[auth.ANNOTATION_ADMIN]))
+
+
+def _wait_and_report(client: Any, dataset_id: str, started: Any, source: str) -> None:
+    with console.status(f"importing {source}"):
+        while True:
+            version = client.dataset.GetVersion(dpb.GetVersionRequest(
+                dataset_id=dataset_id, version=started.version))
+            if version.state != dpb.VERSION_STATE_IMPORTING:
+                break
+            time.sleep(0.5)
+    for error in version.errors:
+        console.print(f"  {error.file}:{error.line} {error.field or '-'}: {error.reason}")
+    for duplicate in version.duplicates:
+        console.print(f"  {duplicate.file}:{duplicate.line} {duplicate.reason}")
+    if version.state == dpb.VERSION_STATE_FAILED:
+        console.print(f"[red]import failed:[/red] {version.error}")
+        raise typer.Exit(1)
+    console.print(f"[green]dataset {dataset_id}[/green] v{version.version}: "
+                  f"{version.item_count:,} items"
+                  + (f", {version.error_count:,} rejected (report: "
+                     f"{version.error_report_uri})" if version.error_count else "")
+                  + (f", {version.duplicate_count:,} duplicate sources "
+                     f"({version.duplicates_mode})" if version.duplicate_count else ""))
+
+
+FROM_HELP = ("a local .manifest/.jsonl/.txt/.csv/.xlsx file, a local folder of media files, "
+             "or s3://bucket/key of a file or s3://bucket/prefix/ of a folder")
+
+
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="dataset name"),
-    source: str = typer.Option(..., "--from", help="a local .manifest/.jsonl/.txt/.csv/.xlsx "
-                               "file, or s3://bucket/key of one"),
+    source: str = typer.Option(..., "--from", help=FROM_HELP),
     kind: str = typer.Option("text", help="text | image | video | audio | multi"),
     text_column: str = typer.Option("", help="CSV/XLSX: the column holding the text"),
     encoding: str = typer.Option("auto", help="auto | utf-8 | gb18030"),
     skip_invalid: bool = typer.Option(False, help="import the valid records, report the rest"),
+    duplicates: str = typer.Option("skip", help="a source already in the dataset: skip | keep"),
 ) -> None:
     """Create a dataset and import its first version, with progress."""
     from labelops_cli.stack.servers import stack_env
@@ -64,41 +147,71 @@ def create(
     env = stack_env()
     if kind not in KINDS:
         raise typer.BadParameter(f"one of {', '.join(KINDS)}", param_hint="--kind")
-    if not source.startswith("s3://"):
-        path = Path(source)
-        if not path.is_file():
-            raise typer.BadParameter(f"{source}: no such file (folders: upload them to MinIO "
-                                     "and import a manifest)", param_hint="--from")
-        minio = Minio(env["LABELOPS_MINIO_ENDPOINT"],
-                      access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
-                      secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
-        source = _upload(minio, path)
-    client = connect(auth.issue_token(env["LABELOPS_JWT_SECRET"], subject="cli",
-                                      workspace="default", roles=[auth.ANNOTATION_ADMIN]))
+    source = _source_uri(env, source, kind)
+    client = _client(env)
     try:
         dataset = client.dataset.CreateDataset(dpb.CreateDatasetRequest(name=name,
                                                                         kind=KINDS[kind]))
         started = client.dataset.ImportDataset(dpb.ImportDatasetRequest(
             dataset_id=dataset.id, source_uri=source, encoding=encoding,
-            text_column=text_column, skip_invalid=skip_invalid))
-        with console.status(f"importing {source}"):
-            while True:
-                version = client.dataset.GetVersion(dpb.GetVersionRequest(
-                    dataset_id=dataset.id, version=started.version))
-                if version.state != dpb.VERSION_STATE_IMPORTING:
-                    break
-                time.sleep(0.5)
+            text_column=text_column, skip_invalid=skip_invalid, duplicates=duplicates))
+        _wait_and_report(client, dataset.id, started, source)
     except grpc.RpcError as exc:
         console.print(f"[red]error:[/red] {exc.details()}")
         raise typer.Exit(1) from None
     finally:
         client.close()
-    for error in version.errors:
-        console.print(f"  {error.file}:{error.line} {error.field or '-'}: {error.reason}")
-    if version.state == dpb.VERSION_STATE_FAILED:
-        console.print(f"[red]import failed:[/red] {version.error}")
-        raise typer.Exit(1)
-    console.print(f"[green]dataset {dataset.id}[/green] v{version.version}: "
-                  f"{version.item_count:,} items"
-                  + (f", {version.error_count:,} rejected (report: "
-                     f"{version.error_report_uri})" if version.error_count else ""))
+
+
+@app.command("add")
+def add(
+    dataset_id: str = typer.Argument(..., help="the dataset to add data to"),
+    source: str = typer.Option(..., "--from", help=FROM_HELP),
+    text_column: str = typer.Option("", help="CSV/XLSX: the column holding the text"),
+    encoding: str = typer.Option("auto", help="auto | utf-8 | gb18030"),
+    skip_invalid: bool = typer.Option(False, help="import the valid records, report the rest"),
+    duplicates: str = typer.Option("skip", help="a source already in the dataset: skip | keep"),
+) -> None:
+    """Add data to a dataset as a new version (items-added events announce it)."""
+    from labelops_cli.stack.servers import stack_env
+
+    env = stack_env()
+    client = _client(env)
+    try:
+        dataset = client.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset_id))
+        kind = {v: k for k, v in KINDS.items()}[dataset.kind]
+        source = _source_uri(env, source, kind)
+        started = client.dataset.ImportDataset(dpb.ImportDatasetRequest(
+            dataset_id=dataset_id, source_uri=source, encoding=encoding,
+            text_column=text_column, skip_invalid=skip_invalid, duplicates=duplicates))
+        _wait_and_report(client, dataset_id, started, source)
+    except grpc.RpcError as exc:
+        console.print(f"[red]error:[/red] {exc.details()}")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+
+
+@app.command("show")
+def show(dataset_id: str = typer.Argument(..., help="dataset id")) -> None:
+    """A dataset's counts, fields and import history."""
+    from rich.table import Table
+
+    from labelops_cli.stack.servers import stack_env
+
+    client = _client(stack_env())
+    try:
+        dataset = client.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset_id))
+    except grpc.RpcError as exc:
+        console.print(f"[red]error:[/red] {exc.details()}")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    console.print(f"{dataset.name} ({dataset.id}): {dataset.item_count:,} items, "
+                  f"{dataset.deleted_count:,} deleted; fields: {', '.join(dataset.fields)}")
+    table = Table("version", "state", "items", "rejected", "duplicates", "source", "error")
+    for v in dataset.versions:
+        table.add_row(str(v.version), dpb.VersionState.Name(v.state).removeprefix(
+            "VERSION_STATE_").lower(), f"{v.item_count:,}", f"{v.error_count:,}",
+            f"{v.duplicate_count:,}", v.source_uri, v.error)
+    console.print(table)

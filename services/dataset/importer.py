@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +23,15 @@ from typing import Any
 from minio import Minio
 
 from labelops_shared import storage
-from labelops_shared.contracts import DatasetImported, DatasetImportFailed
+from labelops_shared.contracts import (
+    CHUNK_ITEMS,
+    DatasetImported,
+    DatasetImportFailed,
+    ItemsAdded,
+)
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
+from services.dataset.domain.items import Duplicates, group_values, source_key
 from services.dataset.domain.lines import DEFAULT_MAX_LINE_BYTES, detect_encoding, split_lines
 from services.dataset.domain.manifest import (
     FileError,
@@ -64,6 +70,7 @@ class ImportRequest:
     text_column: str = ""
     skip_invalid: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    duplicates: Duplicates = Duplicates.SKIP
 
 
 def _chunks(client: Minio, bucket: str, key: str) -> Iterator[bytes]:
@@ -171,16 +178,42 @@ def read_records(client: Minio, request: ImportRequest,
             yield parsed
 
 
+async def _spooled(file: Any) -> AsyncIterator[list[Any]]:
+    for line in file:
+        yield json.loads(line)
+
+
+async def _take(entries: AsyncIterator[list[Any]], count: int) -> AsyncIterator[list[Any]]:
+    for _ in range(count):
+        try:
+            yield await anext(entries)
+        except StopAsyncIteration:
+            return
+
+
+def chunk_count(items: int) -> int:
+    return -(-items // CHUNK_ITEMS)
+
+
+Prepared = tuple[Record | LineError, dict[str, Any] | None]
+
+
 def _prepare(records: Iterator[Record | LineError], kind: Kind, dataset_id: str, version: int,
-             file: str) -> list[tuple[Record | LineError, dict[str, Any] | None]]:
+             file: str) -> list[Prepared]:
     """The next batch of records, checked against the dataset's kind, with their documents."""
-    prepared: list[tuple[Record | LineError, dict[str, Any] | None]] = []
+    prepared: list[Prepared] = []
     for found in islice(records, BATCH):
         checked = check_kind(kind, found, file) if isinstance(found, Record) else found
-        doc = (item_document(dataset_id, version, checked.line, checked.data)
+        doc = (item_document(dataset_id, version, checked.line, checked.data,
+                             source_key(dataset_id, checked.data))
                if isinstance(checked, Record) else None)
         prepared.append((checked, doc))
     return prepared
+
+
+def _announcement(doc: dict[str, Any], data: dict[str, Any]) -> bytes:
+    """One spooled line of the items-added events: the item id and its groupable values."""
+    return json.dumps([doc["_id"], group_values(data)], ensure_ascii=False).encode() + b"\n"
 
 
 class Importer:
@@ -195,9 +228,10 @@ class Importer:
         report = ImportReport(file=request.key)
         rejected = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # the downloadable report
         generated = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # a folder scan's manifest
+        added = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # ids for the items-added events
         try:
             try:
-                await self._load(dataset, version, request, report, rejected, generated)
+                await self._load(dataset, version, request, report, rejected, generated, added)
                 failure = report.failure(skip_invalid=request.skip_invalid)
             except FileError as exc:
                 report.add_error(exc.error)
@@ -213,6 +247,9 @@ class Importer:
                     if request.format == ImportFormat.FOLDER:
                         await self._store_manifest(dataset, version, request, generated)
                     await self._complete(dataset, version, report, report_uri)
+                    added.seek(0)
+                    await self._announce(dataset, version, report.items, _spooled(added),
+                                         start=0)
             except Exception:
                 # The version stays IMPORTING; the start-up sweep of the next run fails it.
                 log.exception("could not record the import's outcome",
@@ -220,9 +257,10 @@ class Importer:
         finally:
             rejected.close()
             generated.close()
+            added.close()
 
     async def _load(self, dataset: dict[str, Any], version: int, request: ImportRequest,
-                    report: ImportReport, rejected: Any, generated: Any) -> None:
+                    report: ImportReport, rejected: Any, generated: Any, added: Any) -> None:
         """Parse the next batch (in a thread) while the previous one is being inserted: the
         database works on the other core while Python parses."""
         kind = Kind(dataset["kind"])
@@ -234,7 +272,7 @@ class Importer:
                                                 version, request.key)
                 if not chunk:
                     break
-                batch: list[dict[str, Any]] = []
+                batch: list[tuple[Record, dict[str, Any]]] = []
                 for checked, doc in chunk:
                     if isinstance(checked, LineError):
                         report.add_error(checked)
@@ -245,16 +283,44 @@ class Importer:
                     problem = report.add_record(checked)
                     if problem:
                         raise FileError(problem)
-                    if request.format == ImportFormat.FOLDER:
-                        generated.write(json.dumps({"data": checked.data}).encode() + b"\n")
                     if doc is not None and (request.skip_invalid or not report.error_count):
-                        batch.append(doc)  # once a record is invalid, the rest only validate
+                        batch.append((checked, doc))  # once one is invalid, the rest validate
                 if inserting is not None:
                     await inserting
-                inserting = asyncio.create_task(self.repo.insert_items(batch))
+                inserting = asyncio.create_task(
+                    self._insert(batch, request, report, generated, added))
         finally:
             if inserting is not None:
                 await inserting
+
+    async def _insert(self, batch: list[tuple[Record, dict[str, Any]]], request: ImportRequest,
+                      report: ImportReport, generated: Any, added: Any) -> None:
+        """Insert a batch; a record whose source the dataset already has (an earlier version
+        or an earlier line) is reported, then skipped or inserted under a suffixed key."""
+        refused = await self.repo.insert_items([doc for _, doc in batch])
+        duplicates: list[tuple[Record, dict[str, Any]]] = []
+        for index in refused:
+            record, doc = batch[index]
+            if (await self.repo.item(doc["_id"]) or {}).get("source_key") == doc["source_key"]:
+                continue  # this very document, inserted by an earlier attempt
+            keep = request.duplicates == Duplicates.KEEP
+            report.add_duplicate(LineError(request.key, record.line, "source",
+                                           "duplicate source: the dataset already has an item "
+                                           "with this source" + (" (kept)" if keep else
+                                                                 " (skipped)")), skipped=not keep)
+            duplicates.append((record, doc))
+        if request.duplicates == Duplicates.KEEP and duplicates:
+            for _, doc in duplicates:
+                doc["source_key"] = f"{doc['source_key']}:{doc['_id']}"
+            await self.repo.insert_items([doc for _, doc in duplicates])
+            duplicates = []
+        skipped = {doc["_id"] for _, doc in duplicates}
+        for record, doc in batch:
+            if doc["_id"] in skipped:
+                continue
+            added.write(_announcement(doc, record.data))
+            if request.format == ImportFormat.FOLDER:
+                generated.write(json.dumps({"data": record.data}).encode() + b"\n")
 
     async def _store_manifest(self, dataset: dict[str, Any], version: int,
                               request: ImportRequest, generated: Any) -> None:
@@ -284,8 +350,12 @@ class Importer:
             "fields": sorted(report.fields or ()), "finished_at": datetime.now(UTC),
             "errors": [e.as_dict() for e in report.errors or ()],
             "error_count": report.error_count, "error_report_uri": report_uri,
+            "duplicate_count": report.duplicate_count,
+            "duplicates": [e.as_dict() for e in report.duplicates or ()],
+            "chunks": chunk_count(report.items), "announced": 0,
         })
-        uow.set(DATASETS, dataset["_id"], {"latest_version": version, "item_count": report.items})
+        latest = (await self.repo.dataset(dataset["_id"]) or {}).get("latest_version", 0)
+        uow.set(DATASETS, dataset["_id"], {"latest_version": max(latest, version)})
         uow.emit(DatasetImported(
             dataset_id=dataset["_id"], workspace=dataset["workspace"], version=version,
             kind=dataset["kind"], item_count=report.items, fields=sorted(report.fields or ()),
@@ -293,6 +363,51 @@ class Importer:
         await self.outbox.commit(uow, key=f"import:{version_id(dataset['_id'], version)}")
         log.info("import completed", extra={"dataset": dataset["_id"], "version": version,
                                             "items": report.items})
+
+    async def _announce(self, dataset: dict[str, Any], version: int, item_count: int,
+                        entries: AsyncIterator[list[Any]], *, start: int) -> None:
+        """The items-added events of a READY version, a chunk per commit from chunk ``start``
+        on; the version records how many went out, so a restart resumes where this stopped."""
+        chunks = chunk_count(item_count)
+        vid = version_id(dataset["_id"], version)
+        for number in range(start, chunks):
+            entries_of_chunk = [e async for e in _take(entries, CHUNK_ITEMS)]
+            groups: dict[str, list[Any]] = {}
+            for position, (_, values) in enumerate(entries_of_chunk):
+                for name, value in values.items():
+                    groups.setdefault(name, [None] * len(entries_of_chunk))[position] = value
+            uow = UnitOfWork(source=self.source)
+            uow.set(VERSIONS, vid, {"announced": number + 1})
+            uow.emit(ItemsAdded(
+                dataset_id=dataset["_id"], workspace=dataset["workspace"], version=version,
+                chunk=number, chunks=chunks, item_ids=[e[0] for e in entries_of_chunk],
+                group_values=groups,
+            ), subject=f"datasets/{dataset['_id']}/versions/{version}")
+            await self.outbox.commit(uow, key=f"added:{vid}:{number}")
+
+    async def resume_announcements(self) -> None:
+        """Finish the items-added events of versions a crash interrupted after READY,
+        re-reading their items from the database."""
+        for version in await self.repo.versions_in_state(VersionState.READY):
+            done, chunks = version.get("announced", 0), version.get("chunks", 0)
+            if done >= chunks:
+                continue
+            dataset = await self.repo.dataset(version["dataset_id"])
+            if dataset is None:
+                continue
+            log.info("resuming items-added events", extra={
+                "dataset": dataset["_id"], "version": version["version"], "from_chunk": done})
+            await self._announce(dataset, version["version"], version["item_count"],
+                                 self._stored_entries(dataset["_id"], version["version"],
+                                                      skip=done * CHUNK_ITEMS), start=done)
+
+    async def _stored_entries(self, dataset_id: str, version: int,
+                              skip: int) -> AsyncIterator[list[Any]]:
+        seen = 0
+        async for doc in self.repo.stream_items(dataset_id, [version]):
+            seen += 1
+            if seen > skip:
+                yield [doc["_id"], group_values(json.loads(doc["data"]))]
 
     async def fail_interrupted(self, dataset_id: str, version: int) -> None:
         dataset = await self.repo.dataset(dataset_id)

@@ -13,6 +13,9 @@ from pymongo.errors import BulkWriteError
 from labelops_shared.mongo import Document
 
 DATASETS, VERSIONS, ITEMS = "datasets", "versions", "items"
+DELETIONS = "deletions"       # item deletions in progress or done, in chunks
+DELETION_CHUNKS = "deletion_chunks"
+JOB_USES = "job_uses"         # published jobs per dataset, kept from the jobs service's events
 POINT_READS = 16  # concurrent point reads per request
 
 INDEXES = {
@@ -21,12 +24,24 @@ INDEXES = {
         IndexModel([("dataset_id", ASCENDING), ("version", ASCENDING)], unique=True),
         IndexModel([("state", ASCENDING)]),
     ],
-    ITEMS: [IndexModel([("dataset_id", ASCENDING), ("version", ASCENDING), ("line", ASCENDING)])],
+    # Every item query is an _id range (ids are "<dataset>-v<version>-<line>"), served by
+    # the primary index; the one secondary index finds duplicate sources (a kept duplicate
+    # gets a suffixed key).
+    ITEMS: [IndexModel([("source_key", ASCENDING)], unique=True, name="source_key")],
+    DELETIONS: [IndexModel([("state", ASCENDING)])],
+    JOB_USES: [IndexModel([("dataset_id", ASCENDING)])],
 }
 
 
 def version_id(dataset_id: str, version: int) -> str:
     return f"{dataset_id}:v{version}"
+
+
+def _ids_of(dataset_id: str, version: int | None = None) -> Document:
+    """The ``_id`` range of a dataset's items, or of one version's: ids share the prefix
+    and '.' sorts right after '-'."""
+    prefix = f"{dataset_id}-v{version:04d}-" if version is not None else f"{dataset_id}-"
+    return {"$gte": prefix, "$lt": prefix[:-1] + "."}
 
 
 class Repository:
@@ -42,19 +57,28 @@ class Repository:
     async def versions_in_state(self, state: str) -> list[Document]:
         return await self.db[VERSIONS].find({"state": state}).to_list(None)
 
-    async def insert_items(self, docs: list[Document]) -> None:
-        """Insert a batch; documents already there (the same import re-run) stay as they are."""
+    async def insert_items(self, docs: list[Document]) -> list[int]:
+        """Insert a batch; the positions of the documents refused for a duplicate key (their
+        ``_id`` or their ``source_key``), the others being inserted."""
         if not docs:
-            return
+            return []
         try:
             await self.db[ITEMS].insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-            if others:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
                 raise
+            return sorted(e["index"] for e in errors)
+        return []
+
+    async def item(self, item_id: str) -> Document | None:
+        return await self.db[ITEMS].find_one({"_id": item_id})
 
     async def delete_items(self, dataset_id: str, version: int) -> None:
-        await self.db[ITEMS].delete_many({"dataset_id": dataset_id, "version": version})
+        await self.db[ITEMS].delete_many({"_id": _ids_of(dataset_id, version)})
+
+    async def delete_dataset_items(self, dataset_id: str) -> None:
+        await self.db[ITEMS].delete_many({"_id": _ids_of(dataset_id)})
 
     async def stream_items(
         self, dataset_id: str, versions: list[int], batch_size: int = 1000
@@ -62,12 +86,19 @@ class Repository:
         """Items of the given versions in import order (ids sort by version, then line)."""
         if not versions:
             return
-        cursor = (
-            self.db[ITEMS]
-            .find({"dataset_id": dataset_id, "version": {"$in": versions}})
-            .sort("_id", ASCENDING)
-            .batch_size(batch_size)
-        )
+        for version in sorted(versions):
+            cursor = (self.db[ITEMS].find({"_id": _ids_of(dataset_id, version)})
+                      .sort("_id", ASCENDING).batch_size(batch_size))
+            async for doc in cursor:
+                yield doc
+
+    async def items_after(self, dataset_id: str, after: str = "",
+                          batch_size: int = 1000) -> AsyncIterator[Document]:
+        """Every item of the dataset with an id above ``after``, in id order."""
+        ids = _ids_of(dataset_id)
+        if after:
+            ids = {"$gt": max(after, ids["$gte"]), "$lt": ids["$lt"]}
+        cursor = self.db[ITEMS].find({"_id": ids}).sort("_id", ASCENDING).batch_size(batch_size)
         async for doc in cursor:
             yield doc
 

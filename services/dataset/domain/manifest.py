@@ -132,6 +132,8 @@ class ImportReport:
     error_count: int = 0
     errors: list[LineError] | None = None
     fields: set[str] | None = None
+    duplicate_count: int = 0
+    duplicates: list[LineError] | None = None
 
     def add_error(self, error: LineError) -> None:
         self.error_count += 1
@@ -151,11 +153,24 @@ class ImportReport:
                              "field names in one file")
         return None
 
+    def add_duplicate(self, duplicate: LineError, *, skipped: bool) -> None:
+        """A record whose source the dataset already has; a skipped one is no item."""
+        self.duplicate_count += 1
+        if skipped:
+            self.items -= 1
+        if self.duplicates is None:
+            self.duplicates = []
+        if len(self.duplicates) < MAX_ERRORS_KEPT:
+            self.duplicates.append(duplicate)
+
     def failure(self, *, skip_invalid: bool = False) -> str | None:
         if self.error_count and not skip_invalid:
             first = self.errors[0] if self.errors else ""
             return f"{self.error_count} invalid record(s) in {self.file}; first: {first}"
         if self.items == 0:
+            if self.duplicate_count:
+                return f"{self.file}: every source is already in the dataset " \
+                       f"({self.duplicate_count} duplicates skipped)"
             if self.error_count:
                 return f"{self.file}: every record is invalid ({self.error_count})"
             return f"{self.file}: no items (the file is empty)"

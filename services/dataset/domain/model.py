@@ -68,13 +68,15 @@ def validate_name(name: str) -> str | None:
     return None
 
 
-def item_document(dataset_id: str, version: int, line: int,
-                  data: dict[str, Any]) -> dict[str, Any]:
+def item_document(dataset_id: str, version: int, line: int, data: dict[str, Any],
+                  source_key: str | None = None) -> dict[str, Any]:
     """The stored item. ``data`` is kept as JSON text, exactly as given (integers, nested
     arrays, keys with ``$`` or ``.``): the database never sees its structure, so user data
-    can never act as an operator or a path."""
+    can never act as an operator or a path. ``source_key`` is unique within the database:
+    a second item with the same source collides on it (an item without one gets its id)."""
+    doc_id = item_id(dataset_id, version, line)
     return {
-        "_id": item_id(dataset_id, version, line), "dataset_id": dataset_id,
-        "version": version, "line": line,
+        "_id": doc_id, "dataset_id": dataset_id, "version": version, "line": line,
+        "source_key": source_key or doc_id,
         "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
     }

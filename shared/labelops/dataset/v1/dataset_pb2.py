@@ -24,39 +24,57 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelops/dataset/v1/dataset.proto\x12\x13labelops.dataset.v1\"\xa6\x01\n\x07\x44\x61taset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\x12\x16\n\x0elatest_version\x18\x05 \x01(\x05\x12\x12\n\nitem_count\x18\x06 \x01(\x03\x12\x12\n\ncreated_at\x18\x07 \x01(\t\"H\n\x0bImportError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8f\x02\n\x0e\x44\x61tasetVersion\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.labelops.dataset.v1.VersionState\x12\x12\n\nitem_count\x18\x04 \x01(\x03\x12\x12\n\nsource_uri\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x30\n\x06\x65rrors\x18\x07 \x03(\x0b\x32 .labelops.dataset.v1.ImportError\x12\x13\n\x0b\x65rror_count\x18\x08 \x01(\x03\x12\x0e\n\x06\x66ormat\x18\t \x01(\t\x12\x18\n\x10\x65rror_report_uri\x18\n \x01(\t\"T\n\x14\x43reateDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\"\x8b\x01\n\x14ImportDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x12\n\nsource_uri\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x10\n\x08\x65ncoding\x18\x04 \x01(\t\x12\x13\n\x0btext_column\x18\x05 \x01(\t\x12\x14\n\x0cskip_invalid\x18\x06 \x01(\x08\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"8\n\x11GetVersionRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"9\n\x12StreamItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"X\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0c\n\x04line\x18\x04 \x01(\x03\x12\x11\n\tdata_json\x18\x05 \x01(\t\"7\n\x0fGetItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"<\n\x10GetItemsResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.labelops.dataset.v1.Item*\xa2\x01\n\x0b\x44\x61tasetKind\x12\x1c\n\x18\x44\x41TASET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TASET_KIND_TEXT\x10\x01\x12\x16\n\x12\x44\x41TASET_KIND_IMAGE\x10\x02\x12\x16\n\x12\x44\x41TASET_KIND_VIDEO\x10\x03\x12\x16\n\x12\x44\x41TASET_KIND_AUDIO\x10\x04\x12\x16\n\x12\x44\x41TASET_KIND_MULTI\x10\x05*}\n\x0cVersionState\x12\x1d\n\x19VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17VERSION_STATE_IMPORTING\x10\x01\x12\x17\n\x13VERSION_STATE_READY\x10\x02\x12\x18\n\x14VERSION_STATE_FAILED\x10\x03\x32\xa8\x04\n\x0e\x44\x61tasetService\x12X\n\rCreateDataset\x12).labelops.dataset.v1.CreateDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12_\n\rImportDataset\x12).labelops.dataset.v1.ImportDatasetRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12R\n\nGetDataset\x12&.labelops.dataset.v1.GetDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12Y\n\nGetVersion\x12&.labelops.dataset.v1.GetVersionRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12S\n\x0bStreamItems\x12\'.labelops.dataset.v1.StreamItemsRequest\x1a\x19.labelops.dataset.v1.Item0\x01\x12W\n\x08GetItems\x12$.labelops.dataset.v1.GetItemsRequest\x1a%.labelops.dataset.v1.GetItemsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelops/dataset/v1/dataset.proto\x12\x13labelops.dataset.v1\"\x84\x02\n\x07\x44\x61taset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\x12\x16\n\x0elatest_version\x18\x05 \x01(\x05\x12\x12\n\nitem_count\x18\x06 \x01(\x03\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x0e\n\x06\x66ields\x18\x08 \x03(\t\x12\x35\n\x08versions\x18\t \x03(\x0b\x32#.labelops.dataset.v1.DatasetVersion\x12\x15\n\rdeleted_count\x18\n \x01(\x03\"H\n\x0bImportError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xb0\x03\n\x0e\x44\x61tasetVersion\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.labelops.dataset.v1.VersionState\x12\x12\n\nitem_count\x18\x04 \x01(\x03\x12\x12\n\nsource_uri\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x30\n\x06\x65rrors\x18\x07 \x03(\x0b\x32 .labelops.dataset.v1.ImportError\x12\x13\n\x0b\x65rror_count\x18\x08 \x01(\x03\x12\x0e\n\x06\x66ormat\x18\t \x01(\t\x12\x18\n\x10\x65rror_report_uri\x18\n \x01(\t\x12\x0e\n\x06\x66ields\x18\x0b \x03(\t\x12\x17\n\x0f\x64uplicate_count\x18\x0c \x01(\x03\x12\x34\n\nduplicates\x18\r \x03(\x0b\x32 .labelops.dataset.v1.ImportError\x12\x17\n\x0f\x64uplicates_mode\x18\x0e \x01(\t\x12\x12\n\nstarted_at\x18\x0f \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x10 \x01(\t\"T\n\x14\x43reateDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .labelops.dataset.v1.DatasetKind\"\x9f\x01\n\x14ImportDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x12\n\nsource_uri\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x10\n\x08\x65ncoding\x18\x04 \x01(\t\x12\x13\n\x0btext_column\x18\x05 \x01(\t\x12\x14\n\x0cskip_invalid\x18\x06 \x01(\x08\x12\x12\n\nduplicates\x18\x07 \x01(\t\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"8\n\x11GetVersionRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"9\n\x12StreamItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"X\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0c\n\x04line\x18\x04 \x01(\x03\x12\x11\n\tdata_json\x18\x05 \x01(\t\"7\n\x0fGetItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"<\n\x10GetItemsResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.labelops.dataset.v1.Item\"\xa4\x01\n\nItemFilter\x12;\n\x06\x66ields\x18\x01 \x03(\x0b\x32+.labelops.dataset.v1.ItemFilter.FieldsEntry\x12\x13\n\x0bpath_prefix\x18\x02 \x01(\t\x12\x15\n\rname_contains\x18\x03 \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x01\n\x10ListItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12/\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.labelops.dataset.v1.ItemFilter\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"V\n\x11ListItemsResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.labelops.dataset.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x83\x01\n\x12\x44\x65leteItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\x12/\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.labelops.dataset.v1.ItemFilter\x12\x16\n\x0e\x64\x65lete_sources\x18\x04 \x01(\x08\"j\n\x13\x44\x65leteItemsResponse\x12\x13\n\x0b\x64\x65letion_id\x18\x01 \x01(\t\x12\x15\n\rdeleted_count\x18\x02 \x01(\x03\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x05\x12\x17\n\x0fsources_deleted\x18\x04 \x01(\x03\"*\n\x14\x44\x65leteDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\".\n\x15\x44\x65leteDatasetResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03*\xa2\x01\n\x0b\x44\x61tasetKind\x12\x1c\n\x18\x44\x41TASET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TASET_KIND_TEXT\x10\x01\x12\x16\n\x12\x44\x41TASET_KIND_IMAGE\x10\x02\x12\x16\n\x12\x44\x41TASET_KIND_VIDEO\x10\x03\x12\x16\n\x12\x44\x41TASET_KIND_AUDIO\x10\x04\x12\x16\n\x12\x44\x41TASET_KIND_MULTI\x10\x05*}\n\x0cVersionState\x12\x1d\n\x19VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17VERSION_STATE_IMPORTING\x10\x01\x12\x17\n\x13VERSION_STATE_READY\x10\x02\x12\x18\n\x14VERSION_STATE_FAILED\x10\x03\x32\xce\x06\n\x0e\x44\x61tasetService\x12X\n\rCreateDataset\x12).labelops.dataset.v1.CreateDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12_\n\rImportDataset\x12).labelops.dataset.v1.ImportDatasetRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12R\n\nGetDataset\x12&.labelops.dataset.v1.GetDatasetRequest\x1a\x1c.labelops.dataset.v1.Dataset\x12Y\n\nGetVersion\x12&.labelops.dataset.v1.GetVersionRequest\x1a#.labelops.dataset.v1.DatasetVersion\x12S\n\x0bStreamItems\x12\'.labelops.dataset.v1.StreamItemsRequest\x1a\x19.labelops.dataset.v1.Item0\x01\x12W\n\x08GetItems\x12$.labelops.dataset.v1.GetItemsRequest\x1a%.labelops.dataset.v1.GetItemsResponse\x12Z\n\tListItems\x12%.labelops.dataset.v1.ListItemsRequest\x1a&.labelops.dataset.v1.ListItemsResponse\x12`\n\x0b\x44\x65leteItems\x12\'.labelops.dataset.v1.DeleteItemsRequest\x1a(.labelops.dataset.v1.DeleteItemsResponse\x12\x66\n\rDeleteDataset\x12).labelops.dataset.v1.DeleteDatasetRequest\x1a*.labelops.dataset.v1.DeleteDatasetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelops.dataset.v1.dataset_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DATASETKIND']._serialized_start=1171
-  _globals['_DATASETKIND']._serialized_end=1333
-  _globals['_VERSIONSTATE']._serialized_start=1335
-  _globals['_VERSIONSTATE']._serialized_end=1460
+  _globals['_ITEMFILTER_FIELDSENTRY']._loaded_options = None
+  _globals['_ITEMFILTER_FIELDSENTRY']._serialized_options = b'8\001'
+  _globals['_DATASETKIND']._serialized_start=2181
+  _globals['_DATASETKIND']._serialized_end=2343
+  _globals['_VERSIONSTATE']._serialized_start=2345
+  _globals['_VERSIONSTATE']._serialized_end=2470
   _globals['_DATASET']._serialized_start=59
-  _globals['_DATASET']._serialized_end=225
-  _globals['_IMPORTERROR']._serialized_start=227
-  _globals['_IMPORTERROR']._serialized_end=299
-  _globals['_DATASETVERSION']._serialized_start=302
-  _globals['_DATASETVERSION']._serialized_end=573
-  _globals['_CREATEDATASETREQUEST']._serialized_start=575
-  _globals['_CREATEDATASETREQUEST']._serialized_end=659
-  _globals['_IMPORTDATASETREQUEST']._serialized_start=662
-  _globals['_IMPORTDATASETREQUEST']._serialized_end=801
-  _globals['_GETDATASETREQUEST']._serialized_start=803
-  _globals['_GETDATASETREQUEST']._serialized_end=842
-  _globals['_GETVERSIONREQUEST']._serialized_start=844
-  _globals['_GETVERSIONREQUEST']._serialized_end=900
-  _globals['_STREAMITEMSREQUEST']._serialized_start=902
-  _globals['_STREAMITEMSREQUEST']._serialized_end=959
-  _globals['_ITEM']._serialized_start=961
-  _globals['_ITEM']._serialized_end=1049
-  _globals['_GETITEMSREQUEST']._serialized_start=1051
-  _globals['_GETITEMSREQUEST']._serialized_end=1106
-  _globals['_GETITEMSRESPONSE']._serialized_start=1108
-  _globals['_GETITEMSRESPONSE']._serialized_end=1168
-  _globals['_DATASETSERVICE']._serialized_start=1463
-  _globals['_DATASETSERVICE']._serialized_end=2015
+  _globals['_DATASET']._serialized_end=319
+  _globals['_IMPORTERROR']._serialized_start=321
+  _globals['_IMPORTERROR']._serialized_end=393
+  _globals['_DATASETVERSION']._serialized_start=396
+  _globals['_DATASETVERSION']._serialized_end=828
+  _globals['_CREATEDATASETREQUEST']._serialized_start=830
+  _globals['_CREATEDATASETREQUEST']._serialized_end=914
+  _globals['_IMPORTDATASETREQUEST']._serialized_start=917
+  _globals['_IMPORTDATASETREQUEST']._serialized_end=1076
+  _globals['_GETDATASETREQUEST']._serialized_start=1078
+  _globals['_GETDATASETREQUEST']._serialized_end=1117
+  _globals['_GETVERSIONREQUEST']._serialized_start=1119
+  _globals['_GETVERSIONREQUEST']._serialized_end=1175
+  _globals['_STREAMITEMSREQUEST']._serialized_start=1177
+  _globals['_STREAMITEMSREQUEST']._serialized_end=1234
+  _globals['_ITEM']._serialized_start=1236
+  _globals['_ITEM']._serialized_end=1324
+  _globals['_GETITEMSREQUEST']._serialized_start=1326
+  _globals['_GETITEMSREQUEST']._serialized_end=1381
+  _globals['_GETITEMSRESPONSE']._serialized_start=1383
+  _globals['_GETITEMSRESPONSE']._serialized_end=1443
+  _globals['_ITEMFILTER']._serialized_start=1446
+  _globals['_ITEMFILTER']._serialized_end=1610
+  _globals['_ITEMFILTER_FIELDSENTRY']._serialized_start=1565
+  _globals['_ITEMFILTER_FIELDSENTRY']._serialized_end=1610
+  _globals['_LISTITEMSREQUEST']._serialized_start=1613
+  _globals['_LISTITEMSREQUEST']._serialized_end=1756
+  _globals['_LISTITEMSRESPONSE']._serialized_start=1758
+  _globals['_LISTITEMSRESPONSE']._serialized_end=1844
+  _globals['_DELETEITEMSREQUEST']._serialized_start=1847
+  _globals['_DELETEITEMSREQUEST']._serialized_end=1978
+  _globals['_DELETEITEMSRESPONSE']._serialized_start=1980
+  _globals['_DELETEITEMSRESPONSE']._serialized_end=2086
+  _globals['_DELETEDATASETREQUEST']._serialized_start=2088
+  _globals['_DELETEDATASETREQUEST']._serialized_end=2130
+  _globals['_DELETEDATASETRESPONSE']._serialized_start=2132
+  _globals['_DELETEDATASETRESPONSE']._serialized_end=2178
+  _globals['_DATASETSERVICE']._serialized_start=2473
+  _globals['_DATASETSERVICE']._serialized_end=3319
 # @@protoc_insertion_point(module_scope)

@@ -34,7 +34,7 @@ VERSION_STATE_READY: VersionState
 VERSION_STATE_FAILED: VersionState
 
 class Dataset(_message.Message):
-    __slots__ = ("id", "workspace", "name", "kind", "latest_version", "item_count", "created_at")
+    __slots__ = ("id", "workspace", "name", "kind", "latest_version", "item_count", "created_at", "fields", "versions", "deleted_count")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,9 @@ class Dataset(_message.Message):
     LATEST_VERSION_FIELD_NUMBER: _ClassVar[int]
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace: str
     name: str
@@ -49,7 +52,10 @@ class Dataset(_message.Message):
     latest_version: int
     item_count: int
     created_at: str
-    def __init__(self, id: _Optional[str] = ..., workspace: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., latest_version: _Optional[int] = ..., item_count: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    versions: _containers.RepeatedCompositeFieldContainer[DatasetVersion]
+    deleted_count: int
+    def __init__(self, id: _Optional[str] = ..., workspace: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., latest_version: _Optional[int] = ..., item_count: _Optional[int] = ..., created_at: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., versions: _Optional[_Iterable[_Union[DatasetVersion, _Mapping]]] = ..., deleted_count: _Optional[int] = ...) -> None: ...
 
 class ImportError(_message.Message):
     __slots__ = ("file", "line", "field", "reason")
@@ -64,7 +70,7 @@ class ImportError(_message.Message):
     def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., field: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DatasetVersion(_message.Message):
-    __slots__ = ("dataset_id", "version", "state", "item_count", "source_uri", "error", "errors", "error_count", "format", "error_report_uri")
+    __slots__ = ("dataset_id", "version", "state", "item_count", "source_uri", "error", "errors", "error_count", "format", "error_report_uri", "fields", "duplicate_count", "duplicates", "duplicates_mode", "started_at", "finished_at")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +81,12 @@ class DatasetVersion(_message.Message):
     ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     ERROR_REPORT_URI_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_MODE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     version: int
     state: VersionState
@@ -85,7 +97,13 @@ class DatasetVersion(_message.Message):
     error_count: int
     format: str
     error_report_uri: str
-    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[VersionState, str]] = ..., item_count: _Optional[int] = ..., source_uri: _Optional[str] = ..., error: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., error_count: _Optional[int] = ..., format: _Optional[str] = ..., error_report_uri: _Optional[str] = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    duplicate_count: int
+    duplicates: _containers.RepeatedCompositeFieldContainer[ImportError]
+    duplicates_mode: str
+    started_at: str
+    finished_at: str
+    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[VersionState, str]] = ..., item_count: _Optional[int] = ..., source_uri: _Optional[str] = ..., error: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., error_count: _Optional[int] = ..., format: _Optional[str] = ..., error_report_uri: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., duplicate_count: _Optional[int] = ..., duplicates: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., duplicates_mode: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
     __slots__ = ("name", "kind")
@@ -96,20 +114,22 @@ class CreateDatasetRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ...) -> None: ...
 
 class ImportDatasetRequest(_message.Message):
-    __slots__ = ("dataset_id", "source_uri", "format", "encoding", "text_column", "skip_invalid")
+    __slots__ = ("dataset_id", "source_uri", "format", "encoding", "text_column", "skip_invalid", "duplicates")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     TEXT_COLUMN_FIELD_NUMBER: _ClassVar[int]
     SKIP_INVALID_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     source_uri: str
     format: str
     encoding: str
     text_column: str
     skip_invalid: bool
-    def __init__(self, dataset_id: _Optional[str] = ..., source_uri: _Optional[str] = ..., format: _Optional[str] = ..., encoding: _Optional[str] = ..., text_column: _Optional[str] = ..., skip_invalid: _Optional[bool] = ...) -> None: ...
+    duplicates: str
+    def __init__(self, dataset_id: _Optional[str] = ..., source_uri: _Optional[str] = ..., format: _Optional[str] = ..., encoding: _Optional[str] = ..., text_column: _Optional[str] = ..., skip_invalid: _Optional[bool] = ..., duplicates: _Optional[str] = ...) -> None: ...
 
 class GetDatasetRequest(_message.Message):
     __slots__ = ("dataset_id",)
@@ -160,3 +180,78 @@ class GetItemsResponse(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[Item]
     def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class ItemFilter(_message.Message):
+    __slots__ = ("fields", "path_prefix", "name_contains")
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    PATH_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    NAME_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    fields: _containers.ScalarMap[str, str]
+    path_prefix: str
+    name_contains: str
+    def __init__(self, fields: _Optional[_Mapping[str, str]] = ..., path_prefix: _Optional[str] = ..., name_contains: _Optional[str] = ...) -> None: ...
+
+class ListItemsRequest(_message.Message):
+    __slots__ = ("dataset_id", "version", "filter", "page_size", "page_token")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    version: int
+    filter: ItemFilter
+    page_size: int
+    page_token: str
+    def __init__(self, dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., filter: _Optional[_Union[ItemFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListItemsResponse(_message.Message):
+    __slots__ = ("items", "next_page_token")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    next_page_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteItemsRequest(_message.Message):
+    __slots__ = ("dataset_id", "item_ids", "filter", "delete_sources")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    DELETE_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    filter: ItemFilter
+    delete_sources: bool
+    def __init__(self, dataset_id: _Optional[str] = ..., item_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[ItemFilter, _Mapping]] = ..., delete_sources: _Optional[bool] = ...) -> None: ...
+
+class DeleteItemsResponse(_message.Message):
+    __slots__ = ("deletion_id", "deleted_count", "chunks", "sources_deleted")
+    DELETION_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    deletion_id: str
+    deleted_count: int
+    chunks: int
+    sources_deleted: int
+    def __init__(self, deletion_id: _Optional[str] = ..., deleted_count: _Optional[int] = ..., chunks: _Optional[int] = ..., sources_deleted: _Optional[int] = ...) -> None: ...
+
+class DeleteDatasetRequest(_message.Message):
+    __slots__ = ("dataset_id",)
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    def __init__(self, dataset_id: _Optional[str] = ...) -> None: ...
+
+class DeleteDatasetResponse(_message.Message):
+    __slots__ = ("deleted_count",)
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    deleted_count: int
+    def __init__(self, deleted_count: _Optional[int] = ...) -> None: ...

@@ -64,6 +64,21 @@ class DatasetServiceStub:
                 request_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.GetItemsRequest.SerializeToString,
                 response_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.GetItemsResponse.FromString,
                 _registered_method=True)
+        self.ListItems = channel.unary_unary(
+                '/labelops.dataset.v1.DatasetService/ListItems',
+                request_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.ListItemsRequest.SerializeToString,
+                response_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.ListItemsResponse.FromString,
+                _registered_method=True)
+        self.DeleteItems = channel.unary_unary(
+                '/labelops.dataset.v1.DatasetService/DeleteItems',
+                request_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteItemsRequest.SerializeToString,
+                response_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteItemsResponse.FromString,
+                _registered_method=True)
+        self.DeleteDataset = channel.unary_unary(
+                '/labelops.dataset.v1.DatasetService/DeleteDataset',
+                request_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteDatasetRequest.SerializeToString,
+                response_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteDatasetResponse.FromString,
+                _registered_method=True)
 
 
 class DatasetServiceServicer:
@@ -110,6 +125,28 @@ class DatasetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListItems(self, request, context):
+        """A page of visible items, optionally filtered; page_token from the previous page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteItems(self, request, context):
+        """Delete items by id or by filter (optionally their source objects too). Returns when
+        every chunk is deleted and announced; an interrupted deletion resumes at restart.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDataset(self, request, context):
+        """Delete a dataset and its items. Refused while a published job uses it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatasetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +179,21 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.GetItems,
                     request_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.GetItemsRequest.FromString,
                     response_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.GetItemsResponse.SerializeToString,
+            ),
+            'ListItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListItems,
+                    request_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.ListItemsRequest.FromString,
+                    response_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'DeleteItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteItems,
+                    request_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteItemsRequest.FromString,
+                    response_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteItemsResponse.SerializeToString,
+            ),
+            'DeleteDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDataset,
+                    request_deserializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteDatasetRequest.FromString,
+                    response_serializer=labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteDatasetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +358,87 @@ class DatasetService:
             '/labelops.dataset.v1.DatasetService/GetItems',
             labelops_dot_dataset_dot_v1_dot_dataset__pb2.GetItemsRequest.SerializeToString,
             labelops_dot_dataset_dot_v1_dot_dataset__pb2.GetItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.dataset.v1.DatasetService/ListItems',
+            labelops_dot_dataset_dot_v1_dot_dataset__pb2.ListItemsRequest.SerializeToString,
+            labelops_dot_dataset_dot_v1_dot_dataset__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.dataset.v1.DatasetService/DeleteItems',
+            labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteItemsRequest.SerializeToString,
+            labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.dataset.v1.DatasetService/DeleteDataset',
+            labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteDatasetRequest.SerializeToString,
+            labelops_dot_dataset_dot_v1_dot_dataset__pb2.DeleteDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,

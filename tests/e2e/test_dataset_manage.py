@@ -1,0 +1,345 @@
+"""Managing a dataset on the real stack: duplicate sources, items-added events in chunks
+(resumed after a kill), listing with filters and cursor paging, deleting items by id or
+filter (with their source objects), the import history, deleting a dataset and its refusal
+while a published job uses it, and a local folder uploaded by the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from minio import Minio
+from pymongo import MongoClient
+
+from labelops.dataset.v1 import dataset_pb2 as dpb
+from labelops.jobs.v1 import jobs_pb2 as jpb
+from labelops_cli.client import Clients
+from labelops_cli.demo import wait_for
+from labelops_cli.services import ServiceProcesses, wait_healthy
+from labelops_shared import storage, topics
+from labelops_shared.contracts import JobUnpublished
+from labelops_shared.events import new_event
+from tests.e2e.test_dataset_import import (
+    _image,
+    admin,  # noqa: F401 - fixture
+    import_file,
+    items,
+    minio,  # noqa: F401 - fixture
+    new_dataset,
+    upload,
+)
+
+pytestmark = pytest.mark.e2e
+Event = dict[str, Any]
+
+
+def _manifest(sources: list[str], **extra: Any) -> bytes:
+    return "\n".join(json.dumps({"data": {"source": s, **extra}}) for s in sources).encode()
+
+
+class EventTap:
+    """Events of one topic published after the tap was opened."""
+
+    def __init__(self, bootstrap: str, topic: str = topics.DATASET_EVENTS) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.start = asyncio.run(self._ends())
+
+    async def _ends(self) -> dict[TopicPartition, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(self.topic, p) for p in range(topics.PARTITIONS)]
+            return dict(await consumer.end_offsets(parts))
+        finally:
+            await consumer.stop()
+
+    def collect(self, wanted: Callable[[Event], bool], done: Callable[[list[Event]], bool],
+                timeout: float = 120) -> list[Event]:
+        return asyncio.run(self._collect(wanted, done, timeout))
+
+    async def _collect(self, wanted: Callable[[Event], bool],
+                       done: Callable[[list[Event]], bool], seconds: float) -> list[Event]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        found: list[Event] = []
+        try:
+            consumer.assign(list(self.start))
+            for part, offset in self.start.items():
+                consumer.seek(part, offset)
+            deadline = asyncio.get_running_loop().time() + seconds
+            while not done(found):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"events not seen in {seconds}s; got {len(found)}")
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        event = json.loads(record.value)
+                        if wanted(event):
+                            found.append(event)
+        finally:
+            await consumer.stop()
+        return found
+
+
+def _of(dataset_id: str, kind: str) -> Callable[[Event], bool]:
+    return lambda e: e["type"] == kind and e["data"]["dataset_id"] == dataset_id
+
+
+ADDED = "labelops.dataset.items_added.v1"
+DELETED = "labelops.dataset.items_deleted.v1"
+
+
+@pytest.fixture
+def tap(stack_env: dict[str, str]) -> EventTap:
+    return EventTap(stack_env["LABELOPS_KAFKA_BOOTSTRAP"])
+
+
+def test_duplicate_sources_are_skipped_or_kept_and_reported(admin: Clients,  # noqa: F811
+                                                            minio: Minio) -> None:  # noqa: F811
+    dataset, first = import_file(admin, minio, "a.manifest", _manifest(["a", "b", "a"]))
+    assert first.state == dpb.VERSION_STATE_READY, first.error
+    assert first.item_count == 2 and first.duplicate_count == 1
+    assert first.duplicates[0].line == 3 and "skipped" in first.duplicates[0].reason
+    # Adding data: sources of earlier versions count too; keep imports them again.
+    _, kept = import_file(admin, minio, "b.manifest", _manifest(["b", "c"]), dataset=dataset,
+                          duplicates="keep")
+    assert kept.item_count == 2 and kept.duplicate_count == 1 and kept.duplicates_mode == "keep"
+    assert [i["source"] for i in items(admin, dataset.id)] == ["a", "b", "b", "c"]
+    # Nothing new at all: the import fails and says why.
+    _, none_new = import_file(admin, minio, "c.manifest", _manifest(["a", "c"]),
+                              dataset=dataset)
+    assert none_new.state == dpb.VERSION_STATE_FAILED
+    assert "already in the dataset" in none_new.error
+    bad = pytest.raises(grpc.RpcError, import_file, admin, minio, "d.manifest",
+                        _manifest(["z"]), dataset=dataset, duplicates="maybe")
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_items_added_events_carry_every_id_in_chunks_with_group_values(
+        admin: Clients, minio: Minio, tap: EventTap) -> None:  # noqa: F811
+    sources = [f"text {n}" for n in range(2_500)]
+    body = "\n".join(json.dumps({"data": {"source": s, "video": f"v{n // 1000}", "n": n,
+                                          "long": "x" * 300}})
+                     for n, s in enumerate(sources)).encode()
+    dataset, version = import_file(admin, minio, "big.manifest", body)
+    assert version.state == dpb.VERSION_STATE_READY
+    events = tap.collect(_of(dataset.id, ADDED), lambda found: len(found) >= 3)
+    events.sort(key=lambda e: e["data"]["chunk"])
+    assert [(e["data"]["chunk"], e["data"]["chunks"]) for e in events] == [(0, 3), (1, 3), (2, 3)]
+    ids = [i for e in events for i in e["data"]["item_ids"]]
+    assert ids == [item.id for item in admin.dataset.StreamItems(
+        dpb.StreamItemsRequest(dataset_id=dataset.id))]
+    assert [len(e["data"]["item_ids"]) for e in events] == [1000, 1000, 500]
+    groups = events[2]["data"]["group_values"]
+    assert groups["video"] == ["v2"] * 500 and groups["n"][0] == 2000
+    assert "long" not in groups and "source" not in groups  # content, not a grouping key
+
+
+def _items_collection(stack_env: dict[str, str]) -> Any:
+    return MongoClient(stack_env["LABELOPS_MONGO_URL"])["labelops_dataset"]
+
+
+@pytest.mark.fault
+def test_items_added_resume_after_a_kill_without_loss_or_repeat(
+        admin: Clients, minio: Minio, tap: EventTap,  # noqa: F811
+        platform: ServiceProcesses, stack_env: dict[str, str]) -> None:
+    body = _manifest([f"row {n}" for n in range(100_000)])
+    dataset = new_dataset(admin)
+    started = admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset.id, source_uri=upload(minio, "many.manifest", body)))
+    versions = _items_collection(stack_env)["versions"]
+    vid = f"{dataset.id}:v{started.version}"
+
+    def announcing() -> bool | None:
+        doc = versions.find_one({"_id": vid}) or {}
+        assert doc.get("state") != "failed", doc.get("error")
+        return True if doc.get("announced", 0) >= 1 else None
+
+    wait_for("the first items-added events", announcing, timeout=300)
+    platform.kill("dataset")
+    announced = versions.find_one({"_id": vid})
+    assert 1 <= announced["announced"] < announced["chunks"] == 100, "killed too late"
+    platform.start("dataset", stack_env)
+    wait_healthy(platform, ["dataset"])
+    events = tap.collect(_of(dataset.id, ADDED),
+                         lambda found: {e["data"]["chunk"] for e in found} == set(range(100)),
+                         timeout=300)
+    by_chunk: dict[int, list[str]] = {}
+    for event in events:  # at-least-once: a re-sent chunk carries the same ids
+        by_chunk.setdefault(event["data"]["chunk"], event["data"]["item_ids"])
+        assert by_chunk[event["data"]["chunk"]] == event["data"]["item_ids"]
+    ids = [i for n in sorted(by_chunk) for i in by_chunk[n]]
+    assert len(ids) == len(set(ids)) == 100_000
+    assert ids == sorted(ids)
+
+
+def test_list_items_pages_with_filters(admin: Clients, minio: Minio) -> None:  # noqa: F811
+    lines = [{"data": {"source": f"s3://pics/cats/{n:03d}.jpg", "team": "a" if n % 2 else "b",
+                       "n": n}} for n in range(25)]
+    lines += [{"data": {"source": f"s3://pics/dogs/d{n}.png", "team": "a", "n": 100 + n}}
+              for n in range(5)]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    dataset, version = import_file(admin, minio, "pics.manifest", body,
+                                   kind=dpb.DATASET_KIND_IMAGE)
+    assert version.state == dpb.VERSION_STATE_READY, version.error
+
+    def every(**request: Any) -> list[dict[str, Any]]:
+        found, token, pages = [], "", 0
+        while True:
+            page = admin.dataset.ListItems(dpb.ListItemsRequest(
+                dataset_id=dataset.id, page_size=4, page_token=token, **request))
+            found += [json.loads(i.data_json) for i in page.items]
+            pages += 1
+            token = page.next_page_token
+            if not token:
+                return found
+            assert pages < 20
+
+    assert [d["n"] for d in every()] == [d["data"]["n"] for d in lines]
+    team_a = every(filter=dpb.ItemFilter(fields={"team": "a"}))
+    assert [d["n"] for d in team_a] == [n for n in range(25) if n % 2] + list(range(100, 105))
+    assert [d["n"] for d in every(filter=dpb.ItemFilter(fields={"n": "7"}))] == [7]
+    dogs = every(filter=dpb.ItemFilter(path_prefix="dogs/"))
+    assert len(dogs) == 5 and dogs == every(filter=dpb.ItemFilter(path_prefix="s3://pics/dogs"))
+    assert [d["n"] for d in every(filter=dpb.ItemFilter(name_contains="01"))] == \
+        [n for n in range(25) if "01" in f"{n:03d}"]
+    assert every(filter=dpb.ItemFilter(fields={"team": "a"}, path_prefix="dogs/",
+                                       name_contains="D3")) == [lines[28]["data"]]
+    with pytest.raises(grpc.RpcError) as bad:
+        admin.dataset.ListItems(dpb.ListItemsRequest(dataset_id=dataset.id, page_token="junk"))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_token" in (bad.value.details() or "")
+
+
+def test_delete_items_by_id_and_by_filter_with_their_sources(
+        admin: Clients, minio: Minio, tap: EventTap) -> None:  # noqa: F811
+    pictures = [upload(minio, f"p{n}.png", _image("PNG", (4, 3))) for n in range(6)]
+    lines = [{"data": {"source": uri, "batch": "old" if n < 4 else "new"}}
+             for n, uri in enumerate(pictures)]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    dataset, version = import_file(admin, minio, "p.manifest", body, kind=dpb.DATASET_KIND_IMAGE)
+    assert version.state == dpb.VERSION_STATE_READY, version.error
+    ids = [i.id for i in admin.dataset.StreamItems(dpb.StreamItemsRequest(dataset_id=dataset.id))]
+
+    by_id = admin.dataset.DeleteItems(dpb.DeleteItemsRequest(
+        dataset_id=dataset.id, item_ids=[ids[0], ids[1], "no-such-item"]))
+    assert by_id.deleted_count == 2 and by_id.sources_deleted == 0
+    assert minio.stat_object(*storage.parse_s3_uri(pictures[0])).size > 0  # kept
+    by_filter = admin.dataset.DeleteItems(dpb.DeleteItemsRequest(
+        dataset_id=dataset.id, filter=dpb.ItemFilter(fields={"batch": "old"}),
+        delete_sources=True))
+    assert by_filter.deleted_count == 2 and by_filter.sources_deleted == 2
+    for uri in pictures[2:4]:
+        with pytest.raises(Exception, match="NoSuchKey|does not exist"):
+            minio.stat_object(*storage.parse_s3_uri(uri))
+    assert [i["batch"] for i in items(admin, dataset.id)] == ["new", "new"]
+    shown = admin.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset.id))
+    assert (shown.item_count, shown.deleted_count) == (2, 4)
+
+    events = tap.collect(_of(dataset.id, DELETED), lambda found: len(found) >= 2)
+    assert sorted(i for e in events for i in e["data"]["item_ids"]) == ids[:4]
+    assert {e["data"]["deletion_id"] for e in events} == {by_id.deletion_id,
+                                                          by_filter.deletion_id}
+    for request in (dpb.DeleteItemsRequest(dataset_id=dataset.id),
+                    dpb.DeleteItemsRequest(dataset_id=dataset.id, item_ids=[ids[4]],
+                                           filter=dpb.ItemFilter(fields={"batch": "new"}))):
+        with pytest.raises(grpc.RpcError) as bad:
+            admin.dataset.DeleteItems(request)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_get_dataset_shows_counts_fields_and_import_history(
+        admin: Clients, minio: Minio) -> None:  # noqa: F811
+    dataset, _ = import_file(admin, minio, "one.manifest", _manifest(["a", "b"], lang="en"))
+    import_file(admin, minio, "two.manifest", b'{"data": {"source": "c"}}\n{"bad": 1}\n',
+                dataset=dataset)
+    import_file(admin, minio, "three.manifest", _manifest(["d"], topic="x"), dataset=dataset)
+    shown = admin.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset.id))
+    assert shown.item_count == 3 and shown.latest_version == 3
+    assert list(shown.fields) == ["lang", "source", "topic"]
+    states = [(v.version, dpb.VersionState.Name(v.state), v.item_count) for v in shown.versions]
+    assert states == [(1, "VERSION_STATE_READY", 2), (2, "VERSION_STATE_FAILED", 0),
+                      (3, "VERSION_STATE_READY", 1)]
+    failed = shown.versions[1]
+    assert failed.errors[0].line == 2 and failed.errors[0].field == "data"
+    assert failed.started_at and failed.finished_at >= failed.started_at
+
+
+async def _publish(bootstrap: str, *events: Any) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topics.JOBS_EVENTS, event.model_dump_json().encode(),
+                                         key=event.data.job_id.encode())
+    finally:
+        await producer.stop()
+
+
+def test_delete_dataset_refused_while_a_published_job_uses_it(
+        admin: Clients, minio: Minio, stack_env: dict[str, str]) -> None:  # noqa: F811
+    dataset, _ = import_file(admin, minio, "used.manifest", _manifest(["a"]))
+    job = admin.jobs.CreateJob(jpb.CreateJobRequest(
+        name=f"sentiment-{uuid.uuid4().hex[:6]}", dataset_id=dataset.id,
+        template="text_classification", labels=[jpb.Label(name="pos"), jpb.Label(name="neg")],
+        workflow=jpb.WORKFLOW_LABEL, package_size=10, check_ratio=1.0))
+    admin.jobs.PublishJob(jpb.PublishJobRequest(job_id=job.id))
+    job_id = job.id
+    bootstrap = stack_env["LABELOPS_KAFKA_BOOTSTRAP"]
+    uses = _items_collection(stack_env)["job_uses"]
+    wait_for("the dataset service to learn of the job",
+             lambda: uses.find_one({"_id": job_id}))
+    with pytest.raises(grpc.RpcError) as refused:
+        admin.dataset.DeleteDataset(dpb.DeleteDatasetRequest(dataset_id=dataset.id))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert repr(job.name) in (refused.value.details() or "")
+    assert "unpublish" in (refused.value.details() or "")
+    assert items(admin, dataset.id) == [{"source": "a"}]  # nothing deleted
+    # Unpublishing is the jobs service's (issue 4); its event is what the dataset service reads.
+    asyncio.run(_publish(bootstrap, new_event(JobUnpublished(job_id=job_id,
+                                                             dataset_id=dataset.id),
+                                              source="/test")))
+
+    def deleted() -> dpb.DeleteDatasetResponse | None:
+        try:
+            return admin.dataset.DeleteDataset(dpb.DeleteDatasetRequest(dataset_id=dataset.id))
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+            return None
+
+    assert wait_for("the deletion", deleted).deleted_count == 1
+    with pytest.raises(grpc.RpcError) as gone:
+        admin.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset.id))
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_cli_uploads_a_local_folder_and_scans_it(
+        platform: ServiceProcesses, stack_env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "shots"
+    (folder / "day1").mkdir(parents=True)
+    (folder / "day1" / "a.png").write_bytes(_image("PNG", (8, 6)))
+    (folder / "b.jpg").write_bytes(_image("JPEG", (5, 7)))
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes(_image("PNG", (1, 1)))
+    name = f"shots-{uuid.uuid4().hex[:8]}"
+    done = subprocess.run([sys.executable, "-m", "labelops_cli.main", "dataset", "create", name,
+                           "--from", str(folder), "--kind", "image"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **stack_env,
+                                                       "COLUMNS": "200"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 items" in done.stdout
+    text = subprocess.run([sys.executable, "-m", "labelops_cli.main", "dataset", "create",
+                           name + "-t", "--from", str(folder)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **stack_env, "COLUMNS": "200"})
+    assert text.returncode != 0 and "this dataset is text" in text.stdout + text.stderr
+

@@ -9,13 +9,15 @@ from services.jobs import handlers
 from services.jobs.adapters.dataset_client import DatasetClient
 from services.jobs.adapters.repository import INDEXES, Repository
 from services.jobs.api import ROLES, JobsServicer
+from services.jobs.settings import JobsSettings
 
 
 def build(rt: Runtime) -> ServiceParts:
     repo = Repository(rt.db)
     handlers.register(rt.consumer, repo)
     servicer = JobsServicer(repo, rt.outbox,
-                            DatasetClient(rt.settings.dataset_addr, rt.service_token), rt.source)
+                            DatasetClient(rt.settings.dataset_addr, rt.service_token), rt.source,
+                            JobsSettings().limits())
     return ServiceParts(
         grpc_services=[GrpcService("labelops.jobs.v1.JobsService", servicer,
                                    jobs_pb2_grpc.add_JobsServiceServicer_to_server, ROLES)],

@@ -84,14 +84,54 @@ class DatasetDeleted(EventData):
 
 
 class LabelDef(Value):
+    """A label of the job's label set (the shared label-set model, see
+    ``annotations.validate_label_set``)."""
+
     name: str
     color: str = ""
+    shortcut: str = ""
+    kind: str = Field(default="entity", description="entity | relation")
+    label_class: str = Field(default="", description="label class (audio segments)")
+    source: list[str] = Field(default=[], description="relation: allowed source entities")
+    target: list[str] = Field(default=[], description="relation: allowed target entities")
+    attributes: list[dict[str, Any]] = Field(
+        default=[], description="[{name, values: [..], required}]")
+    description: str = ""
 
 
 class JobMembers(Value):
+    """Who works in each stage. The people lists include the members contributed by the
+    teams named for the role (resolved by the jobs service), so a consumer checks only
+    them; the team lists say where they came from."""
+
     labelers: list[str] = []
     checkers: list[str] = []
     accepters: list[str] = []
+    admins: list[str] = []
+    labeler_teams: list[str] = []
+    checker_teams: list[str] = []
+    accepter_teams: list[str] = []
+    admin_teams: list[str] = []
+
+
+class PackageRuleSpec(Value):
+    kind: str = Field(default="fixed", description="fixed | group | targeted")
+    size: int = Field(default=0, description="items per package (group: the largest package)")
+    group_field: str = Field(default="", description="group: the dataset field")
+    labelers: list[str] = Field(default=[], description="targeted: people")
+    teams: list[str] = Field(default=[], description="targeted: team ids")
+
+
+class FieldTopic(Value):
+    field: str
+    topic: str
+
+
+class PrelabelSpec(Value):
+    mode: str = Field(default="none", description="none | offline | online")
+    mapping: list[FieldTopic] = Field(default=[], description="offline: field -> topic")
+    endpoint: str = Field(default="", description="online: the model service URL")
+    stage: str = Field(default="", description="prelabel | formal ('' with mode none)")
 
 
 class JobSpec(Value):
@@ -110,6 +150,14 @@ class JobSpec(Value):
     check_ratio: float
     prelabel_field: str = ""
     members: JobMembers
+    description: str = ""
+    content: list[dict[str, Any]] = Field(
+        default=[], description="the template's content components [{kind, field}]")
+    check_percent: float = Field(default=100.0, description="check_ratio in percent, 1-100")
+    package_rule: PackageRuleSpec = PackageRuleSpec()
+    prelabel: PrelabelSpec = PrelabelSpec()
+    auto_sync: bool = Field(default=False, description="new dataset items join the job")
+    created_by: str = ""
 
 
 class JobCreated(EventData):
@@ -117,6 +165,7 @@ class JobCreated(EventData):
     TOPIC = topics.JOBS_EVENTS
     job_id: str
     job: JobSpec
+    copied_from: str = Field(default="", description="the job this one is a copy of")
 
 
 class JobPublished(EventData):
@@ -125,6 +174,9 @@ class JobPublished(EventData):
     job_id: str
     job: JobSpec
     item_count: int
+    republished: bool = Field(
+        default=False, description="an unpublished job published again: its packages exist "
+        "already, claims resume")
 
 
 class JobUnpublished(EventData):
@@ -132,6 +184,18 @@ class JobUnpublished(EventData):
     TOPIC = topics.JOBS_EVENTS
     job_id: str
     dataset_id: str
+    workspace: str = ""
+
+
+class JobFinished(EventData):
+    """An administrator completed a job early; no more claims, accepted results stay."""
+
+    TYPE = "labelops.job.finished.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    dataset_id: str
+    workspace: str = ""
+    by: str = ""
 
 
 class JobDeleted(EventData):
@@ -139,6 +203,75 @@ class JobDeleted(EventData):
     TOPIC = topics.JOBS_EVENTS
     job_id: str
     dataset_id: str
+    workspace: str = ""
+    forced: bool = Field(default=False, description="deleted while packages were claimed")
+
+
+class JobUpdated(EventData):
+    """Settings of a job changed (members, description, items synchronised...)."""
+
+    TYPE = "labelops.job.updated.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    job: JobSpec
+    item_count: int = 0
+    changed: list[str] = Field(default=[], description="the settings that changed")
+
+
+class JobLabelAdded(EventData):
+    TYPE = "labelops.job.label_added.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    label: LabelDef
+    job: JobSpec
+
+
+class JobLabelRenamed(EventData):
+    """Rewrite every stored answer of the job: ``old_name`` becomes ``new_name`` (for an
+    entity label also where relation labels and attributes name it)."""
+
+    TYPE = "labelops.job.label_renamed.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    kind: str = Field(description="entity | relation")
+    label_class: str = ""
+    old_name: str
+    new_name: str
+    job: JobSpec
+
+
+class JobLabelDeleted(EventData):
+    """Remove the label from every stored answer of the job; with ``delete_items`` also
+    drop the items whose only label it was."""
+
+    TYPE = "labelops.job.label_deleted.v1"
+    TOPIC = topics.JOBS_EVENTS
+    job_id: str
+    kind: str = Field(description="entity | relation")
+    label_class: str = ""
+    name: str
+    delete_items: bool = False
+    job: JobSpec
+
+
+class TeamMember(Value):
+    email: str
+    role: str = Field(description="labeler | reviewer | manager")
+
+
+class TeamChanged(EventData):
+    """A team's whole state after a change (created, renamed, members changed, deleted)."""
+
+    TYPE = "labelops.team.changed.v1"
+    TOPIC = topics.JOBS_EVENTS
+    team_id: str
+    workspace: str
+    name: str
+    members: list[TeamMember] = []
+    deleted: bool = False
+
+    def partition_key(self) -> str:
+        return self.team_id
 
 
 # --- assignment -------------------------------------------------------------------------

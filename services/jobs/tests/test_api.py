@@ -60,16 +60,16 @@ async def test_an_explicit_version_and_the_multi_choice_template(harness: Harnes
     harness.datasets.add("d1", versions=((1, True, 10), (2, True, 42)))
     job = await harness.admin().CreateJob(request(
         dataset_version=1, template="text_multi_classification", package_size=7,
-        check_ratio=0.25, workflow=pb.WORKFLOW_LABEL))
+        check_ratio=0.25))
     assert (job.dataset_version, job.item_count, job.package_size) == (1, 10, 7)
-    assert job.check_ratio == 0.25 and job.workflow == pb.WORKFLOW_LABEL
+    assert (job.check_ratio, job.check_percent) == (0.25, 25)
     assert json.loads(job.topics_json)[0]["kind"] == "multiple_choice"
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
     ({"name": "_bad"}, "name:"),
     ({"name": "x" * 101}, "name:"),
-    ({"labels": []}, "labels: at least one"),
+    ({"labels": []}, "labels: at least 1 label"),
     ({"labels": [pb.Label(name="a"), pb.Label(name="a")]}, "labels[1].name"),
     ({"labels": [pb.Label(name="a", color="red")]}, "labels[0].color"),
     ({"workflow": pb.WORKFLOW_UNSPECIFIED}, "workflow:"),
@@ -103,7 +103,7 @@ async def test_the_dataset_must_be_ready_in_the_callers_workspace_and_fit_the_te
     await refused(admin.CreateJob(request(dataset_id="importing", dataset_version=1)),
                   grpc.StatusCode.FAILED_PRECONDITION, "version 1 is not ready")
     await refused(admin.CreateJob(request(dataset_id="pictures")),
-                  grpc.StatusCode.INVALID_ARGUMENT, "needs a text dataset, this one is image")
+                  grpc.StatusCode.INVALID_ARGUMENT, "needs a text dataset; this one is image")
 
 
 async def test_the_prelabel_field_is_checked_once_the_items_fields_are_known(

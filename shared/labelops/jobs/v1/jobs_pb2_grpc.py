@@ -44,6 +44,31 @@ class JobsServiceStub:
                 request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.PublishJobRequest.SerializeToString,
                 response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
                 _registered_method=True)
+        self.UnpublishJob = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/UnpublishJob',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.UnpublishJobRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
+        self.CompleteJob = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/CompleteJob',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.CompleteJobRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
+        self.DeleteJob = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/DeleteJob',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
+                _registered_method=True)
+        self.CopyJob = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/CopyJob',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.CopyJobRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
+        self.UpdateJob = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/UpdateJob',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.UpdateJobRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/labelops.jobs.v1.JobsService/GetJob',
                 request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetJobRequest.SerializeToString,
@@ -54,20 +79,116 @@ class JobsServiceStub:
                 request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListJobsRequest.SerializeToString,
                 response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListJobsResponse.FromString,
                 _registered_method=True)
+        self.GetTemplateSchema = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/GetTemplateSchema',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetTemplateSchemaRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.TemplateSchema.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/ListTemplates',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
+        self.AddLabel = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/AddLabel',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.AddLabelRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
+        self.UpdateLabel = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/UpdateLabel',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.UpdateLabelRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
+        self.DeleteLabel = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/DeleteLabel',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteLabelRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
+        self.CreateTeam = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/CreateTeam',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.CreateTeamRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+                _registered_method=True)
+        self.GetTeam = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/GetTeam',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetTeamRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+                _registered_method=True)
+        self.ListTeams = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/ListTeams',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTeamsRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTeamsResponse.FromString,
+                _registered_method=True)
+        self.DeleteTeam = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/DeleteTeam',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteTeamRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteTeamResponse.FromString,
+                _registered_method=True)
+        self.AddTeamMember = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/AddTeamMember',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.TeamMemberRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+                _registered_method=True)
+        self.UpdateTeamMember = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/UpdateTeamMember',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.TeamMemberRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+                _registered_method=True)
+        self.RemoveTeamMember = channel.unary_unary(
+                '/labelops.jobs.v1.JobsService/RemoveTeamMember',
+                request_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.RemoveTeamMemberRequest.SerializeToString,
+                response_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+                _registered_method=True)
 
 
 class JobsServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreateJob(self, request, context):
-        """Roles: workspace or annotation administrator.
+        """--- jobs (create and manage: workspace or annotation administrators) ---
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PublishJob(self, request, context):
-        """Publishing cuts the job into packages (assignment) and starts pre-labeling (prelabel).
+        """A draft: packages are cut (assignment) and pre-labeling starts (prelabel). An
+        unpublished job: claims resume.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnpublishJob(self, request, context):
+        """No new claims; work in hand is kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteJob(self, request, context):
+        """Finish a published or unpublished job early; accepted results stay exportable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteJob(self, request, context):
+        """Refused while packages are claimed, unless forced by a workspace administrator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CopyJob(self, request, context):
+        """A new draft "<name>-copy-xxxx" with the same settings and no results.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateJob(self, request, context):
+        """Name, description, members, check proportion, auto-sync.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -80,6 +201,85 @@ class JobsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListJobs(self, request, context):
+        """The task center: filters, cursor paging, progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplateSchema(self, request, context):
+        """The JSON Schema of an answer to the job's template, with its topics and content.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """The general templates (presets) and the dataset kinds each fits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddLabel(self, request, context):
+        """--- label management ---
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLabel(self, request, context):
+        """Rename (stored answers are rewritten downstream) or change colour, shortcut, attributes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLabel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTeam(self, request, context):
+        """--- teams ---
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTeam(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTeams(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTeam(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddTeamMember(self, request, context):
+        """Administrators, or the team's manager for labelers and reviewers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTeamMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveTeamMember(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +298,31 @@ def add_JobsServiceServicer_to_server(servicer, server):
                     request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.PublishJobRequest.FromString,
                     response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
             ),
+            'UnpublishJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnpublishJob,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.UnpublishJobRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'CompleteJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteJob,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.CompleteJobRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'DeleteJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteJob,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteJobRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteJobResponse.SerializeToString,
+            ),
+            'CopyJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CopyJob,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.CopyJobRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'UpdateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateJob,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.UpdateJobRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
                     request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetJobRequest.FromString,
@@ -107,6 +332,66 @@ def add_JobsServiceServicer_to_server(servicer, server):
                     servicer.ListJobs,
                     request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListJobsRequest.FromString,
                     response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'GetTemplateSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplateSchema,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetTemplateSchemaRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.TemplateSchema.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'AddLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddLabel,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.AddLabelRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'UpdateLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLabel,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.UpdateLabelRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'DeleteLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLabel,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteLabelRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+            ),
+            'CreateTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTeam,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.CreateTeamRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.SerializeToString,
+            ),
+            'GetTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTeam,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetTeamRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.SerializeToString,
+            ),
+            'ListTeams': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTeams,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTeamsRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTeamsResponse.SerializeToString,
+            ),
+            'DeleteTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTeam,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteTeamRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteTeamResponse.SerializeToString,
+            ),
+            'AddTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddTeamMember,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.TeamMemberRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.SerializeToString,
+            ),
+            'UpdateTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTeamMember,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.TeamMemberRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.SerializeToString,
+            ),
+            'RemoveTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveTeamMember,
+                    request_deserializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.RemoveTeamMemberRequest.FromString,
+                    response_serializer=labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +459,141 @@ class JobsService:
             _registered_method=True)
 
     @staticmethod
+    def UnpublishJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/UnpublishJob',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.UnpublishJobRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/CompleteJob',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.CompleteJobRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/DeleteJob',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CopyJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/CopyJob',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.CopyJobRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/UpdateJob',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.UpdateJobRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetJob(request,
             target,
             options=(),
@@ -217,6 +637,330 @@ class JobsService:
             '/labelops.jobs.v1.JobsService/ListJobs',
             labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListJobsRequest.SerializeToString,
             labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTemplateSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/GetTemplateSchema',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetTemplateSchemaRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.TemplateSchema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/ListTemplates',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTemplatesRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/AddLabel',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.AddLabelRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/UpdateLabel',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.UpdateLabelRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/DeleteLabel',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteLabelRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/CreateTeam',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.CreateTeamRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/GetTeam',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.GetTeamRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTeams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/ListTeams',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTeamsRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.ListTeamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/DeleteTeam',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteTeamRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.DeleteTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/AddTeamMember',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.TeamMemberRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/UpdateTeamMember',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.TeamMemberRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.jobs.v1.JobsService/RemoveTeamMember',
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.RemoveTeamMemberRequest.SerializeToString,
+            labelops_dot_jobs_dot_v1_dot_jobs__pb2.Team.FromString,
             options,
             channel_credentials,
             insecure,

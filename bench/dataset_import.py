@@ -98,7 +98,19 @@ def folder_scan(client: Clients, minio: Minio) -> tuple[float, int]:
     client.dataset.ImportDataset(dpb.ImportDatasetRequest(
         dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))
     version = wait_version(client, dataset.id)
-    return version.item_count / (time.perf_counter() - started), version.item_count
+    rate = version.item_count / (time.perf_counter() - started)
+    client.dataset.DeleteDataset(dpb.DeleteDatasetRequest(dataset_id=dataset.id))
+    minio_prefix_cleanup(minio, prefix)
+    return rate, version.item_count
+
+
+def minio_prefix_cleanup(minio: Minio, prefix: str) -> None:
+    from minio.deleteobjects import DeleteObject
+
+    doomed = (DeleteObject(o.object_name) for o in minio.list_objects(
+        storage.UPLOADS_BUCKET, prefix=prefix + "/", recursive=True) if o.object_name)
+    for error in minio.remove_objects(storage.UPLOADS_BUCKET, doomed):
+        console.print(f"[yellow]not removed:[/yellow] {error}")
 
 
 def wait_version(client: Clients, dataset_id: str) -> dpb.DatasetVersion:
@@ -155,6 +167,9 @@ def main() -> None:
         latencies.append((time.perf_counter() - t) * 1000)
         assert len(got.items) == len(set(ids))
     scan_rate, scanned = folder_scan(client, minio) if OBJECTS else (0.0, 0)
+    # The bench's data goes, so the local database does not grow run after run.
+    client.dataset.DeleteDataset(dpb.DeleteDatasetRequest(dataset_id=dataset.id), timeout=900)
+    minio.remove_object(storage.UPLOADS_BUCKET, key)
     client.close()
     latencies.sort()
 

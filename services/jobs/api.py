@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import secrets
+import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -207,7 +208,8 @@ class JobsServicer(TeamsMixin):
             "_id": uuid.uuid4().hex, "workspace": caller.workspace, "dataset_id": dataset_id,
             "dataset_version": version, "dataset_kind": facts.kind,
             "item_count": facts.item_count, "state": JobState.DRAFT.value,
-            "created_at": now, "updated_at": now, "created_by": caller.subject,
+            "created_at": now, "created_seq": _creation_seq(), "updated_at": now,
+            "created_by": caller.subject,
             "version": 0, "copied_from": "",
             **convert.settings_fields(settings, effective),
         }
@@ -412,13 +414,23 @@ class JobsServicer(TeamsMixin):
         renamed: list[str] = []
 
         def edit(labels: list[dict[str, Any]], options: dict[str, Any]) -> Any:
-            new_labels, old = label_rules.update(labels, ref, {
-                **dict.fromkeys(("color", "shortcut", "attributes", "description")),
-                **changes})
-            renamed[:] = [old] if old else []
-            if old and "topics" in options:
+            look = {**dict.fromkeys(("color", "shortcut", "attributes", "description")),
+                    **changes}
+            if "topics" not in options:
+                new_labels, old = label_rules.update(labels, ref, look)
+                renamed[:] = [old] if old else []
+                return new_labels, options
+            # A custom template: the label lives in its topics (and maybe the label set).
+            if ref.name not in label_rules.labels_in_topics(options["topics"], ref.kind):
+                raise JobError([FieldError("name", f"no {ref.kind} label {ref.name!r} in the "
+                                                   "template's topics")])
+            new_labels = list(labels)
+            if any(ref.matches(x) for x in labels):
+                new_labels, _ = label_rules.update(labels, ref, look)
+            if changes["name"] != ref.name:
+                renamed[:] = [ref.name]
                 options = {**options, "topics": label_rules.rename_in_topics(
-                    options["topics"], old, changes["name"], ref.kind)}
+                    options["topics"], ref.name, changes["name"], ref.kind)}
             return new_labels, options
 
         def event(old: Document, new: Document) -> Any:
@@ -436,6 +448,9 @@ class JobsServicer(TeamsMixin):
 
         def edit(labels: list[dict[str, Any]], options: dict[str, Any]) -> Any:
             if "topics" in options:
+                if ref.name not in label_rules.labels_in_topics(options["topics"], ref.kind):
+                    raise JobError([FieldError("name", f"no {ref.kind} label {ref.name!r} in "
+                                                       "the template's topics")])
                 users = label_rules.relation_users(options["topics"], ref.name) \
                     if ref.kind == "entity" else []
                 if users:
@@ -518,23 +533,37 @@ def _participants(doc: Document) -> list[str]:
     return list(found)
 
 
-def _position(doc: Document) -> tuple[float, str]:
+_last_seq = 0
+
+
+def _creation_seq() -> int:
+    """Nanoseconds since the epoch, strictly increasing in this process: orders jobs created
+    within one millisecond (the database keeps dates to the millisecond)."""
+    global _last_seq
+    _last_seq = max(_last_seq + 1, time.time_ns())
+    return _last_seq
+
+
+def _position(doc: Document) -> tuple[int, str]:
     """Newest first: the sort key ascends as jobs get older (ties by id)."""
-    created = doc["created_at"]
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    return (-created.timestamp(), doc["_id"])
+    seq = doc.get("created_seq")
+    if seq is None:  # stored before jobs had one
+        created = doc["created_at"]
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        seq = int(created.timestamp() * 1e9)
+    return (-int(seq), doc["_id"])
 
 
-def _encode_token(position: tuple[float, str]) -> str:
+def _encode_token(position: tuple[int, str]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode()
 
 
-def _decode_token(token: str) -> tuple[float, str]:
+def _decode_token(token: str) -> tuple[int, str]:
     try:
         moment, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
         raise ValueError("bad token") from exc
-    if not isinstance(moment, int | float) or not isinstance(job_id, str):
+    if type(moment) is not int or not isinstance(job_id, str):
         raise ValueError("bad token")
-    return (float(moment), job_id)
+    return (moment, job_id)

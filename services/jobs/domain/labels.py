@@ -129,6 +129,21 @@ def remove_from_topics(topics: Sequence[Mapping[str, Any]], name: str,
     return result
 
 
+def labels_in_topics(topics: Sequence[Mapping[str, Any]], kind: str = "entity") -> set[str]:
+    """The label names a custom template's topics use (choice options, labels of labelled
+    topics and their classes; relation labels for kind "relation")."""
+    found: set[str] = set()
+    for topic in topics:
+        if kind == "relation":
+            found.update(r["name"] for r in topic.get("relations", []))
+            continue
+        for key in ("options", "labels"):
+            found.update(topic.get(key, []))
+        for label_class in topic.get("classes", []):
+            found.update(label_class["labels"])
+    return found
+
+
 def relation_users(topics: Sequence[Mapping[str, Any]], name: str) -> list[str]:
     """Relation labels of a custom template that name this entity label."""
     return [r["name"] for t in topics for r in t.get("relations", [])

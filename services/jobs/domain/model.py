@@ -178,7 +178,7 @@ class TeamFacts:
 
     def people_for(self, role: Role) -> list[str]:
         wanted = TEAM_ROLES_FOR[role]
-        return [email for email, team_role in self.members.items() if team_role in wanted]
+        return sorted(email for email, team_role in self.members.items() if team_role in wanted)
 
 
 # -- the result ---------------------------------------------------------------------------

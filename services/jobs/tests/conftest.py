@@ -90,8 +90,9 @@ class Client:
 
 class Harness:
     def __init__(self, db: Any, channel: grpc.aio.Channel, consumer: EventConsumer,
-                 datasets: FakeDatasets) -> None:
+                 datasets: FakeDatasets, servicer: JobsServicer) -> None:
         self.db, self.channel, self.consumer, self.datasets = db, channel, consumer, datasets
+        self.servicer = servicer
         self.stub = jobs_pb2_grpc.JobsServiceStub(channel)
 
     def client(self, subject: str, *roles: str, workspace: str = WORKSPACE) -> Client:
@@ -100,6 +101,10 @@ class Harness:
 
     def admin(self, workspace: str = WORKSPACE) -> Client:
         return self.client("ada", auth.ANNOTATION_ADMIN, workspace=workspace)
+
+    def owner(self, workspace: str = WORKSPACE) -> Client:
+        """A workspace administrator (may force deletions)."""
+        return self.client("wanda", auth.WORKSPACE_ADMIN, workspace=workspace)
 
     async def deliver(self, data: Any) -> str:
         raw = new_event(data, source="/labelops/test").to_bytes()
@@ -131,6 +136,6 @@ async def harness(db: Any) -> AsyncIterator[Harness]:
                      jobs_pb2_grpc.add_JobsServiceServicer_to_server, ROLES)],
         host="127.0.0.1", port=0, jwt_secret=SECRET)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield Harness(db, channel, consumer, datasets)
+    yield Harness(db, channel, consumer, datasets, servicer)
     await channel.close()
     await server.stop(None)

@@ -216,7 +216,7 @@ def test_users_per_role_people_and_teams() -> None:
                       {"labelers": ("t1",), "checkers": ("t1",), "accepters": ("t1",)})
     settings = validate(draft(members=members), TEXT, TEAMS)
     assert model.expand_members(settings.members, TEAMS) == {
-        "labelers": ["lea", "ann@x.io", "boss@x.io"], "checkers": ["cid", "rev@x.io", "boss@x.io"],
+        "labelers": ["lea", "ann@x.io", "boss@x.io"], "checkers": ["cid", "boss@x.io", "rev@x.io"],
         "accepters": ["boss@x.io"], "admins": ["ada"]}
     refused(draft(members=Members({"labelers": ("lea", "lea")})), "members.labelers[1]",
             "appears twice")

@@ -25,7 +25,7 @@ INDEXES = {JOBS: [IndexModel([("workspace", ASCENDING), ("created_at", DESCENDIN
 # What the task center reads of every job of a workspace to filter and page.
 LIST_FIELDS = {"_id": 1, "workspace": 1, "state": 1, "template": 1, "dataset_id": 1,
                "created_by": 1, "participants": 1, "team_refs": 1, "created_at": 1,
-               "created_seq": 1}
+               "created_seq": 1, "members": 1}
 JSON_FIELDS = ("template_options", "content", "topics", "labels", "package_rule", "members",
                "effective_members", "prelabel")
 

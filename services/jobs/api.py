@@ -195,6 +195,8 @@ class JobsServicer(TeamsMixin):
             aliases["package_rule.size"] = "package_size"
         if request.prelabel_field:
             aliases["prelabel.mapping[0].field"] = "prelabel_field"
+        if request.check_ratio and not request.check_percent:
+            aliases["check_percent"] = "check_ratio"
         settings, effective = await self._validate(draft, facts, caller.workspace, context,
                                                    problem, aliases)
         doc = self._new_job(caller, request.dataset_id, version, facts, settings, effective)
@@ -308,7 +310,7 @@ class JobsServicer(TeamsMixin):
                 await fail(context, exc, grpc.StatusCode.FAILED_PRECONDITION)
             now = datetime.now(UTC)
             fields: dict[str, Any] = {"state": state.value, "version": doc["version"] + 1,
-                                      "updated_at": now, f"{action}ed_at": now}
+                                      "updated_at": now, f"{state.value}_at": now}
             if transition in (Transition.PUBLISH, Transition.REPUBLISH):
                 # Teams may have changed since the job was written: resolve them now.
                 draft = convert.draft_of(doc)

@@ -330,7 +330,8 @@ def members_errors(members: Members, workflow: Workflow,
                                                        "accepters, admins)"))
     for role in Role:
         errors += _person_errors(members.of(role), f"members.{role.value}")
-        errors += _team_ref_errors(members.teams_of(role), teams, f"members.{role.value}_teams")
+        errors += _team_ref_errors(members.teams_of(role), teams,
+                                   f"members.{role.value[:-1]}_teams")  # labeler_teams...
     for role, needs, step in ((Role.CHECKERS, workflow.has_check, "check"),
                               (Role.ACCEPTERS, workflow.has_accept, "acceptance")):
         if not needs and (members.of(role) or members.teams_of(role)):

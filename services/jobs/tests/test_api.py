@@ -172,3 +172,14 @@ async def test_jobs_are_visible_only_in_their_workspace(harness: Harness) -> Non
     # Platform services read any workspace's jobs.
     service = harness.client("assignment", auth.SERVICE, workspace="*")
     assert (await service.GetJob(pb.GetJobRequest(job_id=theirs.id))).workspace == "ws2"
+
+
+async def test_shorthand_fields_are_named_in_errors(harness: Harness) -> None:
+    harness.datasets.add("d1")
+    await refused(harness.admin().CreateJob(request(workflow=pb.WORKFLOW_LABEL, check_ratio=0.5,
+                                                    members=pb.Members(labelers=["lea"]))),
+                  grpc.StatusCode.INVALID_ARGUMENT, "check_ratio: the label workflow has no")
+    await refused(harness.admin().CreateJob(request(check_ratio=0.5, check_percent=40)),
+                  grpc.StatusCode.INVALID_ARGUMENT, "check_ratio: 0.5 disagrees")
+    await refused(harness.admin().CreateJob(request(package_size=5, package_rule=pb.PackageRule(
+        size=6))), grpc.StatusCode.INVALID_ARGUMENT, "package_size: disagrees")

@@ -222,7 +222,7 @@ def test_users_per_role_people_and_teams() -> None:
             "appears twice")
     refused(draft(members=Members({"labelers": (" lea",)})), "members.labelers[0]",
             "without surrounding spaces")
-    refused(draft(members=Members(teams={"labelers": ("t2",)})), "members.labelers_teams[0]",
+    refused(draft(members=Members(teams={"labelers": ("t2",)})), "members.labeler_teams[0]",
             "no team 't2'")
     refused(draft(members=Members({"owners": ("x",)})), "members.owners", "not a job role")
     refused(draft(workflow="label", members=Members({"checkers": ("cid",)})),

@@ -116,7 +116,7 @@ async def test_teams_work_in_jobs_and_members_holding_work_stay(harness: Harness
     assert list(job.effective_members.labelers) == ["lea", "ann@x.io", "boss@x.io"]
     assert list(job.effective_members.checkers) == ["boss@x.io", "rev@x.io"]
     await refused(admin.CreateJob(request(members=pb.Members(labeler_teams=["nope"]))),
-                  grpc.StatusCode.INVALID_ARGUMENT, "members.labelers_teams[0]: no team")
+                  grpc.StatusCode.INVALID_ARGUMENT, "members.labeler_teams[0]: no team")
     # Joining before publication counts: teams are resolved again when publishing.
     await admin.AddTeamMember(pb.TeamMemberRequest(team_id=team.id, email="new@x.io",
                                                    role="labeler"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -46,6 +47,7 @@ from services.jobs.domain.lifecycle import JobState, Transition
 from services.jobs.domain.model import JobError
 from services.jobs.teams_api import TeamsMixin
 
+log = logging.getLogger(__name__)
 _CHANGERS = auth.ADMINS
 ROLES = {
     "CreateJob": _CHANGERS, "PublishJob": _CHANGERS, "UnpublishJob": _CHANGERS,
@@ -299,6 +301,43 @@ class JobsServicer(TeamsMixin):
         uow.set(JOBS, doc["_id"], encode(fields))
         uow.emit(event(new), subject=f"jobs/{doc['_id']}")
         return uow, new
+
+    async def refresh_team_jobs(self, workspace: str, team_id: str) -> None:
+        """After a team's members changed, every job naming the team that is not completed
+        resolves its members again (JobUpdated, changed: members); a job changed meanwhile
+        is refreshed on its newer version."""
+        teams = await self.team_facts(workspace)
+        for light in await self.repo.jobs_of(workspace):
+            if team_id not in light.get("team_refs", []) \
+                    or light.get("state") == JobState.COMPLETED:
+                continue
+
+            async def attempt(job_id: str = light["_id"]) -> None:
+                stored = await self.repo.job(job_id)
+                if stored is None:
+                    return
+                doc = convert.upgrade(stored)
+                draft = convert.draft_of(doc)
+                effective = model.expand_members(draft.members, teams)
+                if effective == doc["effective_members"]:
+                    return
+                fields = {"effective_members": effective, "version": doc["version"] + 1,
+                          "participants": convert.participants(effective,
+                                                               draft.package_rule.labelers),
+                          "updated_at": datetime.now(UTC)}
+                new = {**doc, **fields}
+                uow = self._uow()
+                uow.set(JOBS, job_id, encode(fields))
+                uow.emit(JobUpdated(job_id=job_id, job=convert.job_spec(new),
+                                    item_count=doc["item_count"], changed=["members"]),
+                         subject=f"jobs/{job_id}")
+                await self._commit(None, uow, doc)
+
+            try:
+                await versioned.retrying(attempt)
+            except versioned.Conflict:  # the team change stands; the job catches up later
+                log.warning("job members not refreshed after a team change",
+                            extra={"job": light["_id"], "team": team_id})
 
     # -- lifecycle ---------------------------------------------------------------------
 

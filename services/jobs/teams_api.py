@@ -49,6 +49,9 @@ class TeamsMixin:
     source: str
     limits: rules.Limits
 
+    async def refresh_team_jobs(self, workspace: str, team_id: str) -> None:
+        """Jobs naming the team follow its members (implemented by the servicer)."""
+
     async def _team_error(self, context: Any, exc: JobError) -> None:
         code = (grpc.StatusCode.FAILED_PRECONDITION if isinstance(exc, Refused)
                 else grpc.StatusCode.INVALID_ARGUMENT)
@@ -179,7 +182,9 @@ class TeamsMixin:
             await versioned.commit(self.outbox, uow, f"team:{team_id}", version)
             return doc
 
-        return team_pb(await self._retry(context, attempt))
+        doc = await self._retry(context, attempt)
+        await self.refresh_team_jobs(doc["workspace"], team_id)
+        return team_pb(doc)
 
     async def AddTeamMember(self, request: pb.TeamMemberRequest, context: Any) -> pb.Team:
         async def edit(team: rules.Team) -> rules.Team:

@@ -183,3 +183,34 @@ async def test_shorthand_fields_are_named_in_errors(harness: Harness) -> None:
                   grpc.StatusCode.INVALID_ARGUMENT, "check_ratio: 0.5 disagrees")
     await refused(harness.admin().CreateJob(request(package_size=5, package_rule=pb.PackageRule(
         size=6))), grpc.StatusCode.INVALID_ARGUMENT, "package_size: disagrees")
+
+
+async def test_jobs_stored_in_the_earlier_shape_are_still_served(harness: Harness) -> None:
+    """Jobs written before settings were stored as JSON text (topics, labels and members
+    as documents, package_size, check_ratio, prelabel_field) are read in today's shape."""
+    from datetime import UTC, datetime
+
+    legacy = {
+        "_id": "old1", "workspace": "ws1", "name": "legacy", "description": "",
+        "dataset_id": "d1", "dataset_version": 1, "template": "text_classification",
+        "layout": {"content": [{"kind": "text", "field": "source"}]},
+        "topics": [{"name": "label", "kind": "single_choice", "options": ["a", "b"]}],
+        "labels": [{"name": "a", "color": "#00ff00"}, {"name": "b", "color": ""}],
+        "workflow": "label_check", "package_size": 5, "check_ratio": 0.5,
+        "prelabel_field": "guess", "members": {"labelers": ["lea"], "checkers": [],
+                                               "accepters": []},
+        "state": "draft", "item_count": 10, "created_at": datetime.now(UTC),
+        "created_by": "ada",
+    }
+    await harness.db[JOBS].insert_one(legacy)
+    admin = harness.admin()
+    got = await admin.GetJob(pb.GetJobRequest(job_id="old1"))
+    assert (got.package_size, got.check_percent, got.prelabel_field) == (5, 50, "guess")
+    assert [j.id for j in (await admin.ListJobs(pb.ListJobsRequest(participant="lea"))).jobs] \
+        == ["old1"]
+    published = await admin.PublishJob(pb.PublishJobRequest(job_id="old1"))
+    assert published.state == pb.JOB_STATE_PUBLISHED and published.version == 1
+    [event] = await harness.events("labelops.job.published.v1")
+    assert event["data"]["job"]["members"]["labelers"] == ["lea"]
+    added = await admin.AddLabel(pb.AddLabelRequest(job_id="old1", label=pb.Label(name="c")))
+    assert json.loads(added.topics_json)[0]["options"] == ["a", "b", "c"]

@@ -128,6 +128,16 @@ async def test_teams_work_in_jobs_and_members_holding_work_stay(harness: Harness
     mine = await harness.client("new@x.io", auth.LABELER).ListJobs(
         pb.ListJobsRequest(participant="new@x.io"))
     assert [j.id for j in mine.jobs] == [job.id]
+    # Joining a published job's team: the job follows (JobUpdated with its members).
+    await admin.AddTeamMember(pb.TeamMemberRequest(team_id=team.id, email="late@x.io",
+                                                   role="reviewer"))
+    # (once for new@x.io, who joined while the job was a draft, once now)
+    first, updated = await harness.events("labelops.job.updated.v1")
+    assert first["data"]["changed"] == updated["data"]["changed"] == ["members"]
+    assert "late@x.io" in updated["data"]["job"]["members"]["checkers"]
+    late = await harness.client("late@x.io", auth.CHECKER).ListJobs(
+        pb.ListJobsRequest(participant="late@x.io"))
+    assert [j.id for j in late.jobs] == [job.id]
 
     await harness.deliver(PackageCreated(job_id=job.id, package_id="p0", index=0,
                                          item_ids=["a", "b"]))

@@ -335,7 +335,8 @@ class JobsServicer(TeamsMixin):
 
             try:
                 await versioned.retrying(attempt)
-            except versioned.Conflict:  # the team change stands; the job catches up later
+            except versioned.Conflict:  # the team change stands; the job keeps its old
+                # members until its next change or publication resolves them again
                 log.warning("job members not refreshed after a team change",
                             extra={"job": light["_id"], "team": team_id})
 

@@ -88,7 +88,9 @@ def check_percent_from(percent: int, ratio: float) -> float | None:
         if not 0 < ratio <= 1:
             raise JobError([FieldError("check_ratio", "must be in (0, 1] (a share of the "
                                                       "items; check_percent takes 1-100)")])
-        return ratio * 100
+        # Rounded: 0.3 * 100 is 30.000000000000004, and a share computed back from it would
+        # sample one item more (ceil) than the caller asked for.
+        return round(ratio * 100, 6)
     return None
 
 

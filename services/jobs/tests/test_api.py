@@ -214,3 +214,11 @@ async def test_jobs_stored_in_the_earlier_shape_are_still_served(harness: Harnes
     assert event["data"]["job"]["members"]["labelers"] == ["lea"]
     added = await admin.AddLabel(pb.AddLabelRequest(job_id="old1", label=pb.Label(name="c")))
     assert json.loads(added.topics_json)[0]["options"] == ["a", "b", "c"]
+
+
+async def test_a_check_share_travels_exactly(harness: Harness) -> None:
+    harness.datasets.add("d1")
+    job = await harness.admin().CreateJob(request(check_ratio=0.3))
+    assert (job.check_ratio, job.check_percent) == (0.3, 30)
+    [created] = await harness.events("labelops.job.created.v1")
+    assert created["data"]["job"]["check_ratio"] == 0.3

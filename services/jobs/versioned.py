@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from labelops_shared.outbox import Outbox, UnitOfWork
@@ -23,8 +24,14 @@ class Conflict(Exception):
     """Someone else committed this version first."""
 
 
+# A record committed this long ago and still not applied lost its writer (a crash between
+# commit and apply): a conflicting writer applies it, instead of waiting for a restart.
+STALE = timedelta(seconds=10)
+
+
 async def commit(outbox: Outbox, uow: UnitOfWork, aggregate: str, version: int) -> None:
     if not await outbox.commit(uow, key=f"{aggregate}:v{version}"):
+        await outbox.recover(older_than=STALE)
         raise Conflict(f"{aggregate} changed concurrently (version {version} taken)")
 
 

@@ -222,3 +222,28 @@ async def test_new_settings_travel_in_the_job_spec(harness: Harness) -> None:
     stored = await harness.db[JOBS].find_one({"_id": job.id})
     assert all(not isinstance(v, list | dict) for k, v in stored.items()
                if k not in ("participants", "team_refs")), stored
+
+
+async def test_a_change_whose_writer_died_before_applying_it_is_applied_by_the_next(
+    harness: Harness,
+) -> None:
+    """The outbox record of version 2 exists but was never applied (its writer crashed):
+    the next writer collides with it, applies it, and commits version 3 on top."""
+    from datetime import UTC, datetime, timedelta
+
+    from labelops_shared import outbox as outbox_records
+
+    harness.datasets.add("d1")
+    admin = harness.admin()
+    job = await admin.CreateJob(request())
+    await harness.db[outbox_records.COLLECTION].insert_one({
+        "_id": f"job:{job.id}:v2", "state": outbox_records.COMMITTED, "seq": 1,
+        "owner": "dead", "created_at": datetime.now(UTC) - timedelta(minutes=1),
+        "ops": [{"k": "set", "c": JOBS, "id": job.id,
+                 "fields": [{"path": "version", "value": 2},
+                            {"path": "description", "value": "from the dead writer"}]}],
+        "events": []})
+    updated = await admin.UpdateJob(pb.UpdateJobRequest(job_id=job.id, update_mask=["name"],
+                                                        name="after"))
+    assert (updated.name, updated.description, updated.version) == (
+        "after", "from the dead writer", 3)

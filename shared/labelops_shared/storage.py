@@ -5,8 +5,11 @@ The minio client is synchronous; async callers use :func:`asyncio.to_thread`.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
+import certifi
+import urllib3
 from minio import Minio
 
 from labelops_shared.settings import ServiceSettings
@@ -17,14 +20,24 @@ UPLOADS_BUCKET = "labelops-uploads"
 BUCKETS = (DATASETS_BUCKET, EXPORTS_BUCKET, UPLOADS_BUCKET)
 
 PRESIGN_TTL = timedelta(minutes=15)
+CONNECTIONS = 32  # per client: folder scans read headers 16 at a time, uploads run beside
 
 
 def connect(settings: ServiceSettings) -> Minio:
+    # minio's default pool keeps 10 connections; more concurrent calls would open and
+    # discard one per call.
+    pool = urllib3.PoolManager(
+        maxsize=CONNECTIONS, timeout=urllib3.Timeout(connect=10, read=300),
+        cert_reqs="CERT_REQUIRED", ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, backoff_factor=0.2,
+                              status_forcelist=[500, 502, 503, 504]),
+    )
     return Minio(
         settings.minio_endpoint,
         access_key=settings.minio_access_key,
         secret_key=settings.minio_secret_key.get_secret_value(),
         secure=settings.minio_secure,
+        http_client=pool,
     )
 
 

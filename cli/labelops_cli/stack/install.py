@@ -269,16 +269,56 @@ def ferretdb_binary() -> Path:
     return paths.bin_dir() / "ferretdb"
 
 
+_DELETE_SQL = ("{indent}q := fmt.Sprintf(`DELETE FROM %q WHERE %s IN (%s)`, meta.TableName, "
+               "column, strings.Join(placeholders{chosen}, \", \"))\n")
+_DELETE_ONE_STATEMENT = _DELETE_SQL.format(indent="\t", chosen="") + """
+	res, err := db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	ra, err := res.RowsAffected()
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+"""
+_DELETE_IN_CHUNKS = """\
+	// LabelOps: one statement per 10,000 ids; SQLite refuses more variables than its limit.
+	var ra int64
+	for start := 0; start < len(args); start += 10000 {
+		end := min(start+10000, len(args))
+""" + _DELETE_SQL.format(indent="\t\t", chosen="[start:end]") + """
+		res, err := db.ExecContext(ctx, q, args[start:end]...)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		ra += n
+	}
+"""
+
 # FerretDB v1's SQLite backend looks documents up by ``_id`` with the expression
 # ``_ferretdb_sqlite->'$._id'`` while the primary-key index it creates is on
 # ``_ferretdb_sqlite->"_id"``: SQLite cannot use the index, so every find, update and delete
 # by ``_id`` scans the whole table (measured: 200 point reads on 100k documents 29 s, updates
 # ~3/s). Building with the query expression equal to the index expression makes them index
 # lookups (75 ms, ~660 updates/s); the stored data and indexes are unchanged.
+#
+# (file, text, replacement) applied to FerretDB's source before it is built:
+# 1. _id lookups use the expression the primary-key index is built on (point reads, updates
+#    and deletes by _id become index lookups instead of scans);
+# 2. a delete matching more documents than SQLite's variable limit (32,766) is run in
+#    chunks instead of failing with "too many SQL variables".
 FERRETDB_PATCH = (
-    "internal/backends/sqlite/metadata/metadata.go",
-    "IDColumn = DefaultColumn + \"->'$._id'\"",
-    "IDColumn = DefaultColumn + `->\"_id\"`",
+    ("internal/backends/sqlite/metadata/metadata.go",
+     "IDColumn = DefaultColumn + \"->'$._id'\"",
+     "IDColumn = DefaultColumn + `->\"_id\"`"),
+    ("internal/backends/sqlite/collection.go", _DELETE_ONE_STATEMENT, _DELETE_IN_CHUNKS),
 )
 
 
@@ -297,13 +337,13 @@ def _patched_ferretdb_source(go: str, wrapper: Path) -> Path:
         os.chmod(folder, 0o755)
         for name in files:
             os.chmod(Path(folder) / name, 0o644)
-    relative, old, new = FERRETDB_PATCH
-    target = patched / relative
-    text = target.read_text()
-    if old not in text:
-        raise StackError(f"FerretDB {versions.FERRETDB_VERSION}: {relative} no longer has the "
-                         "line the LabelOps patch replaces; review FERRETDB_PATCH")
-    target.write_text(text.replace(old, new))
+    for relative, old, new in FERRETDB_PATCH:
+        target = patched / relative
+        text = target.read_text()
+        if text.count(old) != 1:
+            raise StackError(f"FerretDB {versions.FERRETDB_VERSION}: {relative} no longer has "
+                             "the code the LabelOps patch replaces; review FERRETDB_PATCH")
+        target.write_text(text.replace(old, new))
     return patched
 
 

@@ -35,6 +35,7 @@ from services.dataset.domain.model import (
     VersionState,
     format_for,
     is_visible,
+    parse_item_id,
     validate_name,
 )
 from services.dataset.importer import Importer, ImportRequest
@@ -102,10 +103,13 @@ def _version_pb(doc: Document) -> pb.DatasetVersion:
 
 
 def _item_pb(doc: Document) -> pb.Item:
-    return pb.Item(
-        id=doc["_id"], dataset_id=doc["dataset_id"], version=doc["version"], line=doc["line"],
-        data_json=doc["data"],  # stored as JSON text, exactly as imported
-    )
+    dataset_id, version, line = parse_item_id(doc["_id"])
+    return pb.Item(id=doc["_id"], dataset_id=dataset_id, version=version, line=line,
+                   data_json=doc["data"])  # stored as JSON text, exactly as imported
+
+
+def _version_of(doc: Document) -> int:
+    return parse_item_id(doc["_id"])[1]
 
 
 class DatasetServicer:
@@ -173,7 +177,7 @@ class DatasetServicer:
             if key and not key.endswith("/"):
                 key += "/"  # the prefix is a folder: 'a/b' must not match 'a/bc/x.jpg'
             return await self._start(dataset, uri, ImportRequest(
-                bucket=bucket, key=key, format=ImportFormat.FOLDER, duplicates=duplicates))
+                bucket=bucket, key=key, format=ImportFormat.FOLDER, duplicates=duplicates), context)
         if (request.encoding or "auto") not in ENCODINGS:
             await abort(grpc.StatusCode.INVALID_ARGUMENT,
                         f"encoding: one of {', '.join(ENCODINGS)}")
@@ -188,9 +192,16 @@ class DatasetServicer:
         return await self._start(dataset, uri, ImportRequest(
             bucket=bucket, key=key, format=ImportFormat(str(fmt)),
             encoding=request.encoding or "auto", text_column=request.text_column,
-            skip_invalid=request.skip_invalid, duplicates=duplicates))
+            skip_invalid=request.skip_invalid, duplicates=duplicates), context)
 
-    async def _start(self, dataset: Document, uri: str, job: ImportRequest) -> pb.DatasetVersion:
+    async def _start(self, dataset: Document, uri: str, job: ImportRequest,
+                     context: Any) -> pb.DatasetVersion:
+        running = await self.repo.versions_of(dataset["_id"], VersionState.IMPORTING)
+        if running:
+            # One import at a time per dataset: each checks its sources against the others'.
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"dataset {dataset['name']!r} has an import in progress (version "
+                                f"{running[0]['version']}); wait for it to end")
         version = await self._reserve_version(dataset["_id"], uri, str(job.format),
                                               str(job.duplicates))
         task = asyncio.create_task(self.importer.run(dataset, version["version"], job))
@@ -269,7 +280,7 @@ class DatasetServicer:
         dataset = await self._dataset_for_caller(request.dataset_id, context)
         docs = await self.repo.items_by_id(dataset["_id"], list(request.item_ids))
         visible = set(await self._ready_versions(dataset["_id"]))
-        return pb.GetItemsResponse(items=[_item_pb(d) for d in docs if d["version"] in visible])
+        return pb.GetItemsResponse(items=[_item_pb(d) for d in docs if _version_of(d) in visible])
 
     async def _item_filter(self, message: pb.ItemFilter, context: Any) -> ItemFilter:
         found = ItemFilter(fields=dict(message.fields), path_prefix=message.path_prefix,
@@ -284,7 +295,7 @@ class DatasetServicer:
         """Visible items after the id ``after``, in id order, that match the filter."""
         visible = set(versions)
         async for doc in self.repo.items_after(dataset["_id"], after):
-            if doc["version"] in visible and (wanted.empty or wanted.matches(
+            if _version_of(doc) in visible and (wanted.empty or wanted.matches(
                     json.loads(doc["data"]))):
                 yield doc
 
@@ -335,7 +346,7 @@ class DatasetServicer:
 
         async def by_id() -> AsyncIterator[str]:
             for doc in await self.repo.items_by_id(dataset["_id"], list(request.item_ids)):
-                if doc["version"] in ready:
+                if _version_of(doc) in ready:
                     yield doc["_id"]
 
         async def by_filter() -> AsyncIterator[str]:

@@ -20,18 +20,18 @@ from labelops_shared import storage
 from labelops_shared.contracts import CHUNK_ITEMS, DatasetDeleted, ItemsDeleted
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.dataset.adapters.fingerprints import FingerprintStore
 from services.dataset.adapters.repository import (
     DATASETS,
     DELETION_CHUNKS,
     DELETIONS,
-    ITEMS,
     VERSIONS,
     Repository,
 )
+from services.dataset.domain.fingerprints import fingerprint, new_array
 
 log = logging.getLogger(__name__)
 RUNNING, DONE = "running", "done"
-CONCURRENT_DELETES = 16  # by _id, the one write every MongoDB-API database does by index
 
 
 class Deleter:
@@ -41,6 +41,7 @@ class Deleter:
         self.outbox = outbox
         self.storage = storage_client
         self.source = source
+        self.fingerprints = FingerprintStore(storage_client)
 
     async def plan(self, dataset: Document, ids: AsyncIterator[str],
                    delete_sources: bool) -> Document:
@@ -81,10 +82,15 @@ class Deleter:
                 {"_id": f"{deletion['_id']}:{number}"})
             ids: list[str] = chunk["item_ids"] if chunk else []
             docs = await self.repo.items_by_id(deletion["dataset_id"], ids)
+            prints = new_array(p for p in (fingerprint(json.loads(d["data"])) for d in docs)
+                               if p is not None)
+            # Before the items go: their sources become importable again.
+            await asyncio.to_thread(self.fingerprints.store_deleted, deletion["dataset_id"],
+                                    deletion["_id"], number, prints)
             removed = 0
             if deletion["delete_sources"]:
                 removed = await asyncio.to_thread(self._delete_sources, docs)
-            await self._delete_items([d["_id"] for d in docs])
+            await self.repo.delete_by_ids([d["_id"] for d in docs])
             deletion = {**deletion, "done": number + 1,
                         "deleted": deletion["deleted"] + len(docs),
                         "sources_deleted": deletion["sources_deleted"] + removed}
@@ -109,6 +115,7 @@ class Deleter:
         and deletions, then the dataset itself with its event."""
         await self.repo.set_fields(DATASETS, dataset["_id"], {"deleting": True})
         await self.repo.delete_dataset_items(dataset["_id"])
+        await asyncio.to_thread(self.fingerprints.remove_all, dataset["_id"])
         for collection in (VERSIONS, DELETIONS):
             await self.repo.db[collection].delete_many({"dataset_id": dataset["_id"]})
         uow = UnitOfWork(source=self.source)
@@ -125,15 +132,6 @@ class Deleter:
             log.info("resuming a deletion", extra={"deletion": deletion["_id"],
                                                    "from_chunk": deletion["done"]})
             await self.run(deletion)
-
-    async def _delete_items(self, ids: list[str]) -> None:
-        limit = asyncio.Semaphore(CONCURRENT_DELETES)
-
-        async def one(item_id: str) -> None:
-            async with limit:
-                await self.repo.db[ITEMS].delete_one({"_id": item_id})
-
-        await asyncio.gather(*(one(i) for i in ids))
 
     def _delete_sources(self, docs: list[Document]) -> int:
         """Remove the s3:// source objects of these items; the number removed."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelops_shared.contracts import JobCompleted, JobDeleted, JobPublished, JobUnpublished
+from labelops_shared.contracts import (
+    JobCompleted,
+    JobDeleted,
+    JobFinished,
+    JobPublished,
+    JobUnpublished,
+)
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from services.dataset.adapters.repository import JOB_USES
@@ -26,5 +32,5 @@ def register(consumer: EventConsumer) -> None:
         await ctx.commit(uow)
 
     # A completed job keeps its accepted results (with their data) in the export service.
-    for released in (JobUnpublished, JobDeleted, JobCompleted):
+    for released in (JobUnpublished, JobDeleted, JobCompleted, JobFinished):
         consumer.on(released)(job_let_go)

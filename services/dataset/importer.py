@@ -13,9 +13,10 @@ import json
 import logging
 import os
 import tempfile
+from array import array
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -30,8 +31,15 @@ from labelops_shared.contracts import (
     ItemsAdded,
 )
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.dataset.adapters.fingerprints import FingerprintStore
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
-from services.dataset.domain.items import Duplicates, group_values, source_key
+from services.dataset.domain.fingerprints import (
+    KnownSources,
+    fingerprint,
+    new_array,
+    repeats,
+)
+from services.dataset.domain.items import Duplicates, group_values
 from services.dataset.domain.lines import DEFAULT_MAX_LINE_BYTES, detect_encoding, split_lines
 from services.dataset.domain.manifest import (
     FileError,
@@ -52,7 +60,13 @@ from services.dataset.domain.media import (
     scanned_item,
     unsafe_key,
 )
-from services.dataset.domain.model import ImportFormat, Kind, VersionState, item_document
+from services.dataset.domain.model import (
+    ImportFormat,
+    Kind,
+    VersionState,
+    item_document,
+    item_id,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -178,9 +192,17 @@ def read_records(client: Minio, request: ImportRequest,
             yield parsed
 
 
-async def _spooled(file: Any) -> AsyncIterator[list[Any]]:
+def _duplicate(file: str, line: int, keep: bool, where: str) -> LineError:
+    return LineError(file, line, "source", f"duplicate source: the same as {where} "
+                     + ("(kept)" if keep else "(skipped)"))
+
+
+async def _spooled(file: Any, skipped: set[str]) -> AsyncIterator[list[Any]]:
+    """The spooled (id, data) lines as (id, groupable values), less the skipped ids."""
     for line in file:
-        yield json.loads(line)
+        doc_id, _, data = line.decode().rstrip("\n").partition("\t")
+        if doc_id not in skipped:
+            yield [doc_id, group_values(json.loads(data))]
 
 
 async def _take(entries: AsyncIterator[list[Any]], count: int) -> AsyncIterator[list[Any]]:
@@ -195,25 +217,32 @@ def chunk_count(items: int) -> int:
     return -(-items // CHUNK_ITEMS)
 
 
-Prepared = tuple[Record | LineError, dict[str, Any] | None]
+Prepared = tuple[Record | LineError, dict[str, Any] | None, int | None]
 
 
 def _prepare(records: Iterator[Record | LineError], kind: Kind, dataset_id: str, version: int,
              file: str) -> list[Prepared]:
-    """The next batch of records, checked against the dataset's kind, with their documents."""
+    """The next batch of records, checked against the dataset's kind, with their documents
+    and source fingerprints."""
     prepared: list[Prepared] = []
     for found in islice(records, BATCH):
         checked = check_kind(kind, found, file) if isinstance(found, Record) else found
-        doc = (item_document(dataset_id, version, checked.line, checked.data,
-                             source_key(dataset_id, checked.data))
-               if isinstance(checked, Record) else None)
-        prepared.append((checked, doc))
+        if isinstance(checked, Record):
+            prepared.append((checked, item_document(dataset_id, version, checked.line,
+                                                    checked.data), fingerprint(checked.data)))
+        else:
+            prepared.append((checked, None, None))
     return prepared
 
 
-def _announcement(doc: dict[str, Any], data: dict[str, Any]) -> bytes:
-    """One spooled line of the items-added events: the item id and its groupable values."""
-    return json.dumps([doc["_id"], group_values(data)], ensure_ascii=False).encode() + b"\n"
+@dataclass
+class _Sources:
+    """What an import knows of sources: the dataset's (earlier versions, less deletions)
+    and its own, in line order."""
+
+    known: KnownSources
+    mine: array[int] = field(default_factory=new_array)
+    lines: array[int] = field(default_factory=new_array)
 
 
 class Importer:
@@ -222,6 +251,7 @@ class Importer:
         self.outbox = outbox
         self.storage = storage
         self.source = source
+        self.fingerprints = FingerprintStore(storage)
 
     async def run(self, dataset: dict[str, Any], version: int, request: ImportRequest) -> None:
         dataset_id = dataset["_id"]
@@ -229,9 +259,17 @@ class Importer:
         rejected = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # the downloadable report
         generated = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # a folder scan's manifest
         added = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # ids for the items-added events
+        skipped: set[str] = set()  # repeated sources within this file, left out (skip mode)
         try:
             try:
-                await self._load(dataset, version, request, report, rejected, generated, added)
+                ready = {v["version"] for v in await self.repo.versions_of(
+                    dataset_id, VersionState.READY)}
+                sources = _Sources(await asyncio.to_thread(self.fingerprints.known, dataset_id,
+                                                           ready))
+                await self._load(dataset, version, request, report, rejected, generated, added,
+                                 sources)
+                skipped = await self._resolve_repeats(dataset_id, version, request, report,
+                                                      sources)
                 failure = report.failure(skip_invalid=request.skip_invalid)
             except FileError as exc:
                 report.add_error(exc.error)
@@ -244,12 +282,15 @@ class Importer:
                     await self._fail(dataset, version, failure, report)
                 else:
                     report_uri = await self._store_rejected(dataset_id, version, report, rejected)
+                    # Skip mode left one occurrence of each source; keep mode all of them.
+                    kept = new_array(set(sources.mine)) if skipped else sources.mine
+                    await asyncio.to_thread(self.fingerprints.store, dataset_id, version, kept)
                     if request.format == ImportFormat.FOLDER:
                         await self._store_manifest(dataset, version, request, generated)
                     await self._complete(dataset, version, report, report_uri)
                     added.seek(0)
-                    await self._announce(dataset, version, report.items, _spooled(added),
-                                         start=0)
+                    await self._announce(dataset, version, report.items,
+                                         _spooled(added, skipped), start=0)
             except Exception:
                 # The version stays IMPORTING; the start-up sweep of the next run fails it.
                 log.exception("could not record the import's outcome",
@@ -260,7 +301,8 @@ class Importer:
             added.close()
 
     async def _load(self, dataset: dict[str, Any], version: int, request: ImportRequest,
-                    report: ImportReport, rejected: Any, generated: Any, added: Any) -> None:
+                    report: ImportReport, rejected: Any, generated: Any, added: Any,
+                    sources: _Sources) -> None:
         """Parse the next batch (in a thread) while the previous one is being inserted: the
         database works on the other core while Python parses."""
         kind = Kind(dataset["kind"])
@@ -273,7 +315,7 @@ class Importer:
                 if not chunk:
                     break
                 batch: list[tuple[Record, dict[str, Any]]] = []
-                for checked, doc in chunk:
+                for checked, doc, print_ in chunk:
                     if isinstance(checked, LineError):
                         report.add_error(checked)
                         if request.skip_invalid:
@@ -283,44 +325,48 @@ class Importer:
                     problem = report.add_record(checked)
                     if problem:
                         raise FileError(problem)
-                    if doc is not None and (request.skip_invalid or not report.error_count):
-                        batch.append((checked, doc))  # once one is invalid, the rest validate
+                    if doc is None or (report.error_count and not request.skip_invalid):
+                        continue  # once one is invalid, the rest are only validated
+                    if print_ is not None:
+                        if print_ in sources.known:
+                            keep = request.duplicates == Duplicates.KEEP
+                            report.add_duplicate(_duplicate(request.key, checked.line, keep,
+                                                            "an earlier version"),
+                                                 skipped=not keep)
+                            if not keep:
+                                continue
+                        sources.mine.append(print_)
+                        sources.lines.append(checked.line)
+                    batch.append((checked, doc))
                 if inserting is not None:
                     await inserting
-                inserting = asyncio.create_task(
-                    self._insert(batch, request, report, generated, added))
+                inserting = asyncio.create_task(self._insert(batch, request, generated, added))
         finally:
             if inserting is not None:
                 await inserting
 
     async def _insert(self, batch: list[tuple[Record, dict[str, Any]]], request: ImportRequest,
-                      report: ImportReport, generated: Any, added: Any) -> None:
-        """Insert a batch; a record whose source the dataset already has (an earlier version
-        or an earlier line) is reported, then skipped or inserted under a suffixed key."""
-        refused = await self.repo.insert_items([doc for _, doc in batch])
-        duplicates: list[tuple[Record, dict[str, Any]]] = []
-        for index in refused:
-            record, doc = batch[index]
-            if (await self.repo.item(doc["_id"]) or {}).get("source_key") == doc["source_key"]:
-                continue  # this very document, inserted by an earlier attempt
-            keep = request.duplicates == Duplicates.KEEP
-            report.add_duplicate(LineError(request.key, record.line, "source",
-                                           "duplicate source: the dataset already has an item "
-                                           "with this source" + (" (kept)" if keep else
-                                                                 " (skipped)")), skipped=not keep)
-            duplicates.append((record, doc))
-        if request.duplicates == Duplicates.KEEP and duplicates:
-            for _, doc in duplicates:
-                doc["source_key"] = f"{doc['source_key']}:{doc['_id']}"
-            await self.repo.insert_items([doc for _, doc in duplicates])
-            duplicates = []
-        skipped = {doc["_id"] for _, doc in duplicates}
+                      generated: Any, added: Any) -> None:
+        await self.repo.insert_items([doc for _, doc in batch])  # a re-sent batch is a no-op
         for record, doc in batch:
-            if doc["_id"] in skipped:
-                continue
-            added.write(_announcement(doc, record.data))
+            added.write(f"{doc['_id']}\t{doc['data']}\n".encode())
             if request.format == ImportFormat.FOLDER:
                 generated.write(json.dumps({"data": record.data}).encode() + b"\n")
+
+    async def _resolve_repeats(self, dataset_id: str, version: int, request: ImportRequest,
+                               report: ImportReport, sources: _Sources) -> set[str]:
+        """Report the lines repeating a source of an earlier line of this file; in skip
+        mode delete their items (still invisible) and return their ids."""
+        found = await asyncio.to_thread(repeats, sources.mine, sources.lines)
+        keep = request.duplicates == Duplicates.KEEP
+        for line, first in found:
+            report.add_duplicate(_duplicate(request.key, line, keep, f"line {first}"),
+                                 skipped=not keep)
+        if keep or not found:
+            return set()
+        ids = {item_id(dataset_id, version, line) for line, _ in found}
+        await self.repo.delete_by_ids(list(ids))
+        return ids
 
     async def _store_manifest(self, dataset: dict[str, Any], version: int,
                               request: ImportRequest, generated: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from minio import Minio
 from pymongo import MongoClient
 
@@ -27,8 +27,6 @@ from labelops_cli.client import Clients
 from labelops_cli.demo import wait_for
 from labelops_cli.services import ServiceProcesses, wait_healthy
 from labelops_shared import storage, topics
-from labelops_shared.contracts import JobUnpublished
-from labelops_shared.events import new_event
 from tests.e2e.test_dataset_import import (
     _image,
     admin,  # noqa: F401 - fixture
@@ -275,17 +273,6 @@ def test_get_dataset_shows_counts_fields_and_import_history(
     assert failed.started_at and failed.finished_at >= failed.started_at
 
 
-async def _publish(bootstrap: str, *events: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(topics.JOBS_EVENTS, event.model_dump_json().encode(),
-                                         key=event.data.job_id.encode())
-    finally:
-        await producer.stop()
-
-
 def test_delete_dataset_refused_while_a_published_job_uses_it(
         admin: Clients, minio: Minio, stack_env: dict[str, str]) -> None:  # noqa: F811
     dataset, _ = import_file(admin, minio, "used.manifest", _manifest(["a"]))
@@ -295,7 +282,6 @@ def test_delete_dataset_refused_while_a_published_job_uses_it(
         workflow=jpb.WORKFLOW_LABEL, package_size=10, check_ratio=1.0))
     admin.jobs.PublishJob(jpb.PublishJobRequest(job_id=job.id))
     job_id = job.id
-    bootstrap = stack_env["LABELOPS_KAFKA_BOOTSTRAP"]
     uses = _items_collection(stack_env)["job_uses"]
     wait_for("the dataset service to learn of the job",
              lambda: uses.find_one({"_id": job_id}))
@@ -305,10 +291,7 @@ def test_delete_dataset_refused_while_a_published_job_uses_it(
     assert repr(job.name) in (refused.value.details() or "")
     assert "unpublish" in (refused.value.details() or "")
     assert items(admin, dataset.id) == [{"source": "a"}]  # nothing deleted
-    # Unpublishing is the jobs service's (issue 4); its event is what the dataset service reads.
-    asyncio.run(_publish(bootstrap, new_event(JobUnpublished(job_id=job_id,
-                                                             dataset_id=dataset.id),
-                                              source="/test")))
+    admin.jobs.UnpublishJob(jpb.UnpublishJobRequest(job_id=job_id))  # the job lets go
 
     def deleted() -> dpb.DeleteDatasetResponse | None:
         try:

@@ -24,10 +24,9 @@ INDEXES = {
         IndexModel([("dataset_id", ASCENDING), ("version", ASCENDING)], unique=True),
         IndexModel([("state", ASCENDING)]),
     ],
-    # Every item query is an _id range (ids are "<dataset>-v<version>-<line>"), served by
-    # the primary index; the one secondary index finds duplicate sources (a kept duplicate
-    # gets a suffixed key).
-    ITEMS: [IndexModel([("source_key", ASCENDING)], unique=True, name="source_key")],
+    # None for items: every item query is an _id range (ids are
+    # "<dataset>-v<version>-<line>"), served by the primary index, and a secondary index
+    # would slow imports (see domain/fingerprints.py).
     DELETIONS: [IndexModel([("state", ASCENDING)])],
     JOB_USES: [IndexModel([("dataset_id", ASCENDING)])],
 }
@@ -54,12 +53,26 @@ class Repository:
     async def version(self, dataset_id: str, version: int) -> Document | None:
         return await self.db[VERSIONS].find_one({"_id": version_id(dataset_id, version)})
 
+    async def versions_of(self, dataset_id: str, state: str) -> list[Document]:
+        return await self.db[VERSIONS].find({"dataset_id": dataset_id,
+                                             "state": state}).to_list(None)
+
+    async def delete_by_ids(self, ids: list[str]) -> None:
+        """Point deletes, 16 at a time: the one delete every Mongo-API database does by index."""
+        limit = asyncio.Semaphore(POINT_READS)
+
+        async def one(item_id: str) -> None:
+            async with limit:
+                await self.db[ITEMS].delete_one({"_id": item_id})
+
+        await asyncio.gather(*(one(i) for i in ids))
+
     async def versions_in_state(self, state: str) -> list[Document]:
         return await self.db[VERSIONS].find({"state": state}).to_list(None)
 
     async def insert_items(self, docs: list[Document]) -> list[int]:
-        """Insert a batch; the positions of the documents refused for a duplicate key (their
-        ``_id`` or their ``source_key``), the others being inserted."""
+        """Insert a batch; the positions of the documents already there (an earlier attempt
+        of the same batch), the others being inserted."""
         if not docs:
             return []
         try:
@@ -70,9 +83,6 @@ class Repository:
                 raise
             return sorted(e["index"] for e in errors)
         return []
-
-    async def item(self, item_id: str) -> Document | None:
-        return await self.db[ITEMS].find_one({"_id": item_id})
 
     async def delete_items(self, dataset_id: str, version: int) -> None:
         await self.db[ITEMS].delete_many({"_id": _ids_of(dataset_id, version)})
@@ -113,7 +123,7 @@ class Repository:
                 return await self.db[ITEMS].find_one({"_id": item_id})
 
         found = await asyncio.gather(*(one(i) for i in dict.fromkeys(ids)))
-        return [d for d in found if d is not None and d["dataset_id"] == dataset_id]
+        return [d for d in found if d is not None and d["_id"].startswith(f"{dataset_id}-")]
 
     async def set_fields(self, collection: str, doc_id: Any, fields: Document) -> None:
         await self.db[collection].update_one({"_id": doc_id}, {"$set": fields})

@@ -7,7 +7,6 @@ field names and values cannot become a query.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 from dataclasses import dataclass, field
@@ -24,16 +23,6 @@ Scalar = str | int | float | bool | None
 class Duplicates(StrEnum):
     SKIP = "skip"  # a source already in the dataset is reported and not imported again
     KEEP = "keep"  # reported, and imported as a further item
-
-
-def source_key(dataset_id: str, data: dict[str, Any]) -> str | None:
-    """The unique-index key of the item's source within its dataset (None: no source).
-    Hashed so the index stays small whatever the source's length (texts can be long)."""
-    source = data.get("source")
-    if not isinstance(source, str):
-        return None
-    digest = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
-    return f"{dataset_id}:{digest}"
 
 
 def group_values(data: dict[str, Any]) -> dict[str, Scalar]:

@@ -1,4 +1,4 @@
-"""Duplicate keys, groupable values and item filters: pure functions over item data."""
+"""Groupable values and item filters: pure functions over item data."""
 
 from __future__ import annotations
 
@@ -6,16 +6,7 @@ from services.dataset.domain.items import (
     GROUP_VALUE_MAX_CHARS,
     ItemFilter,
     group_values,
-    source_key,
 )
-
-
-def test_source_key_is_per_dataset_and_only_for_string_sources() -> None:
-    assert source_key("d1", {"source": "a"}) == source_key("d1", {"source": "a", "x": 1})
-    assert source_key("d1", {"source": "a"}) != source_key("d2", {"source": "a"})
-    assert source_key("d1", {"source": "a"}) != source_key("d1", {"source": "b"})
-    assert source_key("d1", {"picture_url": "s3://b/x.jpg"}) is None
-    assert len(source_key("d1", {"source": "x" * 100_000}) or "") < 40  # the index stays small
 
 
 def test_group_values_keep_short_scalars_but_not_the_source() -> None:

@@ -1,16 +1,31 @@
 """Archives written as a stream: members go out as they are added, nothing is seeked back,
 and every member carries the same fixed time so equal inputs give equal bytes. Pure (the
-archive writes into an in-memory sink that the caller drains)."""
+archive writes into an in-memory buffer that the caller drains).
+
+ZIP is written here rather than with ``zipfile``, whose writer keeps one ``ZipInfo`` per
+member in memory until the central directory is written (hundreds of bytes per member: a
+million label files would hold hundreds of megabytes). This writer appends each member's
+central directory record to a spool (memory, then a temporary file) and copies it out at the
+end, with ZIP64 records when there are more than 65,535 members or more than 4 GiB; members
+are deflated, or stored when deflating does not make them smaller. Tar (POSIX pax) has no
+directory and goes through ``tarfile``'s stream mode."""
 
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
-import zipfile
-from typing import Literal
+import zlib
+from typing import IO, Literal
+
+from services.export.domain.formats.model import CHUNK_BYTES, SpoolFactory, memory_spool
 
 ArchiveKind = Literal["zip", "tar"]
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time ZIP can store; tar uses 0
+# 1980-01-01 00:00:00, the earliest time ZIP can store, in MS-DOS form.
+_DOS_TIME, _DOS_DATE = 0, (0 << 9) | (1 << 5) | 1
+_UTF8_NAMES = 0x0800
+_STORED, _DEFLATED = 0, 8
+_MAX16, _MAX32 = 0xFFFF, 0xFFFFFFFF
 
 
 class _Sink(io.RawIOBase):
@@ -36,27 +51,71 @@ class _Sink(io.RawIOBase):
         return out
 
 
+class _ZipWriter:
+    def __init__(self, sink: _Sink, spool: IO[bytes]) -> None:
+        self._sink = sink
+        self._directory = spool
+        self._offset = 0
+        self._count = 0
+
+    def add(self, name: str, data: bytes) -> None:
+        encoded = name.encode()
+        crc = zlib.crc32(data)
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        packed = packer.compress(data) + packer.flush()
+        method = _DEFLATED
+        if len(packed) >= len(data):
+            packed, method = data, _STORED
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, method, _DOS_TIME,
+                            _DOS_DATE, crc, len(packed), len(data), len(encoded), 0)
+        self._sink.write(local + encoded + packed)
+        extra = b""
+        offset = self._offset
+        if offset > _MAX32:  # member sizes stay small; only the offset can need ZIP64
+            extra = struct.pack("<HHQ", 0x0001, 8, offset)
+            offset = _MAX32
+        self._directory.write(struct.pack(
+            "<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 45, 45 if extra else 20, _UTF8_NAMES,
+            method, _DOS_TIME, _DOS_DATE, crc, len(packed), len(data), len(encoded),
+            len(extra), 0, 0, 0, 0o100644 << 16, offset) + encoded + extra)
+        self._offset += len(local) + len(encoded) + len(packed)
+        self._count += 1
+
+    def close(self) -> None:
+        start, size = self._offset, self._directory.tell()
+        self._directory.seek(0)
+        while piece := self._directory.read(CHUNK_BYTES):
+            self._sink.write(piece)
+        end = start + size
+        if self._count > _MAX16 or start > _MAX32 or size > _MAX32:
+            self._sink.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0,
+                                         self._count, self._count, size, start))
+            self._sink.write(struct.pack("<IIQI", 0x07064B50, 0, end, 1))
+        self._sink.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, min(self._count, _MAX16),
+                                     min(self._count, _MAX16), min(size, _MAX32),
+                                     min(start, _MAX32), 0))
+
+
 class StreamingArchive:
     """``add(name, data)`` then ``drain()`` for the bytes so far; ``close()`` writes the end
     (the ZIP central directory, the tar end blocks) and returns the last bytes."""
 
-    def __init__(self, kind: ArchiveKind = "zip") -> None:
+    def __init__(self, kind: ArchiveKind = "zip", spool_factory: SpoolFactory = memory_spool
+                 ) -> None:
         self.kind = kind
         self._sink = _Sink()
-        self._zip: zipfile.ZipFile | None = None
+        self._spool: IO[bytes] | None = None
+        self._zip: _ZipWriter | None = None
         self._tar: tarfile.TarFile | None = None
         if kind == "zip":
-            # An unseekable target makes zipfile write sizes in data descriptors.
-            self._zip = zipfile.ZipFile(self._sink, "w", zipfile.ZIP_DEFLATED, compresslevel=6)
+            self._spool = spool_factory()
+            self._zip = _ZipWriter(self._sink, self._spool)
         else:
             self._tar = tarfile.open(fileobj=self._sink, mode="w|", format=tarfile.PAX_FORMAT)
 
     def add(self, name: str, data: bytes) -> None:
         if self._zip is not None:
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            self._zip.writestr(info, data)
+            self._zip.add(name, data)
         elif self._tar is not None:
             entry = tarfile.TarInfo(name)
             entry.size, entry.mtime, entry.mode = len(data), 0, 0o644
@@ -67,8 +126,12 @@ class StreamingArchive:
         return self._sink.drain() if self._sink.buffered >= at_least else b""
 
     def close(self) -> bytes:
-        if self._zip is not None:
-            self._zip.close()
-        elif self._tar is not None:
-            self._tar.close()
+        try:
+            if self._zip is not None:
+                self._zip.close()
+            elif self._tar is not None:
+                self._tar.close()
+        finally:
+            if self._spool is not None:
+                self._spool.close()
         return self._sink.drain()

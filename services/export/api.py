@@ -16,7 +16,14 @@ from labelops_shared.contracts import ExportStarted
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import UnitOfWork
 from services.export.adapters.repository import EXPORTS, Repository
-from services.export.domain.view import unsupported_format
+from services.export.domain.formats import FORMATS
+from services.export.domain.plan import (
+    DEFAULT_FORMAT,
+    PlanError,
+    filter_document,
+    filter_from_document,
+    plan_export,
+)
 from services.export.writer import ExportWriter, object_key
 
 _STATE = {"running": pb.EXPORT_STATE_RUNNING, "completed": pb.EXPORT_STATE_COMPLETED,
@@ -43,6 +50,8 @@ class ExportServicer:
         url = ""
         if doc["state"] == "completed":
             url = await asyncio.to_thread(self.writer.presigned_url, doc)
+        where = filter_from_document(doc.get("filter"))
+        fmt = FORMATS.get(doc["format"])
         return pb.Export(
             id=doc["_id"], job_id=doc["job_id"], format=doc["format"], version=doc["version"],
             state=_STATE[doc["state"]], items_written=doc.get("items_written", 0),
@@ -51,18 +60,50 @@ class ExportServicer:
             size_bytes=doc.get("size_bytes", 0), sha256=doc.get("sha256", ""),
             download_url=url, error=doc.get("error", ""),
             created_at=doc["created_at"].isoformat(),
+            filter=pb.ExportFilter(
+                labels=sorted(where.labels), labelers=sorted(where.labelers),
+                hard_only=where.hard_only,
+                accepted_from=where.accepted_from.isoformat() if where.accepted_from else "",
+                accepted_to=where.accepted_to.isoformat() if where.accepted_to else ""),
+            incremental=bool(doc.get("incremental", False)),
+            since=doc["since"].isoformat() if doc.get("since") else "",
+            objects_written=doc.get("objects_written", 0),
+            skipped=[pb.SkippedObjects(reason=s["reason"], count=s["count"])
+                     for s in doc.get("skipped", [])],
+            content_type=fmt.content_type if fmt else "",
         )
 
     async def StartExport(self, request: pb.StartExportRequest, context: Any) -> pb.Export:
-        problem = unsupported_format(request.format or "manifest")
-        if problem:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        fmt = request.format or DEFAULT_FORMAT
+        if fmt not in FORMATS:  # before the job: the request is wrong whatever the job
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"format: {fmt!r} is unknown; one of {', '.join(FORMATS)}")
         job = await self._job(request.job_id, context)
+        wanted = request.filter
+        try:
+            plan = plan_export(fmt, topics=job.get("topics", []), content=job.get("content", []),
+                               labels=list(wanted.labels), labelers=list(wanted.labelers),
+                               hard_only=wanted.hard_only, accepted_from=wanted.accepted_from,
+                               accepted_to=wanted.accepted_to, incremental=request.incremental)
+        except PlanError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise  # abort raises; this keeps the type checker informed
+        if plan.where.hard_only:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "filter.hard_only: the labeled view does not know hard examples yet (no "
+                "hard-examples event is published to it); export without this filter")
+        since = None
+        if plan.incremental:
+            previous = await self.repo.last_completed(job["_id"])
+            since = previous["created_at"] if previous else None
         while True:  # versions 1, 2, … per job, taken by a unique insert
             version = await self.repo.last_version(job["_id"]) + 1
             record: Document = {
                 "_id": uuid.uuid4().hex, "job_id": job["_id"], "workspace": job["workspace"],
-                "format": request.format or "manifest", "version": version,
+                "format": plan.fmt, "version": version,
+                "filter": filter_document(plan.where), "incremental": plan.incremental,
+                "since": since,
                 "state": "running", "items_written": 0, "items_total": 0,
                 "bucket": storage.EXPORTS_BUCKET, "created_at": datetime.now(UTC),
                 "requested_by": auth.principal().subject,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from labelops_shared.contracts import JobCreated, JobPublished, PackageAccepted
@@ -17,7 +18,8 @@ def register(consumer: EventConsumer) -> None:
         job = event.data.job
         uow = ctx.unit_of_work()
         uow.put(JOBS, {"_id": job.job_id, "workspace": job.workspace, "name": job.name,
-                       "topics": job.topics, "labels": [lb.name for lb in job.labels]})
+                       "topics": job.topics, "content": job.content,
+                       "labels": [lb.name for lb in job.labels]})
         await ctx.commit(uow)
 
     consumer.on(JobCreated)(keep_job)
@@ -32,6 +34,9 @@ def register(consumer: EventConsumer) -> None:
         current = {d["_id"]: d["revision"] async for d in
                    ctx.outbox.db[LABELED].find({"_id": {"$in": ids}}, {"revision": 1})}
         uow = ctx.unit_of_work()
+        # When the view took the revision in: incremental exports select on it (event times
+        # can arrive late; this time only grows with what the view holds).
+        stored_at = datetime.now(UTC)
         for item, doc_id in zip(data.items, ids, strict=True):
             if should_replace(current.get(doc_id), item.revision):
                 uow.put(LABELED, {
@@ -39,6 +44,6 @@ def register(consumer: EventConsumer) -> None:
                     "data": encode_keys(item.data), "answer": encode_keys(item.answer),
                     "labeler": item.labeler, "accepter": data.accepter,
                     "package_id": data.package_id, "revision": item.revision,
-                    "accepted_at": event.time,
+                    "accepted_at": event.time, "stored_at": stored_at,
                 })
         await ctx.commit(uow)

@@ -1,6 +1,11 @@
-"""Write an export: stream the labeled view into a local temporary file (bounded memory),
-upload it, then mark the record completed with its key, size and checksum. The record only
-names the object once the upload is complete, so a crash never presents a truncated file."""
+"""Write an export: stream the labeled view through the chosen format into a local temporary
+file (bounded memory), upload it, then mark the record completed with its key, size and
+checksum. The record only names the object once the upload is complete, so a crash never
+presents a truncated file.
+
+The format writers are synchronous generators (pure, CPU bound): they run in a worker thread
+fed by the event loop with batches of items read from the database through a small bounded
+queue, so neither side holds more than a few batches and the loop stays responsive."""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ import asyncio
 import hashlib
 import logging
 import os
+import queue
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +26,61 @@ from labelops_shared.contracts import ExportCompleted, ExportFailed
 from labelops_shared.mongo import Document, decode_keys
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.export.adapters.repository import EXPORTS, Repository
-from services.export.domain.view import manifest_line
+from services.export.domain.formats import (
+    AcceptedItem,
+    ExportJob,
+    ExportStats,
+    Selection,
+    write_export,
+)
+from services.export.domain.plan import FORMATS, filter_from_document, view_query
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1000
+BATCH = 1000  # items per hand-over to the writing thread
+QUEUED_BATCHES = 4
+
+
+def accepted_item(doc: Document) -> AcceptedItem:
+    return AcceptedItem(item_id=doc["item_id"], data=decode_keys(doc["data"]),
+                        answer=decode_keys(doc["answer"]), labeler=doc.get("labeler", ""),
+                        revision=int(doc.get("revision", 1)), accepted_at=doc.get("accepted_at"),
+                        hard=bool(doc.get("hard", False)))
+
+
+class _Pipeline:
+    """The writing thread's side: items from the queue, through the filter and the format,
+    into the file and the checksum."""
+
+    def __init__(self, fmt: str, job: ExportJob, selection_filter: Any, path: str) -> None:
+        self.fmt = fmt
+        self.job = job
+        self.feed: queue.Queue[list[AcceptedItem] | None] = queue.Queue(QUEUED_BATCHES)
+        self.selection = Selection(self._items(), job, selection_filter)
+        self.stats = ExportStats()
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.path = path
+        self.failed = False
+        self._ended = False
+
+    def _items(self) -> Iterator[AcceptedItem]:
+        while (batch := self.feed.get()) is not None:
+            yield from batch
+        self._ended = True
+
+    def run(self) -> None:
+        try:
+            with open(self.path, "wb") as out:
+                for piece in write_export(self.fmt, self.selection, self.job, self.stats):
+                    out.write(piece)
+                    self.digest.update(piece)
+                    self.size += len(piece)
+        except BaseException:
+            self.failed = True
+            while not self._ended and self.feed.get() is not None:
+                pass  # let the reading side finish its hand-over
+            raise
 
 
 class ExportWriter:
@@ -48,37 +106,67 @@ class ExportWriter:
 
     async def _write(self, record: Document) -> None:
         exports = self.repo.db[EXPORTS]
-        total = await self.repo.labeled_count(record["job_id"])
+        job_doc = await self.repo.job(record["job_id"]) or {}
+        job = ExportJob(job_doc.get("topics", []), job_doc.get("content", []),
+                        job_doc.get("name", ""))
+        where = filter_from_document(record.get("filter"))
+        query = view_query(where, record.get("since"))
+        total = await self.repo.labeled_matching({**query, "job_id": record["job_id"]})
         await exports.update_one({"_id": record["_id"]}, {"$set": {"items_total": total}})
-        digest, written, size = hashlib.sha256(), 0, 0
-        fd, path = tempfile.mkstemp(prefix="labelops-export-", suffix=".jsonl")
+        fmt = record.get("format", "manifest")
+        fd, path = tempfile.mkstemp(prefix="labelops-export-",
+                                    suffix=f".{FORMATS[fmt].extension}")
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as out:
-                async for doc in self.repo.labeled(record["job_id"]):
-                    line = manifest_line(doc["item_id"], decode_keys(doc["data"]),
-                                         decode_keys(doc["answer"])).encode()
-                    out.write(line)
-                    digest.update(line)
-                    written, size = written + 1, size + len(line)
-                    if written % PROGRESS_EVERY == 0:
-                        await exports.update_one({"_id": record["_id"]},
-                                                 {"$set": {"items_written": written}})
+            pipeline = _Pipeline(fmt, job, where, path)
+            writing = asyncio.ensure_future(asyncio.to_thread(pipeline.run))
+            try:
+                await self._feed(record, pipeline, query)
+            finally:
+                await asyncio.to_thread(pipeline.feed.put, None)
+                await asyncio.wait([writing])
+            writing.result()  # the format's own error (an image without a size), if any
             await asyncio.to_thread(self.storage.fput_object, record["bucket"],
                                     record["object_key"], path,
-                                    content_type="application/x-ndjson")
+                                    content_type=FORMATS[fmt].content_type)
         finally:
             os.unlink(path)
+        written, stats, digest = pipeline.selection.kept, pipeline.stats, pipeline.digest
         uow = UnitOfWork(source=self.source)
         uow.set(EXPORTS, record["_id"], {
             "state": "completed", "items_written": written, "items_total": written,
-            "size_bytes": size, "sha256": digest.hexdigest(), "finished_at": datetime.now(UTC),
+            "objects_written": stats.objects,
+            "skipped": [{"reason": r, "count": c} for r, c in sorted(stats.skipped.items())],
+            "size_bytes": pipeline.size, "sha256": digest.hexdigest(),
+            "finished_at": datetime.now(UTC),
         })
         uow.emit(ExportCompleted(job_id=record["job_id"], export_id=record["_id"],
                                  bucket=record["bucket"], object_key=record["object_key"],
-                                 item_count=written, size_bytes=size,
+                                 item_count=written, size_bytes=pipeline.size,
                                  sha256=digest.hexdigest()),
                  subject=f"jobs/{record['job_id']}/exports/{record['_id']}")
         await self.outbox.commit(uow, key=f"export-done:{record['_id']}")
+
+    async def _feed(self, record: Document, pipeline: _Pipeline,
+                    query: dict[str, Any]) -> None:
+        exports = self.repo.db[EXPORTS]
+        batch: list[AcceptedItem] = []
+        reported = 0
+        async for doc in self.repo.labeled(record["job_id"], query):
+            batch.append(accepted_item(doc))
+            if len(batch) < BATCH:
+                continue
+            if pipeline.failed:
+                return
+            await asyncio.to_thread(pipeline.feed.put, batch)
+            batch = []
+            written = pipeline.selection.kept
+            if written - reported >= PROGRESS_EVERY:
+                reported = written
+                await exports.update_one({"_id": record["_id"]},
+                                         {"$set": {"items_written": written}})
+        if batch and not pipeline.failed:
+            await asyncio.to_thread(pipeline.feed.put, batch)
 
     async def fail(self, record: Document, reason: str) -> None:
         uow = UnitOfWork(source=self.source)
@@ -99,4 +187,6 @@ class ExportWriter:
 
 
 def object_key(record: dict[str, Any]) -> str:
-    return f"{record['workspace']}/{record['job_id']}/export-v{record['version']}.jsonl"
+    extension = FORMATS[record.get("format", "manifest")].extension
+    return (f"{record['workspace']}/{record['job_id']}/export-v{record['version']}-"
+            f"{record.get('format', 'manifest')}.{extension}")

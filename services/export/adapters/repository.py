@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -27,8 +28,14 @@ class Repository:
     async def labeled_count(self, job_id: str) -> int:
         return await self.db[LABELED].count_documents({"job_id": job_id})
 
-    async def labeled(self, job_id: str) -> AsyncIterator[Document]:
-        cursor = self.db[LABELED].find({"job_id": job_id}).sort("item_id", ASCENDING)
+    async def labeled_matching(self, query: dict[str, Any]) -> int:
+        return await self.db[LABELED].count_documents(query)
+
+    async def labeled(self, job_id: str,
+                      query: dict[str, Any] | None = None) -> AsyncIterator[Document]:
+        """A job's labeled items in item id order, narrowed by ``query``."""
+        cursor = self.db[LABELED].find({**(query or {}), "job_id": job_id}).sort(
+            "item_id", ASCENDING)
         async for doc in cursor.batch_size(1000):
             yield doc
 
@@ -38,6 +45,10 @@ class Repository:
     async def exports_of(self, job_id: str) -> list[Document]:
         cursor = self.db[EXPORTS].find({"job_id": job_id}).sort("version", DESCENDING)
         return await cursor.to_list(None)
+
+    async def last_completed(self, job_id: str) -> Document | None:
+        return await self.db[EXPORTS].find_one({"job_id": job_id, "state": "completed"},
+                                               sort=[("version", DESCENDING)])
 
     async def last_version(self, job_id: str) -> int:
         last = await self.db[EXPORTS].find_one({"job_id": job_id}, sort=[("version", DESCENDING)])

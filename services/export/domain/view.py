@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-FORMATS = ("manifest",)
-
 
 def should_replace(current_revision: int | None, incoming_revision: int) -> bool:
     """A newer revision replaces the item's accepted result; the same or an older one (a
@@ -23,9 +21,3 @@ def manifest_line(item_id: str, data: dict[str, Any], answer: dict[str, Any]) ->
             topic = f"answer.{topic}"  # never shadow the record's own fields
         record[topic] = value
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def unsupported_format(fmt: str) -> str | None:
-    if fmt in FORMATS:
-        return None
-    return f"format: {fmt!r} is not supported yet; supported: {', '.join(FORMATS)}"

@@ -1,6 +1,6 @@
 import json
 
-from services.export.domain.view import manifest_line, should_replace, unsupported_format
+from services.export.domain.view import manifest_line, should_replace
 
 
 def test_newer_revisions_win_and_redeliveries_change_nothing() -> None:
@@ -20,8 +20,3 @@ def test_a_topic_named_like_a_record_field_does_not_shadow_it() -> None:
     record = json.loads(manifest_line("i1", {"s": 1}, {"data": "x"}))
     assert record["data"] == {"s": 1}
     assert record["answer.data"] == "x"
-
-
-def test_unknown_formats_are_named() -> None:
-    assert unsupported_format("manifest") is None
-    assert "coco" in str(unsupported_format("coco"))

@@ -24,29 +24,33 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flabelops/export/v1/export.proto\x12\x12labelops.export.v1\"4\n\x12StartExportRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"\xa2\x02\n\x06\x45xport\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12.\n\x05state\x18\x05 \x01(\x0e\x32\x1f.labelops.export.v1.ExportState\x12\x15\n\ritems_written\x18\x06 \x01(\x03\x12\x13\n\x0bitems_total\x18\x07 \x01(\x03\x12\x0e\n\x06\x62ucket\x18\x08 \x01(\t\x12\x12\n\nobject_key\x18\t \x01(\t\x12\x12\n\nsize_bytes\x18\n \x01(\x03\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\x14\n\x0c\x64ownload_url\x18\x0c \x01(\t\x12\r\n\x05\x65rror\x18\r \x01(\t\x12\x12\n\ncreated_at\x18\x0e \x01(\t\"%\n\x10GetExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"$\n\x12ListExportsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"B\n\x13ListExportsResponse\x12+\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x1a.labelops.export.v1.Export\"\'\n\x15GetLabeledViewRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x0bLabeledView\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nitem_count\x18\x02 \x01(\x03*z\n\x0b\x45xportState\x12\x1c\n\x18\x45XPORT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XPORT_STATE_RUNNING\x10\x01\x12\x1a\n\x16\x45XPORT_STATE_COMPLETED\x10\x02\x12\x17\n\x13\x45XPORT_STATE_FAILED\x10\x03\x32\xef\x02\n\rExportService\x12Q\n\x0bStartExport\x12&.labelops.export.v1.StartExportRequest\x1a\x1a.labelops.export.v1.Export\x12M\n\tGetExport\x12$.labelops.export.v1.GetExportRequest\x1a\x1a.labelops.export.v1.Export\x12^\n\x0bListExports\x12&.labelops.export.v1.ListExportsRequest\x1a\'.labelops.export.v1.ListExportsResponse\x12\\\n\x0eGetLabeledView\x12).labelops.export.v1.GetLabeledViewRequest\x1a\x1f.labelops.export.v1.LabeledViewb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flabelops/export/v1/export.proto\x12\x12labelops.export.v1\"o\n\x0c\x45xportFilter\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12\x10\n\x08labelers\x18\x02 \x03(\t\x12\x11\n\thard_only\x18\x03 \x01(\x08\x12\x15\n\raccepted_from\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63\x63\x65pted_to\x18\x05 \x01(\t\"{\n\x12StartExportRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x30\n\x06\x66ilter\x18\x03 \x01(\x0b\x32 .labelops.export.v1.ExportFilter\x12\x13\n\x0bincremental\x18\x04 \x01(\x08\"/\n\x0eSkippedObjects\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xdc\x03\n\x06\x45xport\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12.\n\x05state\x18\x05 \x01(\x0e\x32\x1f.labelops.export.v1.ExportState\x12\x15\n\ritems_written\x18\x06 \x01(\x03\x12\x13\n\x0bitems_total\x18\x07 \x01(\x03\x12\x0e\n\x06\x62ucket\x18\x08 \x01(\t\x12\x12\n\nobject_key\x18\t \x01(\t\x12\x12\n\nsize_bytes\x18\n \x01(\x03\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\x14\n\x0c\x64ownload_url\x18\x0c \x01(\t\x12\r\n\x05\x65rror\x18\r \x01(\t\x12\x12\n\ncreated_at\x18\x0e \x01(\t\x12\x30\n\x06\x66ilter\x18\x0f \x01(\x0b\x32 .labelops.export.v1.ExportFilter\x12\x13\n\x0bincremental\x18\x10 \x01(\x08\x12\r\n\x05since\x18\x11 \x01(\t\x12\x17\n\x0fobjects_written\x18\x12 \x01(\x03\x12\x33\n\x07skipped\x18\x13 \x03(\x0b\x32\".labelops.export.v1.SkippedObjects\x12\x14\n\x0c\x63ontent_type\x18\x14 \x01(\t\"%\n\x10GetExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"$\n\x12ListExportsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"B\n\x13ListExportsResponse\x12+\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x1a.labelops.export.v1.Export\"\'\n\x15GetLabeledViewRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x0bLabeledView\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nitem_count\x18\x02 \x01(\x03*z\n\x0b\x45xportState\x12\x1c\n\x18\x45XPORT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XPORT_STATE_RUNNING\x10\x01\x12\x1a\n\x16\x45XPORT_STATE_COMPLETED\x10\x02\x12\x17\n\x13\x45XPORT_STATE_FAILED\x10\x03\x32\xef\x02\n\rExportService\x12Q\n\x0bStartExport\x12&.labelops.export.v1.StartExportRequest\x1a\x1a.labelops.export.v1.Export\x12M\n\tGetExport\x12$.labelops.export.v1.GetExportRequest\x1a\x1a.labelops.export.v1.Export\x12^\n\x0bListExports\x12&.labelops.export.v1.ListExportsRequest\x1a\'.labelops.export.v1.ListExportsResponse\x12\\\n\x0eGetLabeledView\x12).labelops.export.v1.GetLabeledViewRequest\x1a\x1f.labelops.export.v1.LabeledViewb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelops.export.v1.export_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPORTSTATE']._serialized_start=639
-  _globals['_EXPORTSTATE']._serialized_end=761
-  _globals['_STARTEXPORTREQUEST']._serialized_start=55
-  _globals['_STARTEXPORTREQUEST']._serialized_end=107
-  _globals['_EXPORT']._serialized_start=110
-  _globals['_EXPORT']._serialized_end=400
-  _globals['_GETEXPORTREQUEST']._serialized_start=402
-  _globals['_GETEXPORTREQUEST']._serialized_end=439
-  _globals['_LISTEXPORTSREQUEST']._serialized_start=441
-  _globals['_LISTEXPORTSREQUEST']._serialized_end=477
-  _globals['_LISTEXPORTSRESPONSE']._serialized_start=479
-  _globals['_LISTEXPORTSRESPONSE']._serialized_end=545
-  _globals['_GETLABELEDVIEWREQUEST']._serialized_start=547
-  _globals['_GETLABELEDVIEWREQUEST']._serialized_end=586
-  _globals['_LABELEDVIEW']._serialized_start=588
-  _globals['_LABELEDVIEW']._serialized_end=637
-  _globals['_EXPORTSERVICE']._serialized_start=764
-  _globals['_EXPORTSERVICE']._serialized_end=1131
+  _globals['_EXPORTSTATE']._serialized_start=1058
+  _globals['_EXPORTSTATE']._serialized_end=1180
+  _globals['_EXPORTFILTER']._serialized_start=55
+  _globals['_EXPORTFILTER']._serialized_end=166
+  _globals['_STARTEXPORTREQUEST']._serialized_start=168
+  _globals['_STARTEXPORTREQUEST']._serialized_end=291
+  _globals['_SKIPPEDOBJECTS']._serialized_start=293
+  _globals['_SKIPPEDOBJECTS']._serialized_end=340
+  _globals['_EXPORT']._serialized_start=343
+  _globals['_EXPORT']._serialized_end=819
+  _globals['_GETEXPORTREQUEST']._serialized_start=821
+  _globals['_GETEXPORTREQUEST']._serialized_end=858
+  _globals['_LISTEXPORTSREQUEST']._serialized_start=860
+  _globals['_LISTEXPORTSREQUEST']._serialized_end=896
+  _globals['_LISTEXPORTSRESPONSE']._serialized_start=898
+  _globals['_LISTEXPORTSRESPONSE']._serialized_end=964
+  _globals['_GETLABELEDVIEWREQUEST']._serialized_start=966
+  _globals['_GETLABELEDVIEWREQUEST']._serialized_end=1005
+  _globals['_LABELEDVIEW']._serialized_start=1007
+  _globals['_LABELEDVIEW']._serialized_end=1056
+  _globals['_EXPORTSERVICE']._serialized_start=1183
+  _globals['_EXPORTSERVICE']._serialized_end=1550
 # @@protoc_insertion_point(module_scope)

@@ -18,16 +18,42 @@ EXPORT_STATE_RUNNING: ExportState
 EXPORT_STATE_COMPLETED: ExportState
 EXPORT_STATE_FAILED: ExportState
 
+class ExportFilter(_message.Message):
+    __slots__ = ("labels", "labelers", "hard_only", "accepted_from", "accepted_to")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    LABELERS_FIELD_NUMBER: _ClassVar[int]
+    HARD_ONLY_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FROM_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_TO_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    labelers: _containers.RepeatedScalarFieldContainer[str]
+    hard_only: bool
+    accepted_from: str
+    accepted_to: str
+    def __init__(self, labels: _Optional[_Iterable[str]] = ..., labelers: _Optional[_Iterable[str]] = ..., hard_only: _Optional[bool] = ..., accepted_from: _Optional[str] = ..., accepted_to: _Optional[str] = ...) -> None: ...
+
 class StartExportRequest(_message.Message):
-    __slots__ = ("job_id", "format")
+    __slots__ = ("job_id", "format", "filter", "incremental")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     format: str
-    def __init__(self, job_id: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
+    filter: ExportFilter
+    incremental: bool
+    def __init__(self, job_id: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[ExportFilter, _Mapping]] = ..., incremental: _Optional[bool] = ...) -> None: ...
+
+class SkippedObjects(_message.Message):
+    __slots__ = ("reason", "count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    count: int
+    def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class Export(_message.Message):
-    __slots__ = ("id", "job_id", "format", "version", "state", "items_written", "items_total", "bucket", "object_key", "size_bytes", "sha256", "download_url", "error", "created_at")
+    __slots__ = ("id", "job_id", "format", "version", "state", "items_written", "items_total", "bucket", "object_key", "size_bytes", "sha256", "download_url", "error", "created_at", "filter", "incremental", "since", "objects_written", "skipped", "content_type")
     ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +68,12 @@ class Export(_message.Message):
     DOWNLOAD_URL_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     id: str
     job_id: str
     format: str
@@ -56,7 +88,13 @@ class Export(_message.Message):
     download_url: str
     error: str
     created_at: str
-    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., format: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[ExportState, str]] = ..., items_written: _Optional[int] = ..., items_total: _Optional[int] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., download_url: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+    filter: ExportFilter
+    incremental: bool
+    since: str
+    objects_written: int
+    skipped: _containers.RepeatedCompositeFieldContainer[SkippedObjects]
+    content_type: str
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., format: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[_Union[ExportState, str]] = ..., items_written: _Optional[int] = ..., items_total: _Optional[int] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., download_url: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., filter: _Optional[_Union[ExportFilter, _Mapping]] = ..., incremental: _Optional[bool] = ..., since: _Optional[str] = ..., objects_written: _Optional[int] = ..., skipped: _Optional[_Iterable[_Union[SkippedObjects, _Mapping]]] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class GetExportRequest(_message.Message):
     __slots__ = ("export_id",)

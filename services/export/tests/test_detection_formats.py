@@ -199,3 +199,18 @@ def test_voc_annotations_parse_and_map_back_to_the_pixel_boxes() -> None:
                        for k in ("xmin", "ymin", "xmax", "ymax")))
                 for obj in root.iter("object")]
     _close(found, _expected_boxes(items), 0.5)  # whole pixels: within rounding
+
+
+def test_label_names_that_need_escaping_survive_voc_and_yolo() -> None:
+    odd = ["a&b <c>", 'say "hi"']
+    exported = job("object_detection", odd)
+    it = item("x/y", {"source": "s3://b/x&y.jpg", "width": 10, "height": 10}, {"objects": [
+        {"type": "rectangle", "label": odd[1], "x": 1, "y": 1, "width": 2, "height": 2}]})
+    with zipfile.ZipFile(io.BytesIO(b"".join(write_export("voc", [it], exported)))) as archive:
+        root = ET.fromstring(archive.read("Annotations/x%2Fy.xml"))
+    assert root.findtext("object/name") == odd[1]
+    assert root.findtext("filename") == "x&y.jpg"
+    with zipfile.ZipFile(io.BytesIO(b"".join(write_export("yolo", [it], exported)))) as archive:
+        yaml_names = archive.read("data.yaml").decode().split("names: ", 1)[1]
+        assert json.loads(yaml_names) == odd  # a JSON list is a YAML flow sequence
+        assert archive.read("labels/x%2Fy.txt").startswith(b"1 ")

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import tempfile
-from array import array
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,13 +30,13 @@ from labelops_shared.contracts import (
     ItemsAdded,
 )
 from labelops_shared.outbox import Outbox, UnitOfWork
-from services.dataset.adapters.fingerprints import FingerprintStore
+from services.dataset.adapters.fingerprints import FingerprintStore, SourceLog
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
 from services.dataset.domain.fingerprints import (
     KnownSources,
     fingerprint,
     new_array,
-    repeats,
+    scan_sorted,
 )
 from services.dataset.domain.items import Duplicates, group_values
 from services.dataset.domain.lines import DEFAULT_MAX_LINE_BYTES, detect_encoding, split_lines
@@ -192,6 +191,22 @@ def read_records(client: Minio, request: ImportRequest,
             yield parsed
 
 
+def _scan(sources: _Sources, keep: bool) -> list[tuple[int, int]]:
+    """The repeats within the file; the fingerprints the version keeps go to sources.kept
+    (skip mode: one occurrence of each source; keep mode: all)."""
+    buffer = new_array()
+
+    def emit(value: int) -> None:
+        buffer.append(value)
+        if len(buffer) >= 1 << 14:
+            sources.kept.write(buffer.tobytes())
+            del buffer[:]
+
+    found = scan_sorted(sources.mine.sorted_pairs(), keep, emit)
+    sources.kept.write(buffer.tobytes())
+    return found
+
+
 def _duplicate(file: str, line: int, keep: bool, where: str) -> LineError:
     return LineError(file, line, "source", f"duplicate source: the same as {where} "
                      + ("(kept)" if keep else "(skipped)"))
@@ -238,11 +253,11 @@ def _prepare(records: Iterator[Record | LineError], kind: Kind, dataset_id: str,
 @dataclass
 class _Sources:
     """What an import knows of sources: the dataset's (earlier versions, less deletions)
-    and its own, in line order."""
+    and its own (spilled to disk in sorted runs)."""
 
     known: KnownSources
-    mine: array[int] = field(default_factory=new_array)
-    lines: array[int] = field(default_factory=new_array)
+    mine: SourceLog = field(default_factory=SourceLog)
+    kept: Any = field(default_factory=tempfile.TemporaryFile)  # the version's, sorted
 
 
 class Importer:
@@ -260,12 +275,13 @@ class Importer:
         generated = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # a folder scan's manifest
         added = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # ids for the items-added events
         skipped: set[str] = set()  # repeated sources within this file, left out (skip mode)
+        sources = _Sources(KnownSources([], []))
         try:
             try:
                 ready = {v["version"] for v in await self.repo.versions_of(
                     dataset_id, VersionState.READY)}
-                sources = _Sources(await asyncio.to_thread(self.fingerprints.known, dataset_id,
-                                                           ready))
+                sources.known = await asyncio.to_thread(self.fingerprints.known, dataset_id,
+                                                        ready)
                 await self._load(dataset, version, request, report, rejected, generated, added,
                                  sources)
                 skipped = await self._resolve_repeats(dataset_id, version, request, report,
@@ -282,9 +298,8 @@ class Importer:
                     await self._fail(dataset, version, failure, report)
                 else:
                     report_uri = await self._store_rejected(dataset_id, version, report, rejected)
-                    # Skip mode left one occurrence of each source; keep mode all of them.
-                    kept = new_array(set(sources.mine)) if skipped else sources.mine
-                    await asyncio.to_thread(self.fingerprints.store, dataset_id, version, kept)
+                    await asyncio.to_thread(self.fingerprints.store, dataset_id, version,
+                                            sources.kept, sources.kept.tell())
                     if request.format == ImportFormat.FOLDER:
                         await self._store_manifest(dataset, version, request, generated)
                     await self._complete(dataset, version, report, report_uri)
@@ -296,9 +311,9 @@ class Importer:
                 log.exception("could not record the import's outcome",
                               extra={"dataset": dataset_id, "version": version})
         finally:
-            rejected.close()
-            generated.close()
-            added.close()
+            for spool in (rejected, generated, added, sources.kept):
+                spool.close()
+            sources.mine.close()
 
     async def _load(self, dataset: dict[str, Any], version: int, request: ImportRequest,
                     report: ImportReport, rejected: Any, generated: Any, added: Any,
@@ -335,8 +350,7 @@ class Importer:
                                                  skipped=not keep)
                             if not keep:
                                 continue
-                        sources.mine.append(print_)
-                        sources.lines.append(checked.line)
+                        sources.mine.add(print_, checked.line)
                     batch.append((checked, doc))
                 if inserting is not None:
                     await inserting
@@ -357,8 +371,8 @@ class Importer:
                                report: ImportReport, sources: _Sources) -> set[str]:
         """Report the lines repeating a source of an earlier line of this file; in skip
         mode delete their items (still invisible) and return their ids."""
-        found = await asyncio.to_thread(repeats, sources.mine, sources.lines)
         keep = request.duplicates == Duplicates.KEEP
+        found = await asyncio.to_thread(_scan, sources, keep)
         for line, first in found:
             report.add_duplicate(_duplicate(request.key, line, keep, f"line {first}"),
                                  skipped=not keep)

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.e2e
 # Consumed topic → the consumer groups reading it.
 CONSUMERS = {
     topics.DATASET_EVENTS: {"labelops-jobs"},
-    topics.JOBS_EVENTS: {"labelops-assignment", "labelops-prelabel", "labelops-export"},
+    topics.JOBS_EVENTS: {"labelops-assignment", "labelops-prelabel", "labelops-export",
+                         "labelops-dataset"},
     topics.PRELABEL_EVENTS: {"labelops-assignment"},
-    topics.ASSIGNMENT_EVENTS: {"labelops-export"},
+    topics.ASSIGNMENT_EVENTS: {"labelops-export", "labelops-jobs", "labelops-dataset"},
 }
 
 

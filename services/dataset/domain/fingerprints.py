@@ -4,9 +4,10 @@ A unique index on a hash of the source halves the insert rate of a Mongo-API dat
 (random B-tree inserts, measured 34.5k → 17.8k docs/s on FerretDB), so duplicates are found
 from 8-byte fingerprints instead: a sorted array per dataset version (8 bytes an item, kept
 in object storage), less the fingerprints of deleted items; an import checks its records
-against the dataset's earlier versions as it goes, and against its own earlier lines once
-at the end (one sort). A collision of two different sources among a million items has a
-probability of about 3 in 100 million.
+against the dataset's earlier versions as it goes, and against its own earlier lines at the
+end, by sorting its fingerprints in bounded runs spilled to disk and merging them. A
+collision of two different sources among a million items has a probability of about 3 in
+100 million.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -66,22 +67,20 @@ class KnownSources:
         return at < len(self._sorted) and self._sorted[at] == value
 
 
-def repeats(values: array[int], lines: array[int]) -> list[tuple[int, int]]:
-    """(line, first line) of every record whose fingerprint an earlier line of the same
-    import had, in line order. One sort of the fingerprints finds the repeated values; one
-    pass then names the lines."""
-    ordered = sorted(values)
-    repeated = {ordered[i] for i in range(1, len(ordered)) if ordered[i] == ordered[i - 1]}
-    del ordered
-    if not repeated:
-        return []
-    first: dict[int, int] = {}
-    found = []
-    for value, line in zip(values, lines, strict=True):
-        if value not in repeated:
+def scan_sorted(pairs: Iterable[tuple[int, int]], keep_all: bool,
+                emit: Callable[[int], None]) -> list[tuple[int, int]]:
+    """Over (fingerprint, line) pairs sorted by fingerprint then line: ``emit`` each
+    fingerprint to keep (every occurrence with ``keep_all``, else the first of each), and
+    return (line, first line) of every record repeating an earlier line, in line order."""
+    found: list[tuple[int, int]] = []
+    previous, first = -1, 0
+    for value, line in pairs:
+        if value == previous:
+            found.append((line, first))
+            if keep_all:
+                emit(value)
             continue
-        if value in first:
-            found.append((line, first[value]))
-        else:
-            first[value] = line
+        previous, first = value, line
+        emit(value)
+    found.sort()
     return found

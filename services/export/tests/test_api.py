@@ -125,3 +125,14 @@ async def test_objects_a_format_cannot_hold_are_reported(harness: Harness) -> No
     await harness.accept("j1", "p1", [item])
     done = await harness.finished((await harness.start("j1", "coco")).id)
     assert [(s.reason, s.count) for s in done.skipped] == [("line shapes (no area)", 1)]
+
+
+@pytest.mark.timeout(60)
+async def test_a_failure_early_in_a_long_export_ends_it_without_waiting(
+        harness: Harness) -> None:
+    await harness.create_job("j1", DETECTION, ["cat", "dog"])
+    items = [_image(n, sized=n != 1) for n in range(8000)]  # more than the queue holds
+    await harness.accept("j1", "p1", items)
+    done = await harness.finished((await harness.start("j1", "coco")).id)
+    assert done.state == pb.EXPORT_STATE_FAILED
+    assert "'ds1:1:0001'" in done.error

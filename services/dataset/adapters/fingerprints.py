@@ -77,7 +77,7 @@ class FingerprintStore:
             raise RuntimeError(f"fingerprints of {dataset_id} not removed: {error}")
 
 
-RUN_RECORDS = 1 << 20  # records sorted in memory at a time (about 40 MB while sorting)
+RUN_RECORDS = 1 << 18  # records sorted in memory at a time (about 20 MB while sorting)
 READ_RECORDS = 1 << 14
 
 

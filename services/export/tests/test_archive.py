@@ -71,3 +71,28 @@ def test_more_members_than_plain_zip_can_count_use_zip64(tmp_path: Path) -> None
         path = tmp_path / "many.zip"
         path.write_bytes(data)
         subprocess.run(["unzip", "-tq", str(path)], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_a_member_streamed_from_a_spool_reads_back(kind: str, tmp_path: Path) -> None:
+    body = b"".join(b"labels/%d.txt,s3://b/%d.jpg,640,480,id%d\n" % (n, n, n)
+                    for n in range(20_000))
+    archive = StreamingArchive(kind)  # type: ignore[arg-type]
+    archive.add("first.txt", b"1")
+    pieces = [archive.drain()]
+    pieces += list(archive.add_file("images.csv", io.BytesIO(body), len(body)))
+    archive.add("last.txt", b"2")
+    pieces.append(archive.close())
+    assert len(pieces) > 3 or kind == "tar"
+    data = b"".join(pieces)
+    if kind == "zip":
+        with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            assert zipped.testzip() is None
+            assert zipped.read("images.csv") == body and zipped.read("last.txt") == b"2"
+        if shutil.which("unzip"):
+            path = tmp_path / "s.zip"
+            path.write_bytes(data)
+            subprocess.run(["unzip", "-tq", str(path)], check=True, capture_output=True)
+    else:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tarred:
+            assert tarred.extractfile("images.csv").read() == body  # type: ignore[union-attr]

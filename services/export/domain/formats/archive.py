@@ -16,6 +16,7 @@ import io
 import struct
 import tarfile
 import zlib
+from collections.abc import Iterator
 from typing import IO, Literal
 
 from services.export.domain.formats.model import CHUNK_BYTES, SpoolFactory, memory_spool
@@ -69,16 +70,46 @@ class _ZipWriter:
         local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, method, _DOS_TIME,
                             _DOS_DATE, crc, len(packed), len(data), len(encoded), 0)
         self._sink.write(local + encoded + packed)
+        self._record(encoded, _UTF8_NAMES, method, crc, len(packed), len(data))
+        self._offset += len(local) + len(encoded) + len(packed)
+        self._count += 1
+
+    def _record(self, encoded: bytes, flags: int, method: int, crc: int, packed: int,
+                size: int) -> None:
+        """The member's central directory record, into the spool."""
         extra = b""
         offset = self._offset
         if offset > _MAX32:  # member sizes stay small; only the offset can need ZIP64
             extra = struct.pack("<HHQ", 0x0001, 8, offset)
             offset = _MAX32
         self._directory.write(struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 45, 45 if extra else 20, _UTF8_NAMES,
-            method, _DOS_TIME, _DOS_DATE, crc, len(packed), len(data), len(encoded),
+            "<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 45, 45 if extra else 20, flags,
+            method, _DOS_TIME, _DOS_DATE, crc, packed, size, len(encoded),
             len(extra), 0, 0, 0, 0o100644 << 16, offset) + encoded + extra)
-        self._offset += len(local) + len(encoded) + len(packed)
+
+    def add_file(self, name: str, source: IO[bytes]) -> Iterator[None]:
+        """A member read from ``source`` piece by piece (its sizes and checksum follow it in
+        a data descriptor); yields after each piece so the caller can drain the sink."""
+        encoded = name.encode()
+        flags = _UTF8_NAMES | 0x0008
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, _DEFLATED, _DOS_TIME,
+                            _DOS_DATE, 0, 0, 0, len(encoded), 0)
+        self._sink.write(local + encoded)
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        crc = size = packed = 0
+        while piece := source.read(CHUNK_BYTES):
+            crc, size = zlib.crc32(piece, crc), size + len(piece)
+            out = packer.compress(piece)
+            packed += len(out)
+            self._sink.write(out)
+            yield None
+        out = packer.flush()
+        packed += len(out)
+        if size > _MAX32 or packed > _MAX32:
+            raise ValueError(f"{name}: a streamed member is limited to 4 GiB")
+        self._sink.write(out + struct.pack("<IIII", 0x08074B50, crc, packed, size))
+        self._record(encoded, flags, _DEFLATED, crc, packed, size)
+        self._offset += len(local) + len(encoded) + packed + 16
         self._count += 1
 
     def close(self) -> None:
@@ -120,6 +151,22 @@ class StreamingArchive:
             entry = tarfile.TarInfo(name)
             entry.size, entry.mtime, entry.mode = len(data), 0, 0o644
             self._tar.addfile(entry, io.BytesIO(data))
+
+    def add_file(self, name: str, source: IO[bytes], size: int) -> Iterator[bytes]:
+        """A member of ``size`` bytes read from ``source`` in pieces (a spool), its bytes
+        yielded as they are written: no member is ever held whole."""
+        if self._zip is not None:
+            for _ in self._zip.add_file(name, source):
+                out = self.drain(at_least=CHUNK_BYTES)
+                if out:
+                    yield out
+        elif self._tar is not None:
+            entry = tarfile.TarInfo(name)
+            entry.size, entry.mtime, entry.mode = size, 0, 0o644
+            self._tar.addfile(entry, source)  # copies in blocks; tar needs the size first
+        out = self.drain()
+        if out:
+            yield out
 
     def drain(self, at_least: int = 0) -> bytes:
         """The bytes written so far, when there are at least ``at_least`` of them."""

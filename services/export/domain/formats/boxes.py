@@ -93,8 +93,9 @@ def write_yolo(items: Iterator[AcceptedItem], job: ExportJob, stats: ExportStats
             out = archive.drain(at_least=FLUSH_BYTES)
             if out:
                 yield out
+        size = spool.tell()
         spool.seek(0)
-        archive.add("images.csv", spool.read())  # one member: ZIP needs its size up front
+        yield from archive.add_file("images.csv", spool, size)
     yield archive.close()
 
 

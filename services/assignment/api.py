@@ -25,17 +25,21 @@ from labelops_shared.contracts import (
     PackageRejected,
     PackageSubmitted,
 )
-from labelops_shared.mongo import Document, decode_keys, encode_keys
+from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.assignment.adapters.dataset_client import Datasets
 from services.assignment.adapters.repository import (
     ANNOTATIONS,
+    ANSWER_JSON,
     PACKAGES,
     Repository,
     annotation_id,
+    answer_of,
     claim_id,
+    dump_answer,
 )
 from services.assignment.domain import workflow as wf
+from services.assignment.domain.answers import TopicsCache
 from services.assignment.domain.workflow import Stage, State
 
 _STAGE = {pb.STAGE_LABEL: Stage.LABEL, pb.STAGE_CHECK: Stage.CHECK, pb.STAGE_ACCEPT: Stage.ACCEPT}
@@ -88,6 +92,7 @@ class AssignmentServicer:
         self.outbox = outbox
         self.datasets = datasets
         self.source = source
+        self.topics = TopicsCache()
 
     # --- helpers --------------------------------------------------------------------
 
@@ -96,6 +101,27 @@ class AssignmentServicer:
         if job is None or auth.principal().workspace not in ("*", job["workspace"]):
             await _abort(context, grpc.StatusCode.NOT_FOUND, f"job_id: job {job_id!r} not found")
         return job
+
+    async def _working_job(self, doc: Document, context: Any) -> Document:
+        """The package's job, if work on it may still be saved or moved on."""
+        job = await self._job(doc["job_id"], context)
+        refusal = wf.work_refusal(job["_id"], job.get("status", ""))
+        if refusal:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, refusal)
+        return job
+
+    async def _validate(self, job: Document, item_id: str, answer: Any, context: Any) -> None:
+        """Check the answer on the shared answer model (the job's topics compiled once per
+        version); the item's data is fetched only when a topic's checks read it (span text,
+        image size, media duration, page count). Every error names topic, path and reason."""
+        compiled = self.topics.get(job["_id"], job["topics"])
+        item = None
+        if compiled.needs_item:
+            item = (await self.datasets.items(job["dataset_id"], [item_id])).get(item_id)
+        errors = compiled.validate(answer, item)
+        if errors:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         "answer_json: " + "; ".join(errors))
 
     async def _held(self, pkg_id: str, context: Any, *, admin_ok: bool = False) -> Document:
         """The package, if the caller holds it (or administers its workspace, where allowed).
@@ -144,13 +170,13 @@ class AssignmentServicer:
         inspect = set(doc["to_inspect"])
 
         def as_json(value: Any) -> str:
-            return json.dumps(decode_keys(value), ensure_ascii=False)
+            return json.dumps(value, ensure_ascii=False)
 
         return pb.PackageDetail(package=_package_pb(doc), items=[
             pb.PackageItem(
                 item_id=item_id, data_json=json.dumps(data.get(item_id, {}), ensure_ascii=False),
                 prelabel_json=as_json(prelabels[item_id]) if item_id in prelabels else "",
-                answer_json=as_json(answers[item_id]["answer"]) if item_id in answers else "",
+                answer_json=as_json(answer_of(answers[item_id])) if item_id in answers else "",
                 to_inspect=item_id in inspect,
             ) for item_id in doc["item_ids"]
         ])
@@ -178,10 +204,12 @@ class AssignmentServicer:
             await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
                          f"stage: claiming for {stage} needs the {_STAGE_ROLE[stage]} role")
         job = await self._job(request.job_id, context)
-        members = job["members"][_MEMBERS[stage]]
-        if members and caller.subject not in members:
+        if not wf.may_work(job["members"], _MEMBERS[stage], caller.subject):
             await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
                          f"job_id: you are not one of the {_MEMBERS[stage]} of this job")
+        refusal = wf.claim_refusal(job["_id"], job.get("status", ""))
+        if refusal:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, refusal)
         after = -1
         while page := await self.repo.claimable(job["_id"], wf.CLAIMABLE[stage], after):
             for doc in page:
@@ -244,18 +272,15 @@ class AssignmentServicer:
             answer = json.loads(request.answer_json)
         except json.JSONDecodeError as exc:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
-        job = await self._job(doc["job_id"], context)
-        errors = wf.validate_answer(job["topics"], answer)
-        if errors:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                         "answer_json: " + "; ".join(errors))
+        job = await self._working_job(doc, context)
+        await self._validate(job, request.item_id, answer, context)
         previous = await self.repo.annotation(doc["_id"], request.item_id, stage)
         revision = (previous["revision"] if previous else 0) + 1
         uow = self._uow()
         uow.put(ANNOTATIONS, {
             "_id": annotation_id(doc["_id"], request.item_id, stage), "package_id": doc["_id"],
             "job_id": doc["job_id"], "item_id": request.item_id, "stage": stage.value,
-            "answer": encode_keys(answer), "revision": revision,
+            ANSWER_JSON: dump_answer(answer), "revision": revision,
             "by": auth.principal().subject, "saved_at": datetime.now(UTC),
         })
         await self.outbox.commit(uow)
@@ -264,14 +289,19 @@ class AssignmentServicer:
 
     async def SubmitPackage(self, request: pb.SubmitPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
-        job = await self._job(doc["job_id"], context)
+        job = await self._working_job(doc, context)
         state = await self._move(context, wf.after_submit, doc["state"], job["workflow"])
-        answered = {a["item_id"] for a in await self.repo.annotations(doc["_id"], Stage.LABEL)}
+        saved = await self.repo.annotations(doc["_id"], Stage.LABEL)
+        answered = {a["item_id"] for a in saved if not a.get("needs_relabel")}
+        relabel = {a["item_id"]: a.get("relabel_reason", "") for a in saved
+                   if a.get("needs_relabel")}
         missing = [i for i in doc["item_ids"] if i not in answered]
         if missing:
+            first = missing[0]
+            why = f": {relabel[first]}" if first in relabel else ""
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
                          f"{len(missing)} of {len(doc['item_ids'])} items have no answer "
-                         f"(first: {missing[0]})")
+                         f"(first: {first}{why})")
         fields = _moved(state, holder="", submitted_at=datetime.now(UTC))
         uow = self._uow()
         uow.set(PACKAGES, doc["_id"], fields)
@@ -303,7 +333,7 @@ class AssignmentServicer:
 
     async def ReviewPackage(self, request: pb.ReviewPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
-        job = await self._job(doc["job_id"], context)
+        job = await self._working_job(doc, context)
         state = await self._move(context, wf.after_review, doc["state"], job["workflow"],
                                  request.passed)
         checker = auth.principal().subject
@@ -336,7 +366,7 @@ class AssignmentServicer:
 
     async def AcceptPackage(self, request: pb.AcceptPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
-        job = await self._job(doc["job_id"], context)
+        job = await self._working_job(doc, context)
         state = await self._move(context, wf.after_acceptance, doc["state"], request.accepted)
         accepter = auth.principal().subject
         uow = self._uow()
@@ -362,7 +392,7 @@ class AssignmentServicer:
         final = wf.latest_answers(await self.repo.annotations(doc["_id"]))
         data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
         items = [AcceptedItem(item_id=i, data=data.get(i, {}),
-                              answer=decode_keys(final[i]["answer"]), labeler=doc["labeler"],
+                              answer=answer_of(final[i]), labeler=doc["labeler"],
                               # grows with every claim of the package: later acceptances win
                               revision=doc["claim_epoch"])
                  for i in doc["item_ids"] if i in final]

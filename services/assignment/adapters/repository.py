@@ -3,8 +3,9 @@ does not go through the outbox, because its unique key is what settles a race)."
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from labelops_shared.mongo import Document, retry_busy
+from labelops_shared.mongo import Document, decode_key, decode_keys, encode_key, retry_busy
 
 JOBS, PACKAGES, CLAIMS, ANNOTATIONS, PRELABELS = (
     "jobs", "packages", "claims", "annotations", "prelabels")
@@ -21,9 +22,43 @@ INDEXES = {
     # claimable packages in import order; listing; progress counts
     PACKAGES: [IndexModel([("job_id", ASCENDING), ("state", ASCENDING), ("index", ASCENDING)]),
                IndexModel([("job_id", ASCENDING), ("index", ASCENDING)])],
-    ANNOTATIONS: [IndexModel([("package_id", ASCENDING), ("stage", ASCENDING)])],
-    # claims and prelabels are read by _id only
+    ANNOTATIONS: [IndexModel([("package_id", ASCENDING), ("stage", ASCENDING)]),
+                  # label renames and deletions rewrite a job's annotations
+                  IndexModel([("job_id", ASCENDING)])],
+    PRELABELS: [IndexModel([("job_id", ASCENDING)])],
+    # claims are read by _id only
 }
+
+# Answers are stored as JSON text: an answer holds user keys and nested arrays (polygon
+# points [[x, y], ..]) that FerretDB v1 refuses in documents. Documents written before kept
+# the answer as a document under "answer" (keys escaped); both are read.
+ANSWER_JSON, PRELABEL_JSON = "answer_json", "answers_json"
+
+
+def dump_answer(answer: Any) -> str:
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def answer_of(doc: Mapping[str, Any]) -> Any:
+    """The answer of an annotation document, decoded."""
+    if ANSWER_JSON in doc:
+        return json.loads(doc[ANSWER_JSON])
+    return decode_keys(doc.get("answer"))
+
+
+def prelabel_fields(answers: Mapping[str, Any]) -> Document:
+    """The $set fields storing these topic answers of a pre-label document."""
+    return {f"{PRELABEL_JSON}.{encode_key(topic)}": dump_answer(answer)
+            for topic, answer in answers.items()}
+
+
+def prelabel_answers(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A pre-label document's answers per topic, decoded (older documents kept them as
+    documents under "answers")."""
+    found: dict[str, Any] = decode_keys(doc.get("answers") or {})
+    found.update({decode_key(k): json.loads(v)
+                  for k, v in (doc.get(PRELABEL_JSON) or {}).items()})
+    return found
 
 
 def package_id(job_id: str, index: int) -> str:
@@ -92,7 +127,18 @@ class Repository:
     async def prelabels(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
         ids = [prelabel_id(job_id, i) for i in item_ids]
         docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)
-        return {d["item_id"]: d["answers"] for d in docs}
+        return {d["item_id"]: prelabel_answers(d) for d in docs}
+
+    async def job_annotations(self, job_id: str) -> AsyncIterator[Document]:
+        """Every annotation of the job, in _id order (a scan on FerretDB v1)."""
+        cursor = self.db[ANNOTATIONS].find({"job_id": job_id}).sort("_id", ASCENDING)
+        async for doc in cursor:
+            yield doc
+
+    async def job_prelabels(self, job_id: str) -> AsyncIterator[Document]:
+        cursor = self.db[PRELABELS].find({"job_id": job_id}).sort("_id", ASCENDING)
+        async for doc in cursor:
+            yield doc
 
     async def progress(self, job_id: str) -> tuple[Counter[str], int, int]:
         """Packages by state, items, accepted items."""

@@ -106,27 +106,42 @@ def check_sample(package_id: str, item_ids: Sequence[str], ratio: float) -> list
     return [i for i in item_ids if i in chosen]  # shown in package order
 
 
-def validate_answer(topics: Sequence[Mapping[str, Any]], answer: Any) -> list[str]:
-    """Errors naming the topic and the reason; empty when the answer fits the template."""
-    if not isinstance(answer, dict) or not answer:
-        return ["answer: expected an object {topic name: answer}"]
-    by_name = {t["name"]: t for t in topics}
-    errors = []
-    for name, value in answer.items():
-        topic = by_name.get(name)
-        if topic is None:
-            errors.append(f"topic {name!r}: not a topic of this job ({', '.join(by_name)})")
-        elif topic["kind"] == "single_choice":
-            if not isinstance(value, str) or value not in topic["options"]:
-                errors.append(f"topic {name!r}: {value!r} is not one of {topic['options']}")
-        elif topic["kind"] == "multiple_choice":
-            if (not isinstance(value, list) or not value
-                    or any(not isinstance(v, str) or v not in topic["options"] for v in value)):
-                errors.append(f"topic {name!r}: expected a non-empty list of {topic['options']}")
-            elif len(set(value)) != len(value):
-                errors.append(f"topic {name!r}: a label appears twice")
-    errors += [f"topic {name!r}: no answer" for name in by_name if name not in answer]
-    return errors
+class JobStatus(StrEnum):
+    """The job's publish state as the jobs service announced it."""
+
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+    FINISHED = "finished"
+    DELETED = "deleted"
+
+
+def claim_refusal(job_id: str, status: str) -> str | None:
+    """Why no new claim may be made on the job (None: claims are open). Only a published
+    job hands out packages; a job stored before lifecycle events counts as published."""
+    if status in ("", JobStatus.PUBLISHED):
+        return None
+    return f"job {job_id} is {status}"
+
+
+def work_refusal(job_id: str, status: str) -> str | None:
+    """Why work in hand may not be saved or moved on (None: it may). Taking a job back
+    (unpublished) stops new claims only; a finished or deleted job takes no more work, and
+    what was accepted stays as it is."""
+    if status in (JobStatus.FINISHED, JobStatus.DELETED):
+        return f"job {job_id} is {status}"
+    return None
+
+
+def may_work(members: Mapping[str, Any], role: str, subject: str) -> bool:
+    """Whether the subject works in a role ("labelers", "checkers", "accepters") of the job.
+    The people lists already include the members of the teams named for the role; a role
+    with neither people nor teams is open to everyone holding the workspace role, while a
+    role given only to teams that have no member yet admits nobody."""
+    people = members.get(role) or []
+    if subject in people:
+        return True
+    teams = members.get(f"{role[:-1]}_teams") or []
+    return not people and not teams
 
 
 def validate_rejections(item_ids: Sequence[str],

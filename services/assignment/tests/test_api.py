@@ -63,10 +63,10 @@ async def test_a_package_goes_through_label_check_and_accept(harness: Harness) -
     save = pb.SaveAnnotationRequest(package_id=package.id, item_id=items[0])
     save.answer_json = json.dumps({**ANSWER, "label": "zzz"})
     await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT,
-                  "topic 'label': 'zzz' is not one of")
+                  "topic 'label' at label: 'zzz' is not one of 'pos', 'neg'")
     save.answer_json = json.dumps({**ANSWER, "tags": []})
     await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT,
-                  "topic 'tags': expected a non-empty list")
+                  "topic 'tags' at tags: expected 1 to 3 labels, got 0")
     save.answer_json = json.dumps({**ANSWER, "mood": "ok"})
     await refused(lee.SaveAnnotation(save), grpc.StatusCode.INVALID_ARGUMENT, "topic 'mood'")
     save.answer_json = "{not json"

@@ -13,15 +13,14 @@ from services.assignment.domain.workflow import (
     check_sample,
     claim,
     editing_stage,
+    claim_refusal,
     latest_answers,
+    may_work,
     stage_of,
-    validate_answer,
     validate_rejections,
     visible_to_worker,
+    work_refusal,
 )
-
-TOPICS = [{"name": "label", "kind": "single_choice", "options": ["pos", "neg"]}]
-
 
 def test_the_full_workflow_moves_label_check_accept() -> None:
     state = claim("open", Stage.LABEL)
@@ -63,14 +62,6 @@ def test_check_sample_is_deterministic_and_sized_by_ratio() -> None:
     assert len(check_sample("p1", items, 0.01)) == 1
 
 
-def test_answers_are_validated_against_the_topics() -> None:
-    assert validate_answer(TOPICS, {"label": "pos"}) == []
-    assert validate_answer(TOPICS, {"label": "meh"}) == [
-        "topic 'label': 'meh' is not one of ['pos', 'neg']"]
-    assert "not a topic of this job" in validate_answer(TOPICS, {"label": "pos", "x": 1})[0]
-    assert validate_answer(TOPICS, {}) == ["answer: expected an object {topic name: answer}"]
-
-
 def test_the_stage_follows_the_state() -> None:
     assert [stage_of(s) for s in State] == [
         "label", "label", "check", "check", "accept", "accept", "done"]
@@ -90,16 +81,6 @@ def test_the_check_sample_keeps_package_order_and_handles_empty_packages() -> No
     assert sample == sorted(sample, key=items.index) and len(sample) == 5
     assert check_sample("p2", items, 0.25) != sample  # another package, another sample
     assert check_sample("p1", [], 0.5) == []
-
-
-def test_multiple_choice_answers_need_a_non_empty_list_of_options() -> None:
-    topics = [{"name": "tags", "kind": "multiple_choice", "options": ["x", "y"]}]
-    assert validate_answer(topics, {"tags": ["x", "y"]}) == []
-    for bad in ([], "x", ["q"], [1]):
-        assert validate_answer(topics, {"tags": bad}) == [
-            "topic 'tags': expected a non-empty list of ['x', 'y']"]
-    assert validate_answer(topics, {"tags": ["x", "x"]}) == ["topic 'tags': a label appears twice"]
-    assert validate_answer(TOPICS, {"label": ["pos"]})[0].startswith("topic 'label'")
 
 
 def test_rejections_need_items_of_the_package_and_reasons() -> None:
@@ -136,3 +117,27 @@ def test_workers_see_waiting_packages_of_their_stages_and_their_own() -> None:
     assert visible_to_worker(pkg("to_check", "", "eve"), "cho", ["checker"])
     assert visible_to_worker(pkg("to_check", "", "lee"), "lee", ["labeler"])  # own work
     assert not visible_to_worker(pkg("accepted", "", "eve"), "acc", ["accepter"])
+
+
+def test_only_a_published_job_hands_out_packages() -> None:
+    assert claim_refusal("j1", "published") is None
+    assert claim_refusal("j1", "") is None  # stored before lifecycle events: published
+    for status in ("unpublished", "finished", "deleted"):
+        assert claim_refusal("j1", status) == f"job j1 is {status}"
+
+
+def test_work_in_hand_goes_on_while_unpublished_but_not_once_finished_or_deleted() -> None:
+    assert work_refusal("j1", "published") is None
+    assert work_refusal("j1", "unpublished") is None
+    assert work_refusal("j1", "finished") == "job j1 is finished"
+    assert work_refusal("j1", "deleted") == "job j1 is deleted"
+
+
+def test_members_and_teams_decide_who_works_in_a_role() -> None:
+    assert may_work({"labelers": []}, "labelers", "lee")  # open to the workspace role
+    assert may_work({"labelers": ["lee"]}, "labelers", "lee")
+    assert not may_work({"labelers": ["eve"]}, "labelers", "lee")
+    # A role given to teams only: their members (resolved into the list) and nobody else.
+    assert may_work({"labelers": ["tia"], "labeler_teams": ["t1"]}, "labelers", "tia")
+    assert not may_work({"labelers": [], "labeler_teams": ["t1"]}, "labelers", "lee")
+    assert not may_work({"checkers": [], "checker_teams": ["t1"]}, "checkers", "cho")

@@ -21,7 +21,7 @@ def _write(kind: str, members: dict[str, bytes]) -> bytes:
     for name, data in members.items():
         archive.add(name, data)
         out.append(archive.drain())
-    out.append(archive.close())
+    out.extend(archive.finish())
     return b"".join(out)
 
 
@@ -61,7 +61,7 @@ def test_more_members_than_plain_zip_can_count_use_zip64(tmp_path: Path) -> None
         archive.add(f"labels/{n}.txt", b"0 0.5 0.5 0.1 0.1\n")
         if n % 5000 == 0:
             pieces.append(archive.drain())
-    pieces.append(archive.close())
+    pieces.extend(archive.finish())
     data = b"".join(pieces)
     with zipfile.ZipFile(io.BytesIO(data)) as zipped:
         names = zipped.namelist()
@@ -82,7 +82,7 @@ def test_a_member_streamed_from_a_spool_reads_back(kind: str, tmp_path: Path) ->
     pieces = [archive.drain()]
     pieces += list(archive.add_file("images.csv", io.BytesIO(body), len(body)))
     archive.add("last.txt", b"2")
-    pieces.append(archive.close())
+    pieces.extend(archive.finish())
     assert len(pieces) > 3 or kind == "tar"
     data = b"".join(pieces)
     if kind == "zip":

@@ -112,11 +112,13 @@ class _ZipWriter:
         self._offset += len(local) + len(encoded) + packed + 16
         self._count += 1
 
-    def close(self) -> None:
+    def close(self) -> Iterator[None]:
+        """The central directory copied out of its spool, yielding after each piece."""
         start, size = self._offset, self._directory.tell()
         self._directory.seek(0)
         while piece := self._directory.read(CHUNK_BYTES):
             self._sink.write(piece)
+            yield None
         end = start + size
         if self._count > _MAX16 or start > _MAX32 or size > _MAX32:
             self._sink.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0,
@@ -128,8 +130,8 @@ class _ZipWriter:
 
 
 class StreamingArchive:
-    """``add(name, data)`` then ``drain()`` for the bytes so far; ``close()`` writes the end
-    (the ZIP central directory, the tar end blocks) and returns the last bytes."""
+    """``add(name, data)`` then ``drain()`` for the bytes so far; ``finish()`` yields the
+    end."""
 
     def __init__(self, kind: ArchiveKind = "zip", spool_factory: SpoolFactory = memory_spool
                  ) -> None:
@@ -172,13 +174,20 @@ class StreamingArchive:
         """The bytes written so far, when there are at least ``at_least`` of them."""
         return self._sink.drain() if self._sink.buffered >= at_least else b""
 
-    def close(self) -> bytes:
+    def finish(self) -> Iterator[bytes]:
+        """The end of the archive (the ZIP central directory, the tar end blocks), in
+        pieces: the directory is never held whole."""
         try:
             if self._zip is not None:
-                self._zip.close()
+                for _ in self._zip.close():
+                    out = self.drain(at_least=CHUNK_BYTES)
+                    if out:
+                        yield out
             elif self._tar is not None:
                 self._tar.close()
         finally:
             if self._spool is not None:
                 self._spool.close()
-        return self._sink.drain()
+        out = self.drain()
+        if out:
+            yield out

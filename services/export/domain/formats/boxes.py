@@ -96,7 +96,7 @@ def write_yolo(items: Iterator[AcceptedItem], job: ExportJob, stats: ExportStats
         size = spool.tell()
         spool.seek(0)
         yield from archive.add_file("images.csv", spool, size)
-    yield archive.close()
+    yield from archive.finish()
 
 
 def _voc_document(item: AcceptedItem, field_name: str, width: int | float,
@@ -152,4 +152,4 @@ def write_voc(items: Iterator[AcceptedItem], job: ExportJob, stats: ExportStats,
         out = archive.drain(at_least=FLUSH_BYTES)
         if out:
             yield out
-    yield archive.close()
+    yield from archive.finish()

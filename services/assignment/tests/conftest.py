@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -20,7 +20,7 @@ from labelops_shared.events import new_event
 from labelops_shared.grpc_server import GrpcService, bearer, start_server
 from labelops_shared.kafka import EventConsumer
 from services.assignment import handlers
-from services.assignment.adapters.repository import INDEXES, Repository
+from services.assignment.adapters.repository import INDEXES, JOBS, Repository
 from services.assignment.api import ROLES, AssignmentServicer
 from services.assignment.tests.fakes import FakeDatabase, FakeDatasets
 
@@ -79,20 +79,34 @@ class Harness:
         return Client(self.stub, token)
 
     async def deliver(self, data: Any) -> str:
-        raw = new_event(data, source="/labelops/test").to_bytes()
-        outcome: str = await self.consumer.handle(raw, topic=data.TOPIC)
+        """Deliver the event once (a new event id each call)."""
+        return await self.deliver_raw(new_event(data, source="/labelops/test").to_bytes(),
+                                      data.TOPIC)
+
+    async def deliver_raw(self, raw: bytes, topic: str) -> str:
+        """Deliver these bytes (the same event again, as a redelivery does)."""
+        outcome: str = await self.consumer.handle(raw, topic=topic)
         return outcome
+
+    async def spec(self, stored_id: str, **changes: Any) -> JobSpec:
+        """The job's settings as stored here, with changes: what a job event carries."""
+        job = await self.db[JOBS].find_one({"_id": stored_id})
+        fields = {k: v for k, v in job.items() if k in JobSpec.model_fields}
+        return JobSpec(**{**fields, **changes})
 
     async def publish_job(self, *, items: int = 25, package_size: int = 5,
                           workflow: str = "label_check_accept", check_ratio: float = 0.3,
-                          labelers: list[str] | None = None) -> str:
+                          labelers: list[str] | None = None,
+                          topics: list[dict[str, Any]] | None = None,
+                          labels: Sequence[str] = ("pos", "neg"),
+                          template: str = "text_classification") -> str:
         job_id = uuid.uuid4().hex
         dataset_id = f"d{job_id[:6]}"
         self.datasets.add(dataset_id, 1, items)
         spec = JobSpec(
             job_id=job_id, workspace=WORKSPACE, name="job", dataset_id=dataset_id,
-            dataset_version=1, template="text_classification", topics=TOPICS,
-            labels=[LabelDef(name="pos"), LabelDef(name="neg")], workflow=workflow,
+            dataset_version=1, template=template, topics=topics or TOPICS,
+            labels=[LabelDef(name=n) for n in labels], workflow=workflow,
             package_size=package_size, check_ratio=check_ratio,
             members=JobMembers(labelers=labelers or []),
         )

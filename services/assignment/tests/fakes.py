@@ -17,6 +17,7 @@ class FakeDatasets:
     def __init__(self) -> None:
         self.versions: dict[tuple[str, int], list[str]] = {}
         self.get_calls: list[int] = []
+        self.extra: dict[str, Any] = {}  # fields every item's record gets too
 
     def add(self, dataset_id: str, version: int, count: int) -> list[str]:
         ids = [f"{dataset_id}-v{version}-i{n:04d}" for n in range(count)]
@@ -29,4 +30,4 @@ class FakeDatasets:
 
     async def items(self, dataset_id: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         self.get_calls.append(len(item_ids))
-        return {i: {"text": f"text of {i}", "a.b": 1} for i in item_ids}
+        return {i: {"text": f"text of {i}", "a.b": 1, **self.extra} for i in item_ids}

@@ -12,8 +12,8 @@ from services.assignment.domain.workflow import (
     back_to_labeler,
     check_sample,
     claim,
-    editing_stage,
     claim_refusal,
+    editing_stage,
     latest_answers,
     may_work,
     stage_of,
@@ -21,6 +21,7 @@ from services.assignment.domain.workflow import (
     visible_to_worker,
     work_refusal,
 )
+
 
 def test_the_full_workflow_moves_label_check_accept() -> None:
     state = claim("open", Stage.LABEL)

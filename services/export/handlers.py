@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from labelops_shared.contracts import JobCreated, JobPublished, PackageAccepted
+from labelops_shared.contracts import (
+    JobCreated,
+    JobLabelDeleted,
+    JobLabelRenamed,
+    JobPublished,
+    PackageAccepted,
+)
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
-from labelops_shared.mongo import encode_keys
+from labelops_shared.label_rewrites import delete_label, rename_label
+from labelops_shared.mongo import decode_keys, encode_keys
 from services.export.adapters.repository import JOBS, LABELED
 from services.export.domain.view import should_replace
 
 
 def register(consumer: EventConsumer) -> None:
-    async def keep_job(event: Envelope[Any], ctx: HandlerContext) -> None:
+    async def keep_job(event: Envelope[Any], ctx: HandlerContext, final: bool = True) -> None:
         job = event.data.job
         uow = ctx.unit_of_work()
         uow.put(JOBS, {"_id": job.job_id, "workspace": job.workspace, "name": job.name,
                        "topics": job.topics, "content": job.content,
                        "labels": [lb.name for lb in job.labels]})
-        await ctx.commit(uow)
+        await ctx.commit(uow, part=None if final else "job")
 
     consumer.on(JobCreated)(keep_job)
     consumer.on(JobPublished)(keep_job)
@@ -47,3 +56,55 @@ def register(consumer: EventConsumer) -> None:
                     "accepted_at": event.time, "stored_at": stored_at,
                 })
         await ctx.commit(uow)
+
+    @consumer.on(JobLabelRenamed)
+    async def renamed(event: Envelope[Any], ctx: HandlerContext) -> None:
+        """Accepted answers follow a label rename, so exports name the new label."""
+        data: JobLabelRenamed = event.data
+        await keep_job(event, ctx, final=False)
+        await _rewrite_view(ctx, data.job_id, lambda answer: rename_label(
+            data.job.topics, answer, kind=data.kind, old=data.old_name, new=data.new_name,
+            label_class=data.label_class))
+
+    @consumer.on(JobLabelDeleted)
+    async def deleted(event: Envelope[Any], ctx: HandlerContext) -> None:
+        """Accepted answers lose a deleted label (the items stay; their deletion, if asked,
+        arrives from the dataset service)."""
+        data: JobLabelDeleted = event.data
+        await keep_job(event, ctx, final=False)
+
+        def without(answer: Any) -> Any:
+            removal = delete_label(data.job.topics, answer, kind=data.kind, name=data.name,
+                                   label_class=data.label_class)
+            return None if removal is None else removal.answer
+
+        await _rewrite_view(ctx, data.job_id, without)
+
+
+REWRITE_BATCH = 200
+
+
+async def _rewrite_view(ctx: HandlerContext, job_id: str,
+                        rewrite: Callable[[Any], Any]) -> None:
+    """Rewrite the job's accepted answers in batches. Each batch is committed under a key
+    made from its content, so after a crash the redelivered event skips what was done
+    (those answers no longer change) and commits the rest; then the event is marked."""
+    batch: dict[str, Any] = {}
+
+    async def flush() -> None:
+        uow = ctx.unit_of_work()
+        for doc_id, answer in batch.items():
+            uow.set(LABELED, doc_id, {"answer": encode_keys(answer)})
+        digest = hashlib.sha256(repr(sorted(batch.items())).encode()).hexdigest()[:16]
+        await ctx.commit(uow, part=f"rewrite-{digest}")
+        batch.clear()
+
+    async for doc in ctx.outbox.db[LABELED].find({"job_id": job_id}, {"answer": 1}):
+        new = rewrite(decode_keys(doc.get("answer")))
+        if new is not None:
+            batch[doc["_id"]] = new
+            if len(batch) >= REWRITE_BATCH:
+                await flush()
+    if batch:
+        await flush()
+    await ctx.commit(ctx.unit_of_work())

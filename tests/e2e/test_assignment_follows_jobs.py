@@ -6,6 +6,7 @@ a completed or deleted job takes no more claims or work."""
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import grpc
 import pytest
 
 from labelops.assignment.v1 import assignment_pb2 as apb
+from labelops.export.v1 import export_pb2 as epb
 from labelops.jobs.v1 import jobs_pb2 as jpb
 from labelops_cli.client import Clients, connect
 from labelops_cli.demo import DEMO_MANIFEST, import_manifest, wait_for, wait_for_packages
@@ -115,6 +117,27 @@ def test_assignment_follows_the_jobs_lifecycle_and_label_changes(
         _save(lee, mine.id, item_id, "c")
     done = lee.assignment.SubmitPackage(apb.SubmitPackageRequest(package_id=mine.id))
     assert done.state == apb.PACKAGE_STATE_ACCEPTED
+
+    # The export service's accepted view follows a rename too: exports name the new label.
+    wait_for("the accepted view", lambda: True if admin.export.GetLabeledView(
+        epb.GetLabeledViewRequest(job_id=job.id)).item_count == 5 else None, timeout=60)
+    admin.jobs.UpdateLabel(jpb.UpdateLabelRequest(job_id=job.id, name="c",
+                                                  label=jpb.Label(name="gamma")))
+
+    def exported_labels() -> list[str] | None:
+        started = admin.export.StartExport(epb.StartExportRequest(job_id=job.id,
+                                                                  format="manifest"))
+        record = wait_for("the export", lambda: (lambda r: r if r.state in (
+            epb.EXPORT_STATE_COMPLETED, epb.EXPORT_STATE_FAILED) else None)(
+            admin.export.GetExport(epb.GetExportRequest(export_id=started.id))), timeout=60)
+        assert record.state == epb.EXPORT_STATE_COMPLETED, record.error
+        with urllib.request.urlopen(record.download_url, timeout=30) as response:  # noqa: S310
+            lines = [json.loads(x) for x in response.read().decode().splitlines() if x]
+        found = sorted(str(line.get("label")) for line in lines)
+        return found if "gamma" in found else None
+
+    assert wait_for("the export renamed", exported_labels, timeout=90) == \
+        ["alpha"] * 3 + ["gamma"] * 2
 
     # Unpublish: no new claims, but eve's package in hand is still hers to finish.
     held = eve.assignment.ClaimPackage(apb.ClaimPackageRequest(job_id=job.id, stage=LABEL))

@@ -5,7 +5,6 @@ while a published job uses it, and a local folder uploaded by the CLI."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -17,7 +16,6 @@ from typing import Any
 
 import grpc
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from minio import Minio
 from pymongo import MongoClient
 
@@ -27,6 +25,7 @@ from labelops_cli.client import Clients
 from labelops_cli.demo import wait_for
 from labelops_cli.services import ServiceProcesses, wait_healthy
 from labelops_shared import storage, topics
+from tests.e2e.event_tap import Event, EventTap
 from tests.e2e.test_dataset_import import (
     _image,
     admin,  # noqa: F401 - fixture
@@ -38,55 +37,10 @@ from tests.e2e.test_dataset_import import (
 )
 
 pytestmark = pytest.mark.e2e
-Event = dict[str, Any]
 
 
 def _manifest(sources: list[str], **extra: Any) -> bytes:
     return "\n".join(json.dumps({"data": {"source": s, **extra}}) for s in sources).encode()
-
-
-class EventTap:
-    """Events of one topic published after the tap was opened."""
-
-    def __init__(self, bootstrap: str, topic: str = topics.DATASET_EVENTS) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
-        self.start = asyncio.run(self._ends())
-
-    async def _ends(self) -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(self.topic, p) for p in range(topics.PARTITIONS)]
-            return dict(await consumer.end_offsets(parts))
-        finally:
-            await consumer.stop()
-
-    def collect(self, wanted: Callable[[Event], bool], done: Callable[[list[Event]], bool],
-                timeout: float = 120) -> list[Event]:
-        return asyncio.run(self._collect(wanted, done, timeout))
-
-    async def _collect(self, wanted: Callable[[Event], bool],
-                       done: Callable[[list[Event]], bool], seconds: float) -> list[Event]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False)
-        await consumer.start()
-        found: list[Event] = []
-        try:
-            consumer.assign(list(self.start))
-            for part, offset in self.start.items():
-                consumer.seek(part, offset)
-            deadline = asyncio.get_running_loop().time() + seconds
-            while not done(found):
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"events not seen in {seconds}s; got {len(found)}")
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        event = json.loads(record.value)
-                        if wanted(event):
-                            found.append(event)
-        finally:
-            await consumer.stop()
-        return found
 
 
 def _of(dataset_id: str, kind: str) -> Callable[[Event], bool]:
@@ -99,7 +53,7 @@ DELETED = "labelops.dataset.items_deleted.v1"
 
 @pytest.fixture
 def tap(stack_env: dict[str, str]) -> EventTap:
-    return EventTap(stack_env["LABELOPS_KAFKA_BOOTSTRAP"])
+    return EventTap(stack_env["LABELOPS_KAFKA_BOOTSTRAP"], topics.DATASET_EVENTS)
 
 
 def test_duplicate_sources_are_skipped_or_kept_and_reported(admin: Clients,  # noqa: F811
@@ -171,7 +125,7 @@ def test_items_added_resume_after_a_kill_without_loss_or_repeat(
     wait_healthy(platform, ["dataset"])
     events = tap.collect(_of(dataset.id, ADDED),
                          lambda found: {e["data"]["chunk"] for e in found} == set(range(100)),
-                         timeout=300)
+                         seconds=300)
     by_chunk: dict[int, list[str]] = {}
     for event in events:  # at-least-once: a re-sent chunk carries the same ids
         by_chunk.setdefault(event["data"]["chunk"], event["data"]["item_ids"])

@@ -4,15 +4,12 @@ renames announced, teams resolved into the people the assignment service lets wo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import grpc
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from labelops.assignment.v1 import assignment_pb2 as apb
 from labelops.jobs.v1 import jobs_pb2 as jpb
@@ -20,9 +17,9 @@ from labelops_cli.client import Clients, connect
 from labelops_cli.demo import DEMO_MANIFEST, import_manifest, wait_for, wait_for_packages
 from labelops_cli.services import ServiceProcesses
 from labelops_shared import auth, topics
+from tests.e2e.event_tap import Event, EventTap
 
 pytestmark = pytest.mark.e2e
-Event = dict[str, Any]
 WORKSPACE = f"jobs-e2e-{uuid.uuid4().hex[:6]}"  # teams are limited per workspace
 
 
@@ -31,49 +28,15 @@ def _client(env: dict[str, str], who: str, *roles: str) -> Clients:
                                     workspace=WORKSPACE, roles=roles))
 
 
-class JobEvents:
+class JobEvents(EventTap):
     """The jobs topic from the moment the tap is opened."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self.start = asyncio.run(self._ends())
-
-    async def _ends(self) -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(topics.JOBS_EVENTS, p) for p in range(topics.PARTITIONS)]
-            return dict(await consumer.end_offsets(parts))
-        finally:
-            await consumer.stop()
+        super().__init__(bootstrap, topics.JOBS_EVENTS)
 
     def of_job(self, job_id: str, done: Callable[[list[Event]], bool],
                seconds: float = 60) -> list[Event]:
-        return asyncio.run(self._collect(job_id, done, seconds))
-
-    async def _collect(self, job_id: str, done: Callable[[list[Event]], bool],
-                       seconds: float) -> list[Event]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False)
-        await consumer.start()
-        found: list[Event] = []
-        try:
-            consumer.assign(list(self.start))
-            for part, offset in self.start.items():
-                consumer.seek(part, offset)
-            deadline = asyncio.get_running_loop().time() + seconds
-            while not done(found):
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"job events not seen in {seconds}s: "
-                                         f"{[e['type'] for e in found]}")
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        event = json.loads(record.value)
-                        if event.get("data", {}).get("job_id") == job_id:
-                            found.append(event)
-        finally:
-            await consumer.stop()
-        return found
+        return self.collect(lambda e: e.get("data", {}).get("job_id") == job_id, done, seconds)
 
 
 def _progress(client: Clients, job_id: str, ok: Callable[[jpb.Progress], bool]) -> jpb.Progress:

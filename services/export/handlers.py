@@ -17,9 +17,9 @@ from labelops_shared.contracts import (
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from labelops_shared.label_rewrites import delete_label, rename_label
-from labelops_shared.mongo import decode_keys, encode_keys
+from labelops_shared.mongo import decode_keys
 from services.export.adapters.repository import JOBS, LABELED
-from services.export.domain.view import should_replace
+from services.export.domain.view import accepted_values, should_replace, stored_json
 
 
 def register(consumer: EventConsumer) -> None:
@@ -50,7 +50,8 @@ def register(consumer: EventConsumer) -> None:
             if should_replace(current.get(doc_id), item.revision):
                 uow.put(LABELED, {
                     "_id": doc_id, "job_id": data.job_id, "item_id": item.item_id,
-                    "data": encode_keys(item.data), "answer": encode_keys(item.answer),
+                    "data_json": stored_json(item.data),
+                    "answer_json": stored_json(item.answer),
                     "labeler": item.labeler, "accepter": data.accepter,
                     "package_id": data.package_id, "revision": item.revision,
                     "accepted_at": event.time, "stored_at": stored_at,
@@ -94,13 +95,13 @@ async def _rewrite_view(ctx: HandlerContext, job_id: str,
     async def flush() -> None:
         uow = ctx.unit_of_work()
         for doc_id, answer in batch.items():
-            uow.set(LABELED, doc_id, {"answer": encode_keys(answer)})
+            uow.set(LABELED, doc_id, {"answer_json": stored_json(answer)})
         digest = hashlib.sha256(repr(sorted(batch.items())).encode()).hexdigest()[:16]
         await ctx.commit(uow, part=f"rewrite-{digest}")
         batch.clear()
 
-    async for doc in ctx.outbox.db[LABELED].find({"job_id": job_id}, {"answer": 1}):
-        new = rewrite(decode_keys(doc.get("answer")))
+    async for doc in ctx.outbox.db[LABELED].find({"job_id": job_id}):
+        new = rewrite(accepted_values(doc, decode_keys)[1])
         if new is not None:
             batch[doc["_id"]] = new
             if len(batch) >= REWRITE_BATCH:

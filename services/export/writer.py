@@ -34,6 +34,7 @@ from services.export.domain.formats import (
     write_export,
 )
 from services.export.domain.plan import FORMATS, filter_from_document, view_query
+from services.export.domain.view import accepted_values
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1000
@@ -42,8 +43,9 @@ QUEUED_BATCHES = 4
 
 
 def accepted_item(doc: Document) -> AcceptedItem:
-    return AcceptedItem(item_id=doc["item_id"], data=decode_keys(doc["data"]),
-                        answer=decode_keys(doc["answer"]), labeler=doc.get("labeler", ""),
+    data, answer = accepted_values(doc, decode_keys)
+    return AcceptedItem(item_id=doc["item_id"], data=data,
+                        answer=answer, labeler=doc.get("labeler", ""),
                         revision=int(doc.get("revision", 1)), accepted_at=doc.get("accepted_at"),
                         hard=bool(doc.get("hard", False)))
 

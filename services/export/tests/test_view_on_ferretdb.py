@@ -1,0 +1,83 @@
+"""The accepted view on the real database: answers whose structure the database would refuse
+as a document (polygon points are nested arrays; keys with ``$`` or ``.``) are stored and
+come back exactly, and a label rename rewrites them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from labelops_shared import mongo, outbox
+from labelops_shared.contracts import (
+    AcceptedItem,
+    JobLabelRenamed,
+    JobMembers,
+    JobSpec,
+    LabelDef,
+    PackageAccepted,
+)
+from labelops_shared.events import new_event
+from labelops_shared.kafka import EventConsumer
+from services.export import handlers
+from services.export.adapters.repository import INDEXES, LABELED
+from services.export.writer import accepted_item
+
+pytestmark = pytest.mark.integration
+
+TOPICS = [{"name": "objects", "kind": "shape", "content": "image",
+           "shapes": ["polygon"], "labels": [{"name": "cat"}, {"name": "dog"}]}]
+ANSWER = {"objects": [{"type": "polygon", "label": "cat",
+                       "points": [[1.5, 2.0], [30.0, 2.0], [30.0, 40.25]]}]}
+DATA = {"source": "s3://b/cat.png", "width": 64, "height": 48, "meta": {"$set": {"a.b": 1}}}
+
+
+@pytest.fixture
+async def consumer() -> AsyncIterator[EventConsumer]:
+    url = os.environ.get("LABELOPS_MONGO_URL")
+    if not url:  # start (or reuse) the local stack rather than skip
+        from labelops_cli.stack.servers import up_infra
+
+        url = up_infra()["LABELOPS_MONGO_URL"]
+    client = mongo.connect(url, app_name="export-tests")
+    db = client[f"labelops_export_test_{uuid.uuid4().hex[:10]}"]
+    await mongo.ensure_indexes(db, {**INDEXES, **outbox.INDEXES})
+    found = EventConsumer("export", outbox.Outbox(db, owner="test"), max_attempts=2)
+    handlers.register(found)
+    yield found
+    await client.drop_database(db.name)
+    await client.close()
+
+
+async def _deliver(consumer: EventConsumer, data: Any) -> str:
+    outcome: str = await consumer.handle(new_event(data, source="/test").to_bytes(),
+                                         topic=data.TOPIC)
+    return outcome
+
+
+def _spec(job_id: str, labels: list[str]) -> JobSpec:
+    topics = [{**TOPICS[0], "labels": [{"name": n} for n in labels]}]
+    return JobSpec(job_id=job_id, workspace="ws", name="boxes", dataset_id="ds",
+                   dataset_version=1, template="custom", topics=topics,
+                   labels=[LabelDef(name=n) for n in labels], workflow="label",
+                   package_size=10, check_ratio=1.0, members=JobMembers())
+
+
+async def test_polygons_and_odd_keys_are_stored_and_renamed(consumer: EventConsumer) -> None:
+    job = uuid.uuid4().hex
+    accepted = PackageAccepted(job_id=job, package_id="p1", accepter="ava", items=[
+        AcceptedItem(item_id="i1", data=DATA, answer=ANSWER, labeler="lee", revision=1)])
+    assert await _deliver(consumer, accepted) == "handled"
+    view = consumer.outbox.db[LABELED]
+    stored = accepted_item(await view.find_one({"_id": f"{job}:i1"}))
+    assert (stored.data, stored.answer) == (DATA, ANSWER)
+
+    renamed = JobLabelRenamed(job_id=job, kind="entity", old_name="cat", new_name="feline",
+                              job=_spec(job, ["feline", "dog"]))
+    assert await _deliver(consumer, renamed) == "handled"
+    after = accepted_item(await view.find_one({"_id": f"{job}:i1"}))
+    assert after.answer["objects"][0]["label"] == "feline"
+    assert after.answer["objects"][0]["points"] == ANSWER["objects"][0]["points"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from labelops_shared import mongo
 from labelops_shared.contracts import (
     JobCreated,
     JobLabelDeleted,
@@ -83,21 +83,12 @@ def register(consumer: EventConsumer) -> None:
 
 
 REWRITE_BATCH = 200
-POINT_READS = 16
 
 
 async def _revisions(ctx: HandlerContext, ids: list[str]) -> dict[str, int]:
-    """The stored revision of each id, by point reads (16 at a time): the lookup every
-    Mongo-API database answers from its primary index, where FerretDB scans the whole view
-    for an ``$in``."""
-    limit = asyncio.Semaphore(POINT_READS)
-
-    async def one(doc_id: str) -> tuple[str, int] | None:
-        async with limit:
-            found = await ctx.outbox.db[LABELED].find_one({"_id": doc_id}, {"revision": 1})
-        return None if found is None else (doc_id, int(found["revision"]))
-
-    return dict(pair for pair in await asyncio.gather(*(one(i) for i in ids)) if pair)
+    """The stored revision of each id (point reads: see ``mongo.find_by_ids``)."""
+    found = await mongo.find_by_ids(ctx.outbox.db[LABELED], ids, {"revision": 1})
+    return {d["_id"]: int(d["revision"]) for d in found}
 
 
 async def _rewrite_view(ctx: HandlerContext, job_id: str,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,13 +9,13 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from labelops_shared import mongo
 from labelops_shared.mongo import Document
 
 DATASETS, VERSIONS, ITEMS = "datasets", "versions", "items"
 DELETIONS = "deletions"       # item deletions in progress or done, in chunks
 DELETION_CHUNKS = "deletion_chunks"
 JOB_USES = "job_uses"         # published jobs per dataset, kept from the jobs service's events
-POINT_READS = 16  # concurrent point reads per request
 
 INDEXES = {
     DATASETS: [IndexModel([("workspace", ASCENDING), ("name", ASCENDING)], unique=True)],
@@ -58,14 +57,7 @@ class Repository:
                                              "state": state}).to_list(None)
 
     async def delete_by_ids(self, ids: list[str]) -> None:
-        """Point deletes, 16 at a time: the one delete every Mongo-API database does by index."""
-        limit = asyncio.Semaphore(POINT_READS)
-
-        async def one(item_id: str) -> None:
-            async with limit:
-                await self.db[ITEMS].delete_one({"_id": item_id})
-
-        await asyncio.gather(*(one(i) for i in ids))
+        await mongo.delete_by_ids(self.db[ITEMS], ids)
 
     async def versions_in_state(self, state: str) -> list[Document]:
         return await self.db[VERSIONS].find({"state": state}).to_list(None)
@@ -113,17 +105,9 @@ class Repository:
             yield doc
 
     async def items_by_id(self, dataset_id: str, ids: list[str]) -> list[Document]:
-        """Point reads by ``_id``, concurrently: the one lookup every MongoDB-API database
-        answers from its primary index (FerretDB evaluates ``$in`` by scanning), in the
-        order asked, missing ids left out."""
-        limit = asyncio.Semaphore(POINT_READS)
-
-        async def one(item_id: str) -> Document | None:
-            async with limit:
-                return await self.db[ITEMS].find_one({"_id": item_id})
-
-        found = await asyncio.gather(*(one(i) for i in dict.fromkeys(ids)))
-        return [d for d in found if d is not None and d["_id"].startswith(f"{dataset_id}-")]
+        """The dataset's items with these ids, in the order asked, missing ids left out."""
+        found = await mongo.find_by_ids(self.db[ITEMS], ids)
+        return [d for d in found if d["_id"].startswith(f"{dataset_id}-")]
 
     async def set_fields(self, collection: str, doc_id: Any, fields: Document) -> None:
         await self.db[collection].update_one({"_id": doc_id}, {"$set": fields})

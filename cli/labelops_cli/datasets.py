@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -131,6 +133,25 @@ FROM_HELP = ("a local .manifest/.jsonl/.txt/.csv/.xlsx file, a local folder of m
              "or s3://bucket/key of a file or s3://bucket/prefix/ of a folder")
 
 
+@contextmanager
+def _session(env: dict[str, str]) -> Iterator[Any]:
+    """A client whose call errors end the command with the service's message."""
+    client = _client(env)
+    try:
+        yield client
+    except grpc.RpcError as exc:
+        console.print(f"[red]error:[/red] {exc.details()}")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+
+
+def _import(client: Any, dataset_id: str, source_uri: str, **options: Any) -> None:
+    started = client.dataset.ImportDataset(dpb.ImportDatasetRequest(
+        dataset_id=dataset_id, source_uri=source_uri, **options))
+    _wait_and_report(client, dataset_id, started, source_uri)
+
+
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="dataset name"),
@@ -147,20 +168,12 @@ def create(
     env = stack_env()
     if kind not in KINDS:
         raise typer.BadParameter(f"one of {', '.join(KINDS)}", param_hint="--kind")
-    source = _source_uri(env, source, kind)
-    client = _client(env)
-    try:
+    source = _source_uri(env, source, kind)  # uploaded before the dataset exists
+    with _session(env) as client:
         dataset = client.dataset.CreateDataset(dpb.CreateDatasetRequest(name=name,
                                                                         kind=KINDS[kind]))
-        started = client.dataset.ImportDataset(dpb.ImportDatasetRequest(
-            dataset_id=dataset.id, source_uri=source, encoding=encoding,
-            text_column=text_column, skip_invalid=skip_invalid, duplicates=duplicates))
-        _wait_and_report(client, dataset.id, started, source)
-    except grpc.RpcError as exc:
-        console.print(f"[red]error:[/red] {exc.details()}")
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
+        _import(client, dataset.id, source, encoding=encoding, text_column=text_column,
+                skip_invalid=skip_invalid, duplicates=duplicates)
 
 
 @app.command("add")
@@ -176,20 +189,11 @@ def add(
     from labelops_cli.stack.servers import stack_env
 
     env = stack_env()
-    client = _client(env)
-    try:
+    with _session(env) as client:
         dataset = client.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset_id))
         kind = {v: k for k, v in KINDS.items()}[dataset.kind]
-        source = _source_uri(env, source, kind)
-        started = client.dataset.ImportDataset(dpb.ImportDatasetRequest(
-            dataset_id=dataset_id, source_uri=source, encoding=encoding,
-            text_column=text_column, skip_invalid=skip_invalid, duplicates=duplicates))
-        _wait_and_report(client, dataset_id, started, source)
-    except grpc.RpcError as exc:
-        console.print(f"[red]error:[/red] {exc.details()}")
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
+        _import(client, dataset_id, _source_uri(env, source, kind), encoding=encoding,
+                text_column=text_column, skip_invalid=skip_invalid, duplicates=duplicates)
 
 
 @app.command("show")
@@ -199,14 +203,8 @@ def show(dataset_id: str = typer.Argument(..., help="dataset id")) -> None:
 
     from labelops_cli.stack.servers import stack_env
 
-    client = _client(stack_env())
-    try:
+    with _session(stack_env()) as client:
         dataset = client.dataset.GetDataset(dpb.GetDatasetRequest(dataset_id=dataset_id))
-    except grpc.RpcError as exc:
-        console.print(f"[red]error:[/red] {exc.details()}")
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
     console.print(f"{dataset.name} ({dataset.id}): {dataset.item_count:,} items, "
                   f"{dataset.deleted_count:,} deleted; fields: {', '.join(dataset.fields)}")
     table = Table("version", "state", "items", "rejected", "duplicates", "source", "error")

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
+from pymongo import MongoClient
 
 from labelops.assignment.v1 import assignment_pb2 as apb
 from labelops.export.v1 import export_pb2 as epb
@@ -134,7 +135,8 @@ def test_assignment_follows_the_jobs_lifecycle_and_label_changes(
         with urllib.request.urlopen(record.download_url, timeout=30) as response:  # noqa: S310
             lines = [json.loads(x) for x in response.read().decode().splitlines() if x]
         found = sorted(str(line.get("label")) for line in lines)
-        return found if "gamma" in found else None
+        # The rename reaches the view's documents one by one; wait until none has "c".
+        return found if "c" not in found else None
 
     assert wait_for("the export renamed", exported_labels, timeout=90) == \
         ["alpha"] * 3 + ["gamma"] * 2
@@ -142,10 +144,16 @@ def test_assignment_follows_the_jobs_lifecycle_and_label_changes(
     # Unpublish: no new claims, but eve's package in hand is still hers to finish.
     held = eve.assignment.ClaimPackage(apb.ClaimPackageRequest(job_id=job.id, stage=LABEL))
     admin.jobs.UnpublishJob(jpb.UnpublishJobRequest(job_id=job.id))
-    details = _until_refused(
-        "claims stopped", lambda: lee.assignment.ClaimPackage(
-            apb.ClaimPackageRequest(job_id=job.id, stage=LABEL)),
-        grpc.StatusCode.FAILED_PRECONDITION)
+    # Probing with claims would take the open packages before the event lands: watch the
+    # assignment service's own record of the job instead, then claim once.
+    jobs = MongoClient(stack_env["LABELOPS_MONGO_URL"])["labelops_assignment"]["jobs"]
+    wait_for("the unpublication to reach assignment", lambda: True if (
+        jobs.find_one({"_id": job.id}) or {}).get("status") == "unpublished" else None,
+        timeout=60)
+    with pytest.raises(grpc.RpcError) as refused:
+        lee.assignment.ClaimPackage(apb.ClaimPackageRequest(job_id=job.id, stage=LABEL))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    details = refused.value.details() or ""
     assert details == f"job {job.id} is unpublished"
     for item_id in _answers(eve, held.id):
         _save(eve, held.id, item_id, "alpha")

@@ -196,12 +196,8 @@ class DatasetServicer:
 
     async def _start(self, dataset: Document, uri: str, job: ImportRequest,
                      context: Any) -> pb.DatasetVersion:
-        running = await self.repo.versions_of(dataset["_id"], VersionState.IMPORTING)
-        if running:
-            # One import at a time per dataset: each checks its sources against the others'.
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"dataset {dataset['name']!r} has an import in progress (version "
-                                f"{running[0]['version']}); wait for it to end")
+        # One import at a time per dataset: each checks its sources against the others'.
+        await self._refuse_while_importing(dataset, context)
         version = await self._reserve_version(dataset["_id"], uri, str(job.format),
                                               str(job.duplicates))
         task = asyncio.create_task(self.importer.run(dataset, version["version"], job))
@@ -231,12 +227,23 @@ class DatasetServicer:
                 continue
 
     async def GetDataset(self, request: pb.GetDatasetRequest, context: Any) -> pb.Dataset:
-        dataset = await self._dataset_for_caller(request.dataset_id, context)
+        return await self._described(
+            await self._dataset_for_caller(request.dataset_id, context))
+
+    async def _described(self, dataset: Document) -> pb.Dataset:
+        """The dataset with its versions and the counts they add up to, less deletions."""
         versions = await self.repo.db[VERSIONS].find(
             {"dataset_id": dataset["_id"]}).sort("version", 1).to_list(None)
         deletions = await self.repo.db[DELETIONS].find(
             {"dataset_id": dataset["_id"]}, {"deleted": 1}).to_list(None)
         return _dataset_pb(dataset, versions, sum(d.get("deleted", 0) for d in deletions))
+
+    async def _refuse_while_importing(self, dataset: Document, context: Any) -> None:
+        running = await self.repo.versions_of(dataset["_id"], VersionState.IMPORTING)
+        if running:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"dataset {dataset['name']!r} has an import in progress "
+                                f"(version {running[0]['version']}); wait for it to end")
 
     async def GetVersion(self, request: pb.GetVersionRequest, context: Any) -> pb.DatasetVersion:
         dataset = await self._dataset_for_caller(request.dataset_id, context)
@@ -267,11 +274,8 @@ class DatasetServicer:
         return [v for v in await self._ready_versions(dataset["_id"]) if v <= number]
 
     async def _ready_versions(self, dataset_id: str) -> list[int]:
-        return sorted(
-            v["version"] for v in await self.repo.db[VERSIONS].find(
-                {"dataset_id": dataset_id, "state": VersionState.READY.value}
-            ).to_list(None)
-        )
+        return sorted(v["version"] for v in await self.repo.versions_of(
+            dataset_id, VersionState.READY))
 
     async def GetItems(self, request: pb.GetItemsRequest, context: Any) -> pb.GetItemsResponse:
         if len(request.item_ids) > MAX_GET_ITEMS:
@@ -370,13 +374,7 @@ class DatasetServicer:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"dataset {dataset['name']!r} is used by published job(s) "
                                 f"{jobs}; unpublish or delete them first")
-        importing = await self.repo.db[VERSIONS].find_one(
-            {"dataset_id": dataset["_id"], "state": VersionState.IMPORTING.value})
-        if importing is not None:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"dataset {dataset['name']!r} has an import in progress "
-                                f"(version {importing['version']}); wait for it to end")
-        count = _dataset_pb(dataset, await self.repo.db[VERSIONS].find(
-            {"dataset_id": dataset["_id"]}).to_list(None)).item_count
+        await self._refuse_while_importing(dataset, context)
+        count = (await self._described(dataset)).item_count
         await asyncio.shield(self.deleter.delete_dataset(dataset))
         return pb.DeleteDatasetResponse(deleted_count=count)

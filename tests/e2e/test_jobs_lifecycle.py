@@ -145,6 +145,10 @@ def test_team_members_work_on_the_job_and_outsiders_do_not(
     left = admin.jobs.RemoveTeamMember(jpb.RemoveTeamMemberRequest(team_id=team.id,
                                                                    email=email))
     assert [m.email for m in left.members] == []
+    # The job completes when the assignment service's job-completed event arrives, which
+    # can come after the progress counters.
+    wait_for("the job completed", lambda: True if admin.jobs.GetJob(jpb.GetJobRequest(
+        job_id=job.id)).state == jpb.JOB_STATE_COMPLETED else None, timeout=60)
     admin.jobs.DeleteTeam(jpb.DeleteTeamRequest(team_id=team.id))  # its job is completed
     for client in (admin, outsider, member):
         client.close()

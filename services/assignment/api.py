@@ -8,7 +8,7 @@ are no racing writers even though the database's conditional updates are not ato
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import grpc
@@ -16,14 +16,15 @@ import grpc
 from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
 from labelops_shared.contracts import (
-    AcceptedItem,
     ItemRejection,
     JobCompleted,
-    PackageAccepted,
     PackageChecked,
     PackageClaimed,
     PackageRejected,
+    PackageReleased,
     PackageSubmitted,
+    PackageTransferred,
+    SubmittedItem,
 )
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
@@ -35,12 +36,19 @@ from services.assignment.adapters.repository import (
     Repository,
     annotation_id,
     answer_of,
-    claim_id,
     dump_answer,
 )
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.answers import TopicsCache
+from services.assignment.domain.board import Slot
 from services.assignment.domain.workflow import Stage, State
+from services.assignment.moves import (
+    LostRace,
+    Packages,
+    claim_fields,
+    emit_accepted,
+    released_fields,
+)
 
 _STAGE = {pb.STAGE_LABEL: Stage.LABEL, pb.STAGE_CHECK: Stage.CHECK, pb.STAGE_ACCEPT: Stage.ACCEPT}
 _STAGE_ROLE = {Stage.LABEL: auth.LABELER, Stage.CHECK: auth.CHECKER, Stage.ACCEPT: auth.ACCEPTER}
@@ -50,9 +58,9 @@ _PB_TO_STATE = {v: k for k, v in _STATE_TO_PB.items()}
 _RATING_TO_PB = {"A": pb.RATING_A, "B": pb.RATING_B, "C": pb.RATING_C, "D": pb.RATING_D}
 _PB_TO_RATING = {v: k for k, v in _RATING_TO_PB.items()}
 WORKERS = frozenset({auth.LABELER, auth.CHECKER, auth.ACCEPTER})
-# A claim whose winner has not recorded it on the package after this long is taken to be
-# orphaned (the winner died between the insert and its unit of work) and is rolled forward.
-STALE_CLAIM = timedelta(seconds=30)
+# A claim that keeps losing races (other replicas with a stale board) gives up after this
+# many candidates and answers UNAVAILABLE: the client retries.
+CLAIM_ATTEMPTS = 64
 
 ROLES = {
     "ListPackages": auth.ADMINS | WORKERS,
@@ -63,15 +71,26 @@ ROLES = {
     "ReviewPackage": frozenset({auth.CHECKER}),
     "AcceptPackage": frozenset({auth.ACCEPTER}),
     "GetJobProgress": auth.ADMINS | {auth.SERVICE},
+    "RenewClaim": WORKERS,
+    "ReleasePackage": auth.ADMINS | WORKERS,
+    "TransferPackage": auth.ADMINS,
 }
 
 
+def _rfc3339(moment: datetime | None) -> str:
+    return _aware(moment).isoformat() if moment else ""
+
+
 def _package_pb(doc: Document) -> pb.Package:
+    targets = doc.get("targets") or {}
     return pb.Package(
         id=doc["_id"], job_id=doc["job_id"], index=doc["index"],
         state=_STATE_TO_PB[State(doc["state"])], holder=doc["holder"], labeler=doc["labeler"],
         item_count=doc["item_count"], rework_count=doc["rework_count"],
         rating=_RATING_TO_PB.get(doc["rating"], pb.RATING_UNSPECIFIED),
+        version=doc.get("version", 0), lease_until=_rfc3339(doc.get("lease_until")),
+        group=str(doc.get("group", "")), targets=targets.get("people", []),
+        target_teams=targets.get("teams", []), claimed_at=_rfc3339(doc.get("claimed_at")),
     )
 
 
@@ -87,11 +106,12 @@ async def _abort(context: Any, code: grpc.StatusCode, message: str) -> NoReturn:
 
 class AssignmentServicer:
     def __init__(self, repo: Repository, outbox: Outbox, datasets: Datasets,
-                 source: str) -> None:
+                 source: str, packages: Packages) -> None:
         self.repo = repo
         self.outbox = outbox
         self.datasets = datasets
         self.source = source
+        self.packages = packages
         self.topics = TopicsCache()
 
     # --- helpers --------------------------------------------------------------------
@@ -136,6 +156,17 @@ class AssignmentServicer:
         assert doc is not None
         return doc
 
+    async def _commit(self, context: Any, doc: Document, fields: Document, uow: UnitOfWork,
+                      action: str) -> Document:
+        """The package's next version; a change that came first makes this one ABORTED
+        (nothing of it happened)."""
+        try:
+            return await self.packages.move(doc, fields, uow, action=action,
+                                            actor=auth.principal().subject)
+        except LostRace as exc:
+            await _abort(context, grpc.StatusCode.ABORTED,
+                         f"package_id: {exc}; read it again and retry")
+
     @staticmethod
     async def _move(context: Any, fn: Any, *args: Any) -> State:
         """Ask the state machine for the next state; an illegal move is FAILED_PRECONDITION."""
@@ -159,6 +190,12 @@ class AssignmentServicer:
         docs = await self.repo.packages(request.job_id, state.value if state else None)
         if not caller.is_admin:
             docs = [d for d in docs if wf.visible_to_worker(d, caller.subject, caller.roles)]
+        if request.mine:
+            docs = [d for d in docs if caller.subject in (d["holder"], d["labeler"])]
+        if request.labeler:
+            docs = [d for d in docs if d["labeler"] == request.labeler]
+        if request.holder:
+            docs = [d for d in docs if d["holder"] == request.holder]
         return pb.ListPackagesResponse(packages=[_package_pb(d) for d in docs])
 
     async def GetPackage(self, request: pb.GetPackageRequest, context: Any) -> pb.PackageDetail:
@@ -166,20 +203,27 @@ class AssignmentServicer:
         job = await self._job(doc["job_id"], context)
         data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
         prelabels = await self.repo.prelabels(doc["job_id"], doc["item_ids"])
-        answers = wf.latest_answers(await self.repo.annotations(doc["_id"]))
+        saved = await self.repo.annotations(doc["_id"])
+        answers = wf.latest_answers(saved)
         inspect = set(doc["to_inspect"])
+        rejected = {r["item_id"]: r["reason"] for r in doc.get("rejections", [])}
 
         def as_json(value: Any) -> str:
             return json.dumps(value, ensure_ascii=False)
 
-        return pb.PackageDetail(package=_package_pb(doc), items=[
-            pb.PackageItem(
-                item_id=item_id, data_json=json.dumps(data.get(item_id, {}), ensure_ascii=False),
+        def item(item_id: str) -> pb.PackageItem:
+            latest = answers.get(item_id) or {}
+            return pb.PackageItem(
+                item_id=item_id, data_json=as_json(data.get(item_id, {})),
                 prelabel_json=as_json(prelabels[item_id]) if item_id in prelabels else "",
-                answer_json=as_json(answer_of(answers[item_id])) if item_id in answers else "",
-                to_inspect=item_id in inspect,
-            ) for item_id in doc["item_ids"]
-        ])
+                answer_json=as_json(answer_of(latest)) if latest else "",
+                to_inspect=item_id in inspect, invalid=bool(latest.get("invalid")),
+                hard=bool(latest.get("hard")), needs_relabel=bool(latest.get("needs_relabel")),
+                relabel_reason=latest.get("relabel_reason", ""),
+                rejection_reason=rejected.get(item_id, ""))
+
+        return pb.PackageDetail(package=_package_pb(doc),
+                                items=[item(i) for i in doc["item_ids"]])
 
     async def GetJobProgress(
         self, request: pb.GetJobProgressRequest, context: Any
@@ -193,6 +237,15 @@ class AssignmentServicer:
         )
 
     # --- claim ----------------------------------------------------------------------
+
+    async def _may_claim(self, slot: Slot, stage: Stage, subject: str) -> bool:
+        if stage is Stage.CHECK and slot.labeler == subject:
+            return False  # a checker never checks their own package
+        if stage is Stage.LABEL and (slot.targets or slot.target_teams):
+            return subject in slot.targets or (
+                bool(slot.target_teams)
+                and subject in await self.repo.team_labelers(slot.target_teams))
+        return True
 
     async def ClaimPackage(self, request: pb.ClaimPackageRequest, context: Any) -> pb.Package:
         stage = _STAGE.get(request.stage)
@@ -210,50 +263,136 @@ class AssignmentServicer:
         refusal = wf.claim_refusal(job["_id"], job.get("status", ""))
         if refusal:
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, refusal)
-        after = -1
-        while page := await self.repo.claimable(job["_id"], wf.CLAIMABLE[stage], after):
-            for doc in page:
-                after = doc["index"]
-                if stage is Stage.CHECK and doc["labeler"] == caller.subject:
-                    continue  # a checker never checks their own package
-                epoch = doc["claim_epoch"] + 1
-                if await self.repo.take_claim(doc["_id"], stage, epoch, caller.subject):
-                    fields = await self._record_claim(doc, job, stage, epoch, caller.subject,
-                                                      datetime.now(UTC))
-                    return _package_pb({**doc, **fields})
-                await self._roll_forward_if_orphaned(doc, job, stage, epoch)
-                # someone else won this package; try the next one
-        await _abort(context, grpc.StatusCode.NOT_FOUND,
-                     f"no open package of job {job['_id']!r} left to {stage}")
+        try:
+            won = await self._claim_next(job, stage, caller.subject)
+        except LostRace as exc:
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, f"{exc}; retry")
+        if won is None:
+            await _abort(context, grpc.StatusCode.NOT_FOUND,
+                         f"no open package of job {job['_id']!r} left to {stage}")
+        return _package_pb(won)
 
-    async def _record_claim(self, doc: Document, job: Document, stage: Stage, epoch: int,
-                            holder: str, claimed_at: datetime) -> Document:
-        """Record a won claim on the package. Keyed by the claim, so it happens once."""
-        fields = _moved(wf.claim(doc["state"], stage), holder=holder, claim_epoch=epoch,
-                        claimed_at=claimed_at)
+    async def _claim_next(self, job: Document, stage: Stage, subject: str) -> Document | None:
+        """Take candidates off the claim board in package order and try them: the board
+        saves the scan, the package's ticket settles the race."""
+        board = self.packages.board
+        waiting = wf.CLAIMABLE[stage].value
+        # Targeted packages need an await to decide (team members), so candidates are
+        # filtered in two steps: synchronously by what the slot says, then here.
+        rebuilt, tried = False, set()
+        for _ in range(CLAIM_ATTEMPTS):
+            slot = board.take(job["_id"], waiting, lambda s: s.package_id not in tried and not (
+                stage is Stage.CHECK and s.labeler == subject))
+            if slot is None:
+                if not rebuilt and await self.packages.rebuild(min_age=1.0):
+                    rebuilt = True
+                    continue
+                return None
+            tried.add(slot.package_id)
+            try:
+                if not await self._may_claim(slot, stage, subject):
+                    continue  # given back below
+                doc = await self.repo.package(slot.package_id)
+                if doc is None or doc["state"] != waiting:
+                    if doc is not None:
+                        self.packages.show(doc)
+                    else:
+                        board.forget(slot.package_id)
+                    continue
+                fields = claim_fields(doc, stage, subject, self.packages.lease_until(),
+                                      job["check_ratio"])
+                uow = self._uow()
+                uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"],
+                                        stage=stage, holder=subject),
+                         subject=f"packages/{doc['_id']}")
+                try:
+                    return await self.packages.move(doc, fields, uow, action=f"claim {stage}",
+                                                    actor=subject)
+                except LostRace:
+                    continue  # move() showed the board the package as it now is
+            finally:
+                board.give_back(slot)
+        raise LostRace(f"job {job['_id']}: every candidate was taken meanwhile")
+
+    # --- leases, release, transfer --------------------------------------------------
+
+    async def RenewClaim(self, request: pb.RenewClaimRequest, context: Any) -> pb.Package:
+        doc = await self._held(request.package_id, context)
+        await self._lease_alive(doc, context)
+        until = self.packages.lease_until()
+        uow = self._uow()
+        uow.set(PACKAGES, doc["_id"], {"lease_until": until})
+        await self.outbox.commit(uow)
+        self.packages.board.renew(doc["_id"], doc.get("version", 0), until.timestamp())
+        return _package_pb({**doc, "lease_until": until})
+
+    async def _lease_alive(self, doc: Document, context: Any) -> None:
+        lease = doc.get("lease_until")
+        if lease is not None and _aware(lease) <= datetime.now(UTC):
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"package_id: your claim of {doc['_id']} expired at "
+                         f"{_rfc3339(lease)}; claim a package again")
+
+    async def ReleasePackage(self, request: pb.ReleasePackageRequest,
+                             context: Any) -> pb.Package:
+        doc = await self._held(request.package_id, context, admin_ok=True)
+        if not request.reason.strip():
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         "reason: say why the package is released")
+        await self._job(doc["job_id"], context)
+        stage = wf.working_stage(doc["state"])
+        try:
+            fields = released_fields(doc)
+        except wf.WorkflowError as exc:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        assert stage is not None
+        uow = self._uow()
+        uow.emit(PackageReleased(job_id=doc["job_id"], package_id=doc["_id"], stage=stage,
+                                 holder=doc["holder"], by=auth.principal().subject,
+                                 reason=request.reason.strip()),
+                 subject=f"packages/{doc['_id']}")
+        return _package_pb(await self._commit(context, doc, fields, uow, "release"))
+
+    async def TransferPackage(self, request: pb.TransferPackageRequest,
+                              context: Any) -> pb.Package:
+        caller = auth.principal()
+        doc = await self.repo.package(request.package_id)
+        if doc is None or caller.workspace not in ("*", doc["workspace"]):
+            await _abort(context, grpc.StatusCode.NOT_FOUND,
+                         f"package_id: package {request.package_id!r} not found")
+        to, reason = request.to.strip(), request.reason.strip()
+        errors = ([] if to else ["to: name the worker who takes the package"]) + (
+            [] if reason else ["reason: say why the package is transferred"])
+        if errors:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))
+        job = await self._working_job(doc, context)
+        try:
+            stage, state = wf.transfer(doc["state"])
+        except wf.WorkflowError as exc:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        if to == doc["holder"]:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"to: {to} holds the package already")
+        if not wf.may_work(job["members"], _MEMBERS[stage], to):
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"to: {to} is not one of the {_MEMBERS[stage]} of this job")
+        if stage is Stage.CHECK and to == doc["labeler"]:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"to: {to} labeled this package and cannot check it")
+        fields: Document = {"state": state.value, "stage": wf.stage_of(state), "holder": to,
+                            "lease_until": self.packages.lease_until(),
+                            "claimed_at": datetime.now(UTC)}
         if stage is Stage.LABEL:
-            fields["labeler"] = holder
-        if stage is Stage.CHECK:
+            fields["labeler"] = to
+        if stage is Stage.CHECK and doc["state"] == State.TO_CHECK:
             fields["to_inspect"] = wf.check_sample(doc["_id"], doc["item_ids"],
                                                    job["check_ratio"])
         uow = self._uow()
-        uow.set(PACKAGES, doc["_id"], fields)
-        uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"], stage=stage,
-                                holder=holder), subject=f"packages/{doc['_id']}")
-        await self.outbox.commit(uow, key=f"claim:{claim_id(doc['_id'], stage, epoch)}")
-        return fields
-
-    async def _roll_forward_if_orphaned(self, doc: Document, job: Document, stage: Stage,
-                                        epoch: int) -> None:
-        """A claim row whose package never heard of it, long after, lost its writer: finish
-        the claim for the recorded holder, so the package does not stay unclaimable."""
-        claim = await self.repo.claim(doc["_id"], stage, epoch)
-        if claim is None or datetime.now(UTC) - _aware(claim["claimed_at"]) < STALE_CLAIM:
-            return
-        current = await self.repo.package(doc["_id"])
-        if current and current["claim_epoch"] == epoch - 1 and current["state"] == doc["state"]:
-            await self._record_claim(current, job, stage, epoch, claim["holder"],
-                                     _aware(claim["claimed_at"]))
+        uow.emit(PackageTransferred(job_id=doc["job_id"], package_id=doc["_id"], stage=stage,
+                                    from_holder=doc["holder"], to_holder=to,
+                                    by=caller.subject, reason=reason),
+                 subject=f"packages/{doc['_id']}")
+        return _package_pb(await self._commit(context, doc, fields, uow, "transfer"))
 
     # --- labeling -------------------------------------------------------------------
 
@@ -265,25 +404,34 @@ class AssignmentServicer:
             stage = wf.editing_stage(doc["state"])
         except wf.WorkflowError as exc:
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        await self._lease_alive(doc, context)
         if request.item_id not in doc["item_ids"]:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                          f"item_id: {request.item_id!r} is not in this package")
-        try:
-            answer = json.loads(request.answer_json)
-        except json.JSONDecodeError as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
         job = await self._working_job(doc, context)
-        await self._validate(job, request.item_id, answer, context)
+        if request.invalid and not request.answer_json.strip():
+            answer: Any = {}
+        else:
+            try:
+                answer = json.loads(request.answer_json)
+            except json.JSONDecodeError as exc:
+                await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
+            if not request.invalid:
+                await self._validate(job, request.item_id, answer, context)
         previous = await self.repo.annotation(doc["_id"], request.item_id, stage)
         revision = (previous["revision"] if previous else 0) + 1
+        until = self.packages.lease_until()
         uow = self._uow()
         uow.put(ANNOTATIONS, {
             "_id": annotation_id(doc["_id"], request.item_id, stage), "package_id": doc["_id"],
             "job_id": doc["job_id"], "item_id": request.item_id, "stage": stage.value,
             ANSWER_JSON: dump_answer(answer), "revision": revision,
+            "invalid": request.invalid, "hard": request.hard,
             "by": auth.principal().subject, "saved_at": datetime.now(UTC),
         })
+        uow.set(PACKAGES, doc["_id"], {"lease_until": until})  # working keeps the claim
         await self.outbox.commit(uow)
+        self.packages.board.renew(doc["_id"], doc.get("version", 0), until.timestamp())
         return pb.Annotation(package_id=doc["_id"], item_id=request.item_id,
                              answer_json=request.answer_json, revision=revision)
 
@@ -291,29 +439,33 @@ class AssignmentServicer:
         doc = await self._held(request.package_id, context)
         job = await self._working_job(doc, context)
         state = await self._move(context, wf.after_submit, doc["state"], job["workflow"])
-        saved = await self.repo.annotations(doc["_id"], Stage.LABEL)
-        answered = {a["item_id"] for a in saved if not a.get("needs_relabel")}
-        relabel = {a["item_id"]: a.get("relabel_reason", "") for a in saved
-                   if a.get("needs_relabel")}
+        await self._lease_alive(doc, context)
+        saved = {a["item_id"]: a for a in await self.repo.annotations(doc["_id"], Stage.LABEL)}
+        answered = {i for i, a in saved.items() if not a.get("needs_relabel")}
         missing = [i for i in doc["item_ids"] if i not in answered]
         if missing:
             first = missing[0]
-            why = f": {relabel[first]}" if first in relabel else ""
+            reason = saved.get(first, {}).get("relabel_reason", "")
+            why = f": {reason}" if reason else ""
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
                          f"{len(missing)} of {len(doc['item_ids'])} items have no answer "
                          f"(first: {first}{why})")
-        fields = _moved(state, holder="", submitted_at=datetime.now(UTC))
+        fields = _moved(state, holder="", lease_until=None, submitted_at=datetime.now(UTC))
         uow = self._uow()
-        uow.set(PACKAGES, doc["_id"], fields)
-        uow.emit(PackageSubmitted(job_id=doc["job_id"], package_id=doc["_id"],
-                                  labeler=doc["labeler"], item_count=doc["item_count"]),
-                 subject=f"packages/{doc['_id']}")
+        uow.emit(PackageSubmitted(
+            job_id=doc["job_id"], package_id=doc["_id"], labeler=doc["labeler"],
+            item_count=doc["item_count"],
+            items=[SubmittedItem(item_id=i, answer=answer_of(saved[i]),
+                                 hard=bool(saved[i].get("hard")),
+                                 invalid=bool(saved[i].get("invalid")))
+                   for i in doc["item_ids"]]),
+            subject=f"packages/{doc['_id']}")
         if state is State.ACCEPTED:
             await self._accepted(uow, doc, job, accepter="")
-        await self.outbox.commit(uow)
+        moved = await self._commit(context, doc, fields, uow, "submit")
         if state is State.ACCEPTED:
             await self._maybe_complete(job)
-        return _package_pb({**doc, **fields})
+        return _package_pb(moved)
 
     # --- check and acceptance -------------------------------------------------------
 
@@ -324,11 +476,15 @@ class AssignmentServicer:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))
         return [ItemRejection(item_id=i, reason=r) for i, r in pairs]
 
-    @staticmethod
-    def _back_to_labeler(doc: Document, rejections: list[ItemRejection]) -> Document:
+    def _back_to_labeler(self, doc: Document, rejections: list[ItemRejection]) -> Document:
+        """The labeler holds the package again, with a fresh lease, to rework it."""
         fields = wf.back_to_labeler(doc["labeler"], doc["rework_count"],
                                     [(r.item_id, r.reason) for r in rejections])
         fields["stage"] = wf.stage_of(fields["state"])
+        held = bool(fields["holder"])
+        fields["lease_until"] = self.packages.lease_until() if held else None
+        if held:
+            fields["claimed_at"] = datetime.now(UTC)
         return fields
 
     async def ReviewPackage(self, request: pb.ReviewPackageRequest, context: Any) -> pb.Package:
@@ -344,7 +500,8 @@ class AssignmentServicer:
             if rating is None:
                 await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                              "rating: a passed package needs a rating A-D")
-            fields = _moved(state, holder="", rating=rating, checker=checker)
+            fields = _moved(state, holder="", rating=rating, checker=checker,
+                            lease_until=None, checked_at=datetime.now(UTC))
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
                                     checker=checker, passed=True, rating=rating),
                      subject=subject)
@@ -358,11 +515,10 @@ class AssignmentServicer:
                      subject=subject)
             uow.emit(PackageRejected(job_id=doc["job_id"], package_id=doc["_id"], stage="check",
                                      by=checker, rejections=rejections), subject=subject)
-        uow.set(PACKAGES, doc["_id"], fields)
-        await self.outbox.commit(uow)
+        moved = await self._commit(context, doc, fields, uow, "review")
         if state is State.ACCEPTED:
             await self._maybe_complete(job)
-        return _package_pb({**doc, **fields})
+        return _package_pb(moved)
 
     async def AcceptPackage(self, request: pb.AcceptPackageRequest, context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context)
@@ -371,7 +527,8 @@ class AssignmentServicer:
         accepter = auth.principal().subject
         uow = self._uow()
         if state is State.ACCEPTED:
-            fields = _moved(state, holder="", accepter=accepter)
+            fields = _moved(state, holder="", accepter=accepter, lease_until=None,
+                            accepted_at=datetime.now(UTC))
             await self._accepted(uow, doc, job, accepter=accepter)
         else:
             rejections = await self._rejections(doc, request.rejections, context)
@@ -379,26 +536,20 @@ class AssignmentServicer:
             uow.emit(PackageRejected(job_id=doc["job_id"], package_id=doc["_id"],
                                      stage="accept", by=accepter, rejections=rejections),
                      subject=f"packages/{doc['_id']}")
-        uow.set(PACKAGES, doc["_id"], fields)
-        await self.outbox.commit(uow)
+        moved = await self._commit(context, doc, fields, uow, "acceptance")
         if state is State.ACCEPTED:
             await self._maybe_complete(job)
-        return _package_pb({**doc, **fields})
+        return _package_pb(moved)
 
     async def _accepted(self, uow: UnitOfWork, doc: Document, job: Document,
                         accepter: str) -> None:
-        """Announce the package's final answers with the dataset records: everything the
-        export needs, so it never calls back."""
+        """The accepted event of the package: each item's latest answer (items marked
+        invalid have none and are left out)."""
         final = wf.latest_answers(await self.repo.annotations(doc["_id"]))
-        data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
-        items = [AcceptedItem(item_id=i, data=data.get(i, {}),
-                              answer=answer_of(final[i]), labeler=doc["labeler"],
-                              # grows with every claim of the package: later acceptances win
-                              revision=doc["claim_epoch"])
-                 for i in doc["item_ids"] if i in final]
-        uow.emit(PackageAccepted(job_id=doc["job_id"], package_id=doc["_id"],
-                                 accepter=accepter, items=items),
-                 subject=f"packages/{doc['_id']}")
+        await emit_accepted(uow, self.datasets, job, doc, [
+            (i, answer_of(final[i]), bool(final[i].get("hard")))
+            for i in doc["item_ids"] if i in final and not final[i].get("invalid")],
+            accepter=accepter)
 
     async def _maybe_complete(self, job: Document, by_state: Any = None,
                               items: int = 0) -> bool:
@@ -410,8 +561,9 @@ class AssignmentServicer:
         total = sum(by_state.values())
         refreshed = job if job.get("package_count") is not None else (
             await self.repo.job(job["_id"]) or job)
-        done = (bool(total) and refreshed.get("package_count") == total
-                and by_state[State.ACCEPTED] == total)
+        # closed packages (every item deleted) count as done; at least one was accepted
+        done = (bool(by_state[State.ACCEPTED]) and refreshed.get("package_count") == total
+                and by_state[State.ACCEPTED] + by_state[State.CLOSED] == total)
         if done:
             uow = self._uow()
             uow.emit(JobCompleted(job_id=job["_id"], package_count=total, item_count=items),

@@ -295,6 +295,13 @@ class PackageClaimed(EventData):
     holder: str
 
 
+class SubmittedItem(Value):
+    item_id: str
+    answer: dict[str, Any] = Field(description="the labeler's answer, by topic")
+    hard: bool = Field(default=False, description="marked as a hard example")
+    invalid: bool = Field(default=False, description="marked invalid (no answer expected)")
+
+
 class PackageSubmitted(EventData):
     TYPE = "labelops.package.submitted.v1"
     TOPIC = topics.ASSIGNMENT_EVENTS
@@ -302,6 +309,49 @@ class PackageSubmitted(EventData):
     package_id: str
     labeler: str
     item_count: int
+    items: list[SubmittedItem] = Field(
+        default=[], description="the submitted answers (what training on submitted work reads)")
+    skipped_labeling: bool = Field(
+        default=False, description="formal pre-labels: submitted by the system, not a labeler")
+
+
+class PackageReleased(EventData):
+    """A package went back to the pool of its stage: released by its holder or an
+    administrator, or its claim's lease expired. Drafts are kept."""
+
+    TYPE = "labelops.package.released.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    stage: str
+    holder: str = Field(description="who held it")
+    by: str = Field(description="who released it ('' when the lease expired)")
+    reason: str = Field(description="why: 'lease expired', or the releaser's words")
+
+
+class PackageTransferred(EventData):
+    TYPE = "labelops.package.transferred.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    stage: str
+    from_holder: str
+    to_holder: str
+    by: str
+    reason: str
+
+
+class PackageItemsRemoved(EventData):
+    """Items left the package (deleted from the dataset, or deleted with their only label).
+    A package left empty is closed."""
+
+    TYPE = "labelops.package.items_removed.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    item_ids: list[str]
+    reason: str
+    closed: bool = False
 
 
 class ItemRejection(Value):
@@ -326,6 +376,7 @@ class AcceptedItem(Value):
     answer: dict[str, Any]
     labeler: str
     revision: int
+    hard: bool = Field(default=False, description="marked as a hard example")
 
 
 class PackageAccepted(EventData):

@@ -23,6 +23,12 @@ class Datasets(Protocol):
         """The data records of these items, by id."""
         ...
 
+    def item_values(self, dataset_id: str, version: int,
+                    field: str) -> AsyncIterator[tuple[str, Any]]:
+        """The version's item ids in import order, each with its value of ``field``
+        (None where the item has none)."""
+        ...
+
 
 class DatasetClient:
     def __init__(self, addr: str, token: Callable[[], str]) -> None:
@@ -34,6 +40,12 @@ class DatasetClient:
         async for item in self._stub.StreamItems(request, metadata=bearer(self._token())):
             yield item.id
 
+    async def item_values(self, dataset_id: str, version: int,
+                          field: str) -> AsyncIterator[tuple[str, Any]]:
+        request = pb.StreamItemsRequest(dataset_id=dataset_id, version=version)
+        async for item in self._stub.StreamItems(request, metadata=bearer(self._token())):
+            yield item.id, field_value(json.loads(item.data_json), field)
+
     async def items(self, dataset_id: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(item_ids), GET_ITEMS_BATCH):
@@ -42,3 +54,15 @@ class DatasetClient:
                 timeout=30, metadata=bearer(self._token()))
             found.update({item.id: json.loads(item.data_json) for item in reply.items})
         return found
+
+
+def field_value(data: dict[str, Any], field: str) -> Any:
+    """A record's value of a field: a top-level key, else a dotted path into objects."""
+    if field in data:
+        return data[field]
+    value: Any = data
+    for part in field.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value

@@ -15,18 +15,24 @@ from pymongo.errors import DuplicateKeyError
 
 from labelops_shared.mongo import Document, decode_key, decode_keys, encode_key, retry_busy
 
-JOBS, PACKAGES, CLAIMS, ANNOTATIONS, PRELABELS = (
-    "jobs", "packages", "claims", "annotations", "prelabels")
+JOBS, PACKAGES, TICKETS, ANNOTATIONS, PRELABELS, TEAMS = (
+    "jobs", "packages", "tickets", "annotations", "prelabels", "teams")
 
 INDEXES = {
     # claimable packages in import order; listing; progress counts
     PACKAGES: [IndexModel([("job_id", ASCENDING), ("state", ASCENDING), ("index", ASCENDING)]),
-               IndexModel([("job_id", ASCENDING), ("index", ASCENDING)])],
+               IndexModel([("job_id", ASCENDING), ("index", ASCENDING)]),
+               # the board's rebuild reads the packages still in the workflow
+               IndexModel([("state", ASCENDING)]),
+               # items deleted from a dataset, or pre-labeled: which packages hold them
+               IndexModel([("job_id", ASCENDING), ("item_ids", ASCENDING)])],
+    # auto-synchronised jobs of a dataset
+    JOBS: [IndexModel([("dataset_id", ASCENDING)])],
     ANNOTATIONS: [IndexModel([("package_id", ASCENDING), ("stage", ASCENDING)]),
                   # label renames and deletions rewrite a job's annotations
                   IndexModel([("job_id", ASCENDING)])],
     PRELABELS: [IndexModel([("job_id", ASCENDING)])],
-    # claims are read by _id only
+    # tickets and teams are read by _id only
 }
 
 # Answers are stored as JSON text: an answer holds user keys and nested arrays (polygon
@@ -65,8 +71,8 @@ def package_id(job_id: str, index: int) -> str:
     return f"{job_id}-p{index:06d}"
 
 
-def claim_id(pkg_id: str, stage: str, epoch: int) -> str:
-    return f"{pkg_id}:{stage}:{epoch}"
+def ticket_id(pkg_id: str, version: int) -> str:
+    return f"{pkg_id}:v{version}"
 
 
 def annotation_id(pkg_id: str, item_id: str, stage: str) -> str:
@@ -102,18 +108,45 @@ class Repository:
         cursor = self.db[PACKAGES].find(query, {"item_ids": 0}).sort("index", ASCENDING)
         return await cursor.to_list(None)
 
-    async def take_claim(self, pkg_id: str, stage: str, epoch: int, holder: str) -> bool:
-        """The race is settled here: of all inserts for (package, stage, epoch) one succeeds."""
-        doc = {"_id": claim_id(pkg_id, stage, epoch), "package_id": pkg_id, "stage": stage,
-               "epoch": epoch, "holder": holder, "claimed_at": datetime.now(UTC)}
+    async def take_ticket(self, pkg_id: str, version: int, *, action: str, actor: str,
+                          owner: str) -> bool:
+        """Every change of a package takes the ticket of its next version first: of all
+        inserts for (package, version) one succeeds, so of two racing changes (two claims,
+        a submit and a transfer, a release and a lease expiry) exactly one happens. The
+        owner names the attempt: an event handler re-running after a crash finds its own
+        ticket and goes on."""
+        doc = {"_id": ticket_id(pkg_id, version), "package_id": pkg_id, "version": version,
+               "action": action, "actor": actor, "owner": owner, "at": datetime.now(UTC)}
         try:
-            await retry_busy(lambda: self.db[CLAIMS].insert_one(doc))
+            await retry_busy(lambda: self.db[TICKETS].insert_one(doc))
             return True
         except DuplicateKeyError:
-            return False
+            held = await self.ticket(pkg_id, version)
+            return held is not None and held.get("owner") == owner
 
-    async def claim(self, pkg_id: str, stage: str, epoch: int) -> Document | None:
-        return await self.db[CLAIMS].find_one({"_id": claim_id(pkg_id, stage, epoch)})
+    async def ticket(self, pkg_id: str, version: int) -> Document | None:
+        return await self.db[TICKETS].find_one({"_id": ticket_id(pkg_id, version)})
+
+    async def workflow_packages(self) -> AsyncIterator[Document]:
+        """Every package still in the workflow (not accepted or closed), without its item
+        ids: what the claim board is rebuilt from."""
+        cursor = self.db[PACKAGES].find({"state": {"$nin": ["accepted", "closed"]}},
+                                        {"item_ids": 0})
+        async for doc in cursor:
+            yield doc
+
+    async def packages_holding(self, job_id: str, item_ids: Sequence[str]) -> list[Document]:
+        """The job's packages holding any of these items."""
+        cursor = self.db[PACKAGES].find({"job_id": job_id, "item_ids": {"$in": list(item_ids)}})
+        return await cursor.to_list(None)
+
+    async def jobs_of_dataset(self, dataset_id: str) -> list[Document]:
+        return await self.db[JOBS].find({"dataset_id": dataset_id}).to_list(None)
+
+    async def team_labelers(self, team_ids: Sequence[str]) -> set[str]:
+        """The members of these teams who label (as the jobs service last announced)."""
+        docs = await self.db[TEAMS].find({"_id": {"$in": list(team_ids)}}).to_list(None)
+        return {m for d in docs for m in d.get("labelers", [])}
 
     async def annotations(self, pkg_id: str, stage: str | None = None) -> list[Document]:
         query: Document = {"package_id": pkg_id}

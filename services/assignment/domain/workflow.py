@@ -18,6 +18,7 @@ class State(StrEnum):
     TO_ACCEPT = "to_accept"
     ACCEPTING = "accepting"
     ACCEPTED = "accepted"
+    CLOSED = "closed"  # every item left it (deleted from the dataset)
 
 
 class Stage(StrEnum):
@@ -37,6 +38,9 @@ WORKING = {Stage.LABEL: State.LABELING, Stage.CHECK: State.CHECKING,
 # States in which the holder may save answers, and the annotation stage they save.
 EDITING = {State.LABELING: Stage.LABEL, State.CHECKING: Stage.CHECK}
 RATINGS = ("A", "B", "C", "D")
+# The labeler of a package the system submitted with its formal pre-labels: a rejection
+# sends such a package back to the open pool instead of to a person.
+SYSTEM_LABELER = "prelabel"
 WORKFLOWS = ("label", "label_check", "label_check_accept")
 
 
@@ -84,6 +88,36 @@ def after_review(state: str, workflow: str, passed: bool) -> State:
 def after_acceptance(state: str, accepted: bool) -> State:
     _require(state, State.ACCEPTING, "an acceptance decision")
     return State.ACCEPTED if accepted else State.LABELING
+
+
+def working_stage(state: str) -> Stage | None:
+    """The stage a held package is being worked in (None: nobody holds it)."""
+    for stage, working in WORKING.items():
+        if state == working:
+            return stage
+    return None
+
+
+def release(state: str) -> State:
+    """The holder gives the package up (or its lease ran out): it waits again for the same
+    stage, with the drafts kept."""
+    stage = working_stage(state)
+    if stage is None:
+        raise WorkflowError(f"package is {state}; only a claimed package can be released")
+    return CLAIMABLE[stage]
+
+
+def transfer(state: str) -> tuple[Stage, State]:
+    """An administrator hands the package to a named worker: a claimed package changes
+    holder in place; a waiting one is claimed for them."""
+    stage = working_stage(state)
+    if stage is not None:
+        return stage, State(state)
+    for stage, waiting in CLAIMABLE.items():
+        if state == waiting:
+            return stage, WORKING[stage]
+    raise WorkflowError(f"package is {state}; only a waiting or claimed package can be "
+                        "transferred")
 
 
 def editing_stage(state: str) -> Stage:
@@ -161,9 +195,14 @@ def validate_rejections(item_ids: Sequence[str],
 
 def back_to_labeler(labeler: str, rework_count: int,
                     rejections: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """The package fields of a rejection: the original labeler holds it again."""
+    """The package fields of a rejection: the original labeler holds it again (a package
+    the system labeled waits in the open pool for any labeler)."""
+    found = [{"item_id": i, "reason": r} for i, r in rejections]
+    if labeler == SYSTEM_LABELER:
+        return {"state": State.OPEN.value, "holder": "", "labeler": "",
+                "rework_count": rework_count + 1, "rejections": found}
     return {"state": State.LABELING.value, "holder": labeler, "rework_count": rework_count + 1,
-            "rejections": [{"item_id": i, "reason": r} for i, r in rejections]}
+            "rejections": found}
 
 
 def latest_answers(annotations: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

@@ -22,6 +22,8 @@ from labelops_shared.kafka import EventConsumer
 from services.assignment import handlers
 from services.assignment.adapters.repository import INDEXES, JOBS, Repository
 from services.assignment.api import ROLES, AssignmentServicer
+from services.assignment.moves import Packages
+from services.assignment.settings import AssignmentSettings
 from services.assignment.tests.fakes import FakeDatabase, FakeDatasets
 
 SECRET = "assignment-test-secret-of-at-least-32-bytes"
@@ -69,14 +71,33 @@ class Client:
 
 class Harness:
     def __init__(self, db: Any, port: int, channel: grpc.aio.Channel,
-                 consumer: EventConsumer, datasets: FakeDatasets, repo: Repository) -> None:
+                 consumer: EventConsumer, datasets: FakeDatasets, repo: Repository,
+                 packages: Packages) -> None:
         self.db, self.port, self.channel = db, port, channel
         self.consumer, self.datasets, self.repo = consumer, datasets, repo
+        self.packages = packages
+        self.replicas: list[tuple[Any, grpc.aio.Channel]] = []
         self.stub = assignment_pb2_grpc.AssignmentServiceStub(channel)
 
-    def client(self, subject: str, *roles: str, workspace: str = WORKSPACE) -> Client:
+    def client(self, subject: str, *roles: str, workspace: str = WORKSPACE,
+               stub: Any = None) -> Client:
         token = auth.issue_token(SECRET, subject=subject, workspace=workspace, roles=roles)
-        return Client(self.stub, token)
+        return Client(stub or self.stub, token)
+
+    async def replica(self) -> Any:
+        """Another replica of the service on the same database: its own claim board,
+        server and stub (stopped with the harness)."""
+        packages = Packages(self.repo, self.packages.outbox, "/labelops/assignment",
+                            self.packages.settings)
+        servicer = AssignmentServicer(self.repo, self.packages.outbox, self.datasets,
+                                      "/labelops/assignment", packages)
+        server, port, _ = await start_server(
+            [GrpcService("labelops.assignment.v1.AssignmentService", servicer,
+                         assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES)],
+            host="127.0.0.1", port=0, jwt_secret=SECRET)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        self.replicas.append((server, channel))
+        return assignment_pb2_grpc.AssignmentServiceStub(channel)
 
     async def deliver(self, data: Any) -> str:
         """Deliver the event once (a new event id each call)."""
@@ -132,14 +153,20 @@ async def harness(db: Any) -> AsyncIterator[Harness]:
     consumer._dead_letter = no_dead_letters
     datasets = FakeDatasets()
     repo = Repository(db)
-    handlers.register(consumer, repo, datasets)
-    servicer = AssignmentServicer(repo, box, datasets, "/labelops/assignment")
+    packages = Packages(repo, box, "/labelops/assignment",
+                        AssignmentSettings(lease_seconds=60, rescan_seconds=3600))
+    handlers.register(consumer, repo, datasets, packages)
+    servicer = AssignmentServicer(repo, box, datasets, "/labelops/assignment", packages)
     server, port, _ = await start_server(
         [GrpcService("labelops.assignment.v1.AssignmentService", servicer,
                      assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES)],
         host="127.0.0.1", port=0, jwt_secret=SECRET)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield Harness(db, port, channel, consumer, datasets, repo)
+    harness = Harness(db, port, channel, consumer, datasets, repo, packages)
+    yield harness
+    for replica_server, replica_channel in harness.replicas:
+        await replica_channel.close()
+        await replica_server.stop(None)
     await channel.close()
     await server.stop(None)
 

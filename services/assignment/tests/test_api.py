@@ -14,7 +14,7 @@ import pytest
 
 from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
-from services.assignment.adapters.repository import CLAIMS, PACKAGES, claim_id
+from services.assignment.adapters.repository import PACKAGES, TICKETS, ticket_id
 from services.assignment.api import ROLES
 from services.assignment.tests.conftest import ANSWER, Harness
 
@@ -110,7 +110,8 @@ async def test_a_package_goes_through_label_check_and_accept(harness: Harness) -
     assert final[items[1]]["answer"] == fixed  # the checker's modification wins
     assert final[items[0]]["answer"] == ANSWER and final[items[0]]["labeler"] == "lee"
     assert final[items[0]]["data"] == {"text": f"text of {items[0]}", "a.b": 1}
-    assert final[items[0]]["revision"] == 3  # three claims: label, check, accept
+    # the version of the acceptance: claim, submit, claim, review, claim, accept
+    assert final[items[0]]["revision"] == 6
     types = [e["type"].split(".")[2] for e in await harness.events()
              if e["data"].get("package_id") == package.id]
     assert types == ["created", "claimed", "submitted", "claimed", "checked", "claimed",
@@ -266,16 +267,27 @@ async def test_claim_rules(harness: Harness) -> None:
                   grpc.StatusCode.PERMISSION_DENIED)  # submitting is a labeler's move
 
 
-async def test_an_orphaned_claim_is_rolled_forward_for_its_holder(harness: Harness) -> None:
-    """The winner of p0 died between its claim insert and its unit of work: the next claimer
-    finishes that claim for it (so p0 is not stuck) and takes the next package."""
-    job_id = await harness.publish_job(items=10, package_size=5)
+async def test_an_orphaned_ticket_never_blocks_its_package(harness: Harness) -> None:
+    """A writer took p0's next ticket and died before committing. While the ticket is
+    fresh, claims pass p0 by; once it is stale, the next claim skips it (p0 jumps a
+    version) so the package is never stuck."""
+    job_id = await harness.publish_job(items=15, package_size=5)
     p0, p1 = f"{job_id}-p000000", f"{job_id}-p000001"
-    await harness.db[CLAIMS].insert_one({
-        "_id": claim_id(p0, "label", 1), "package_id": p0, "stage": "label", "epoch": 1,
-        "holder": "ghost", "claimed_at": datetime.now(UTC) - timedelta(minutes=5)})
 
+    async def orphan(at: datetime) -> None:
+        await harness.db[TICKETS].insert_one({
+            "_id": ticket_id(p0, 1), "package_id": p0, "version": 1, "action": "claim label",
+            "actor": "ghost", "owner": "dead", "at": at})
+
+    await orphan(datetime.now(UTC))
     eve = harness.client("eve", auth.LABELER)
     assert (await eve.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))).id == p1
-    ghost = await harness.db[PACKAGES].find_one({"_id": p0})
-    assert (ghost["state"], ghost["holder"], ghost["claim_epoch"]) == ("labeling", "ghost", 1)
+
+    await harness.db[TICKETS].delete_one({"_id": ticket_id(p0, 1)})
+    await orphan(datetime.now(UTC) - timedelta(minutes=5))
+    await harness.packages.rebuild()
+    ann = harness.client("ann", auth.LABELER)
+    taken = await ann.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    assert (taken.id, taken.holder, taken.version) == (p0, "ann", 2)
+    stored = await harness.db[PACKAGES].find_one({"_id": p0})
+    assert (stored["state"], stored["holder"], stored["version"]) == ("labeling", "ann", 2)

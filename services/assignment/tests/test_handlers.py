@@ -26,7 +26,7 @@ async def test_a_published_job_is_cut_into_packages_in_import_order(harness: Har
     first = packages[0]
     assert (first["state"], first["stage"], first["holder"], first["labeler"]) == (
         "open", "label", "", "")
-    assert (first["claim_epoch"], first["rework_count"], first["rating"]) == (0, 0, "")
+    assert (first["version"], first["rework_count"], first["rating"]) == (0, 0, "")
     assert first["workspace"] == "ws1"
     created = await harness.events("labelops.package.created.v1")
     assert [e["data"]["package_id"] for e in created] == [p["_id"] for p in packages]
@@ -56,7 +56,7 @@ async def test_cutting_commits_in_parts_and_a_retry_after_a_failure_duplicates_n
 ) -> None:
     flaky = FlakyDatasets(harness.datasets, fail_after=150)
     harness.consumer.handlers.clear()
-    handlers.register(harness.consumer, harness.repo, flaky)
+    handlers.register(harness.consumer, harness.repo, flaky, harness.packages)
 
     job_id = await harness.publish_job(items=250, package_size=1)
 

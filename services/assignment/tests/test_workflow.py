@@ -65,7 +65,7 @@ def test_check_sample_is_deterministic_and_sized_by_ratio() -> None:
 
 def test_the_stage_follows_the_state() -> None:
     assert [stage_of(s) for s in State] == [
-        "label", "label", "check", "check", "accept", "accept", "done"]
+        "label", "label", "check", "check", "accept", "accept", "done", "done"]
 
 
 def test_answers_are_saved_only_while_labeling_or_checking() -> None:

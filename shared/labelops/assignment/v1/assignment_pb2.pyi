@@ -24,6 +24,7 @@ class PackageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PACKAGE_STATE_TO_ACCEPT: _ClassVar[PackageState]
     PACKAGE_STATE_ACCEPTING: _ClassVar[PackageState]
     PACKAGE_STATE_ACCEPTED: _ClassVar[PackageState]
+    PACKAGE_STATE_CLOSED: _ClassVar[PackageState]
 
 class Rating(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -44,6 +45,7 @@ PACKAGE_STATE_CHECKING: PackageState
 PACKAGE_STATE_TO_ACCEPT: PackageState
 PACKAGE_STATE_ACCEPTING: PackageState
 PACKAGE_STATE_ACCEPTED: PackageState
+PACKAGE_STATE_CLOSED: PackageState
 RATING_UNSPECIFIED: Rating
 RATING_A: Rating
 RATING_B: Rating
@@ -51,7 +53,7 @@ RATING_C: Rating
 RATING_D: Rating
 
 class Package(_message.Message):
-    __slots__ = ("id", "job_id", "index", "state", "holder", "labeler", "item_count", "rework_count", "rating")
+    __slots__ = ("id", "job_id", "index", "state", "holder", "labeler", "item_count", "rework_count", "rating", "version", "lease_until", "group", "targets", "target_teams", "claimed_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +63,12 @@ class Package(_message.Message):
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     REWORK_COUNT_FIELD_NUMBER: _ClassVar[int]
     RATING_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LEASE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_TEAMS_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     job_id: str
     index: int
@@ -70,21 +78,37 @@ class Package(_message.Message):
     item_count: int
     rework_count: int
     rating: Rating
-    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., index: _Optional[int] = ..., state: _Optional[_Union[PackageState, str]] = ..., holder: _Optional[str] = ..., labeler: _Optional[str] = ..., item_count: _Optional[int] = ..., rework_count: _Optional[int] = ..., rating: _Optional[_Union[Rating, str]] = ...) -> None: ...
+    version: int
+    lease_until: str
+    group: str
+    targets: _containers.RepeatedScalarFieldContainer[str]
+    target_teams: _containers.RepeatedScalarFieldContainer[str]
+    claimed_at: str
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., index: _Optional[int] = ..., state: _Optional[_Union[PackageState, str]] = ..., holder: _Optional[str] = ..., labeler: _Optional[str] = ..., item_count: _Optional[int] = ..., rework_count: _Optional[int] = ..., rating: _Optional[_Union[Rating, str]] = ..., version: _Optional[int] = ..., lease_until: _Optional[str] = ..., group: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., target_teams: _Optional[_Iterable[str]] = ..., claimed_at: _Optional[str] = ...) -> None: ...
 
 class PackageItem(_message.Message):
-    __slots__ = ("item_id", "data_json", "prelabel_json", "answer_json", "to_inspect")
+    __slots__ = ("item_id", "data_json", "prelabel_json", "answer_json", "to_inspect", "invalid", "hard", "needs_relabel", "relabel_reason", "rejection_reason")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     PRELABEL_JSON_FIELD_NUMBER: _ClassVar[int]
     ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
     TO_INSPECT_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_RELABEL_FIELD_NUMBER: _ClassVar[int]
+    RELABEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_REASON_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     data_json: str
     prelabel_json: str
     answer_json: str
     to_inspect: bool
-    def __init__(self, item_id: _Optional[str] = ..., data_json: _Optional[str] = ..., prelabel_json: _Optional[str] = ..., answer_json: _Optional[str] = ..., to_inspect: _Optional[bool] = ...) -> None: ...
+    invalid: bool
+    hard: bool
+    needs_relabel: bool
+    relabel_reason: str
+    rejection_reason: str
+    def __init__(self, item_id: _Optional[str] = ..., data_json: _Optional[str] = ..., prelabel_json: _Optional[str] = ..., answer_json: _Optional[str] = ..., to_inspect: _Optional[bool] = ..., invalid: _Optional[bool] = ..., hard: _Optional[bool] = ..., needs_relabel: _Optional[bool] = ..., relabel_reason: _Optional[str] = ..., rejection_reason: _Optional[str] = ...) -> None: ...
 
 class PackageDetail(_message.Message):
     __slots__ = ("package", "items")
@@ -107,12 +131,18 @@ class Annotation(_message.Message):
     def __init__(self, package_id: _Optional[str] = ..., item_id: _Optional[str] = ..., answer_json: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class ListPackagesRequest(_message.Message):
-    __slots__ = ("job_id", "state")
+    __slots__ = ("job_id", "state", "mine", "labeler", "holder")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    MINE_FIELD_NUMBER: _ClassVar[int]
+    LABELER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: PackageState
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[PackageState, str]] = ...) -> None: ...
+    mine: bool
+    labeler: str
+    holder: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[PackageState, str]] = ..., mine: _Optional[bool] = ..., labeler: _Optional[str] = ..., holder: _Optional[str] = ...) -> None: ...
 
 class ListPackagesResponse(_message.Message):
     __slots__ = ("packages",)
@@ -135,14 +165,42 @@ class GetPackageRequest(_message.Message):
     def __init__(self, package_id: _Optional[str] = ...) -> None: ...
 
 class SaveAnnotationRequest(_message.Message):
-    __slots__ = ("package_id", "item_id", "answer_json")
+    __slots__ = ("package_id", "item_id", "answer_json", "invalid", "hard")
     PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
     package_id: str
     item_id: str
     answer_json: str
-    def __init__(self, package_id: _Optional[str] = ..., item_id: _Optional[str] = ..., answer_json: _Optional[str] = ...) -> None: ...
+    invalid: bool
+    hard: bool
+    def __init__(self, package_id: _Optional[str] = ..., item_id: _Optional[str] = ..., answer_json: _Optional[str] = ..., invalid: _Optional[bool] = ..., hard: _Optional[bool] = ...) -> None: ...
+
+class RenewClaimRequest(_message.Message):
+    __slots__ = ("package_id",)
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    def __init__(self, package_id: _Optional[str] = ...) -> None: ...
+
+class ReleasePackageRequest(_message.Message):
+    __slots__ = ("package_id", "reason")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    reason: str
+    def __init__(self, package_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TransferPackageRequest(_message.Message):
+    __slots__ = ("package_id", "to", "reason")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    to: str
+    reason: str
+    def __init__(self, package_id: _Optional[str] = ..., to: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SubmitPackageRequest(_message.Message):
     __slots__ = ("package_id",)

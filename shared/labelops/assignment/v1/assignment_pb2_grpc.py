@@ -74,6 +74,21 @@ class AssignmentServiceStub:
                 request_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.GetJobProgressRequest.SerializeToString,
                 response_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.JobProgress.FromString,
                 _registered_method=True)
+        self.RenewClaim = channel.unary_unary(
+                '/labelops.assignment.v1.AssignmentService/RenewClaim',
+                request_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.RenewClaimRequest.SerializeToString,
+                response_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
+                _registered_method=True)
+        self.ReleasePackage = channel.unary_unary(
+                '/labelops.assignment.v1.AssignmentService/ReleasePackage',
+                request_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.ReleasePackageRequest.SerializeToString,
+                response_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
+                _registered_method=True)
+        self.TransferPackage = channel.unary_unary(
+                '/labelops.assignment.v1.AssignmentService/TransferPackage',
+                request_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.TransferPackageRequest.SerializeToString,
+                response_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
+                _registered_method=True)
 
 
 class AssignmentServiceServicer:
@@ -133,6 +148,27 @@ class AssignmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewClaim(self, request, context):
+        """The holder keeps the claim alive (saving an answer does too).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleasePackage(self, request, context):
+        """The holder, or an administrator, puts a claimed package back in its stage's pool.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferPackage(self, request, context):
+        """An administrator hands a claimed or waiting package to a named worker.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AssignmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +211,21 @@ def add_AssignmentServiceServicer_to_server(servicer, server):
                     servicer.GetJobProgress,
                     request_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.GetJobProgressRequest.FromString,
                     response_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.JobProgress.SerializeToString,
+            ),
+            'RenewClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewClaim,
+                    request_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.RenewClaimRequest.FromString,
+                    response_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.SerializeToString,
+            ),
+            'ReleasePackage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleasePackage,
+                    request_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.ReleasePackageRequest.FromString,
+                    response_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.SerializeToString,
+            ),
+            'TransferPackage': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferPackage,
+                    request_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.TransferPackageRequest.FromString,
+                    response_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -393,6 +444,87 @@ class AssignmentService:
             '/labelops.assignment.v1.AssignmentService/GetJobProgress',
             labelops_dot_assignment_dot_v1_dot_assignment__pb2.GetJobProgressRequest.SerializeToString,
             labelops_dot_assignment_dot_v1_dot_assignment__pb2.JobProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.assignment.v1.AssignmentService/RenewClaim',
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.RenewClaimRequest.SerializeToString,
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleasePackage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.assignment.v1.AssignmentService/ReleasePackage',
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.ReleasePackageRequest.SerializeToString,
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferPackage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.assignment.v1.AssignmentService/TransferPackage',
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.TransferPackageRequest.SerializeToString,
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
             options,
             channel_credentials,
             insecure,

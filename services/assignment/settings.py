@@ -1,0 +1,20 @@
+"""Settings of the assignment service beyond the shared ones (``LABELOPS_ASSIGNMENT_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AssignmentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABELOPS_ASSIGNMENT_", extra="ignore")
+
+    lease_seconds: float = Field(
+        default=1800.0, gt=0,
+        description="a claim's lease; saving an answer or RenewClaim extends it, and a "
+        "package whose lease runs out goes back to its stage's pool with its drafts")
+    sweep_seconds: float = Field(default=1.0, gt=0, description="how often leases are checked")
+    rescan_seconds: float = Field(
+        default=10.0, gt=0,
+        description="how often the claim board is rebuilt from the database (what other "
+        "replicas changed); a claim finding nothing also rebuilds it, at most once a second")

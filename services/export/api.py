@@ -88,11 +88,6 @@ class ExportServicer:
         except PlanError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # abort raises; this keeps the type checker informed
-        if plan.where.hard_only:
-            await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "filter.hard_only: the labeled view does not know hard examples yet (no "
-                "hard-examples event is published to it); export without this filter")
         since = None
         if plan.incremental:
             previous = await self.repo.last_completed(job["_id"])

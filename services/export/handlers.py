@@ -14,6 +14,7 @@ from labelops_shared.contracts import (
     JobLabelRenamed,
     JobPublished,
     PackageAccepted,
+    PackageItemsRemoved,
 )
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
@@ -52,10 +53,20 @@ def register(consumer: EventConsumer) -> None:
                     "_id": doc_id, "job_id": data.job_id, "item_id": item.item_id,
                     "data_json": stored_json(item.data),
                     "answer_json": stored_json(item.answer),
-                    "labeler": item.labeler, "accepter": data.accepter,
+                    "labeler": item.labeler, "accepter": data.accepter, "hard": item.hard,
                     "package_id": data.package_id, "revision": item.revision,
                     "accepted_at": event.time, "stored_at": stored_at,
                 })
+        await ctx.commit(uow)
+
+    @consumer.on(PackageItemsRemoved)
+    async def items_removed(event: Envelope[Any], ctx: HandlerContext) -> None:
+        """Items that left the job (deleted from the dataset, or deleted with their only
+        label) leave the view: later exports no longer hold them."""
+        data: PackageItemsRemoved = event.data
+        uow = ctx.unit_of_work()
+        for item_id in data.item_ids:
+            uow.delete(LABELED, f"{data.job_id}:{item_id}")
         await ctx.commit(uow)
 
     @consumer.on(JobLabelRenamed)
@@ -69,8 +80,8 @@ def register(consumer: EventConsumer) -> None:
 
     @consumer.on(JobLabelDeleted)
     async def deleted(event: Envelope[Any], ctx: HandlerContext) -> None:
-        """Accepted answers lose a deleted label (the items stay; their deletion, if asked,
-        arrives from the dataset service)."""
+        """Accepted answers lose a deleted label (items deleted with their only label leave
+        the view when the assignment service announces their removal)."""
         data: JobLabelDeleted = event.data
         await keep_job(event, ctx, final=False)
 

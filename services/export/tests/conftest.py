@@ -58,10 +58,12 @@ class Harness:
         await self.deliver(JobCreated(job_id=job_id, job=spec))
 
     async def accept(self, job_id: str, package: str,
-                     items: list[tuple[str, dict[str, Any], dict[str, Any], str, int]]) -> None:
+                     items: list[tuple[str, dict[str, Any], dict[str, Any], str, int]],
+                     hard: frozenset[str] = frozenset()) -> None:
         await self.deliver(PackageAccepted(
             job_id=job_id, package_id=package, accepter="acc",
-            items=[AcceptedItem(item_id=i, data=d, answer=a, labeler=who, revision=rev)
+            items=[AcceptedItem(item_id=i, data=d, answer=a, labeler=who, revision=rev,
+                                hard=i in hard)
                    for i, d, a, who, rev in items]))
 
     async def start(self, job_id: str, fmt: str = "", **request: Any) -> pb.Export:

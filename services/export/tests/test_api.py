@@ -15,6 +15,7 @@ from pycocotools.coco import COCO
 
 from labelops.export.v1 import export_pb2 as pb
 from labelops_shared.annotations import build_template
+from labelops_shared.contracts import PackageItemsRemoved
 from services.export.tests.conftest import Harness
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -66,9 +67,6 @@ async def test_a_format_the_template_cannot_express_is_refused_naming_why(
         await harness.start("j1", "coco", filter=pb.ExportFilter(accepted_from="yesterday"))
     assert bad_time.value.details() == ("filter.accepted_from: 'yesterday' is not an RFC 3339 "
                                         "time")
-    with pytest.raises(grpc.aio.AioRpcError) as hard:
-        await harness.start("j1", "coco", filter=pb.ExportFilter(hard_only=True))
-    assert hard.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def test_an_item_without_an_image_size_fails_the_export_naming_it(
@@ -79,6 +77,29 @@ async def test_an_item_without_an_image_size_fails_the_export_naming_it(
     assert done.state == pb.EXPORT_STATE_FAILED
     assert "item 'ds1:1:0002' (s3://b/2.jpg) has no positive width and height" in done.error
     assert done.object_key == ""
+
+
+async def test_hard_examples_marked_by_labelers_can_be_exported_alone(
+        harness: Harness) -> None:
+    await harness.create_job("j1", DETECTION, ["cat", "dog"])
+    await harness.accept("j1", "p1", [_image(n) for n in range(5)],
+                         hard=frozenset({"ds1:1:0001", "ds1:1:0003"}))
+    done = await harness.finished((await harness.start(
+        "j1", "manifest", filter=pb.ExportFilter(hard_only=True))).id)
+    assert [json.loads(x)["id"] for x in harness.file(done).splitlines()] == [
+        "ds1:1:0001", "ds1:1:0003"]
+
+
+async def test_items_removed_from_the_job_leave_the_view(harness: Harness) -> None:
+    await harness.create_job("j1", DETECTION, ["cat", "dog"])
+    await harness.accept("j1", "p1", [_image(n) for n in range(4)])
+    removed = PackageItemsRemoved(job_id="j1", package_id="p1", item_ids=["ds1:1:0002"],
+                                  reason="deleted from the dataset")
+    assert await harness.deliver(removed) == "handled"
+    assert await harness.deliver(removed) == "handled"  # a second removal changes nothing
+    done = await harness.finished((await harness.start("j1", "manifest")).id)
+    assert [json.loads(x)["id"] for x in harness.file(done).splitlines()] == [
+        "ds1:1:0000", "ds1:1:0001", "ds1:1:0003"]
 
 
 async def test_filters_select_labels_and_labelers(harness: Harness) -> None:

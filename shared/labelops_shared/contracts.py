@@ -414,15 +414,86 @@ class Prediction(Value):
     topic: str
     answer: Any
     confidence: float | None = None
+    hard: bool = Field(default=False, description="auto labeling: a hard example (low "
+                       "confidence or a small margin between the two best answers)")
+
+
+class InvalidValue(Value):
+    """A pre-label value the topic's answer schema refused (never stops the others)."""
+
+    item_id: str
+    field: str = Field(description="the dataset field (offline) or 'model' (online)")
+    topic: str = ""
+    reason: str
 
 
 class PredictionsReady(EventData):
     TYPE = "labelops.prelabel.predictions_ready.v1"
     TOPIC = topics.PRELABEL_EVENTS
     job_id: str
-    source: str = Field(description="offline | model")
+    source: str = Field(description="offline | online | auto")
     predictions: list[Prediction]
     invalid_count: int = 0
+    invalid: list[InvalidValue] = Field(
+        default=[], description="the values refused in this chunk, with their reasons")
+    to_confirm: bool = Field(
+        default=False, description="auto labeling: the predictions wait in 'to be confirmed' "
+        "until a worker confirms or corrects them")
+    run_id: str = Field(default="", description="the auto-labeling run or online run")
+    model_version: str = Field(default="", description="online: as the model reported it; "
+                               "auto: the run's model")
+
+
+class ItemFailure(Value):
+    item_id: str
+    reason: str
+
+
+class PrelabelFailed(EventData):
+    """The model could not pre-label these items (unreachable, timed out, circuit open, or an
+    error for the item): they stay unlabeled and people label them; the job goes on."""
+
+    TYPE = "labelops.prelabel.failed.v1"
+    TOPIC = topics.PRELABEL_EVENTS
+    job_id: str
+    source: str = Field(default="online", description="online | auto")
+    run_id: str = ""
+    failures: list[ItemFailure]
+
+
+class AutoLabelStarted(EventData):
+    TYPE = "labelops.prelabel.auto_label_started.v1"
+    TOPIC = topics.PRELABEL_EVENTS
+    job_id: str
+    run_id: str
+    model_version: str
+    train_on: str = Field(description="accepted | submitted")
+    requested_by: str = ""
+
+
+class HardExamplesFound(EventData):
+    """Items an auto-labeling run found hard (at most 1,000 per event)."""
+
+    TYPE = "labelops.prelabel.hard_examples_found.v1"
+    TOPIC = topics.PRELABEL_EVENTS
+    job_id: str
+    run_id: str
+    item_ids: list[str]
+
+
+class AutoLabelFinished(EventData):
+    """An auto-labeling run ended: its model ("training finished") and what it labeled."""
+
+    TYPE = "labelops.prelabel.auto_label_finished.v1"
+    TOPIC = topics.PRELABEL_EVENTS
+    job_id: str
+    run_id: str
+    model_version: str
+    state: str = Field(description="done | failed")
+    accuracy: float | None = Field(default=None, description="held out labeled items")
+    labeled: int = Field(default=0, description="items the run pre-labeled")
+    hard_examples: int = 0
+    reason: str = Field(default="", description="why it failed")
 
 
 # --- export -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from labelops_shared import storage
 from labelops_shared.contracts import CHUNK_ITEMS, DatasetDeleted, ItemsDeleted
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.dataset import metrics
 from services.dataset.adapters.fingerprints import FingerprintStore
 from services.dataset.adapters.repository import (
     DATASETS,
@@ -105,7 +106,8 @@ class Deleter:
                 deletion_id=deletion["_id"], chunk=number, chunks=deletion["chunks"],
                 item_ids=[d["_id"] for d in docs], sources_deleted=deletion["delete_sources"],
             ), subject=f"datasets/{deletion['dataset_id']}")
-            await self.outbox.commit(uow, key=f"deleted:{deletion['_id']}:{number}")
+            if await self.outbox.commit(uow, key=f"deleted:{deletion['_id']}:{number}"):
+                metrics.ITEMS_DELETED.inc(len(docs))
         if deletion["chunks"] == 0:
             await self.repo.set_fields(DELETIONS, deletion["_id"], {"state": DONE})
         return {**deletion, "state": DONE}

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from labelops_shared.contracts import (
     ItemsAdded,
 )
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.dataset import metrics
 from services.dataset.adapters.fingerprints import FingerprintStore, SourceLog
 from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
 from services.dataset.domain.fingerprints import (
@@ -269,6 +271,24 @@ class Importer:
         self.fingerprints = FingerprintStore(storage)
 
     async def run(self, dataset: dict[str, Any], version: int, request: ImportRequest) -> None:
+        started = time.monotonic()
+        metrics.IMPORTS_RUNNING.inc()
+        try:
+            outcome, report = await self._run(dataset, version, request)
+        finally:
+            metrics.IMPORTS_RUNNING.dec()
+        kind = str(dataset.get("kind", "unknown"))
+        metrics.IMPORTS.labels(kind=kind, outcome=outcome).inc()
+        metrics.IMPORT_SECONDS.labels(kind=kind).observe(time.monotonic() - started)
+        metrics.RECORDS_REJECTED.labels(kind=kind).inc(report.error_count)
+        metrics.DUPLICATE_RECORDS.labels(kind=kind).inc(report.duplicate_count)
+        if outcome == "completed":
+            metrics.ITEMS_IMPORTED.labels(kind=kind).inc(report.items)
+
+    async def _run(self, dataset: dict[str, Any], version: int,
+                   request: ImportRequest) -> tuple[str, ImportReport]:
+        """The import; returns its outcome (completed, failed, unrecorded) and report."""
+        outcome = "unrecorded"
         dataset_id = dataset["_id"]
         report = ImportReport(file=request.key)
         rejected = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # the downloadable report
@@ -296,6 +316,7 @@ class Importer:
             try:
                 if failure:
                     await self._fail(dataset, version, failure, report)
+                    outcome = "failed"
                 else:
                     report_uri = await self._store_rejected(dataset_id, version, report, rejected)
                     await asyncio.to_thread(self.fingerprints.store, dataset_id, version,
@@ -303,6 +324,7 @@ class Importer:
                     if request.format == ImportFormat.FOLDER:
                         await self._store_manifest(dataset, version, request, generated)
                     await self._complete(dataset, version, report, report_uri)
+                    outcome = "completed"
                     added.seek(0)
                     await self._announce(dataset, version, report.items,
                                          _spooled(added, skipped), start=0)
@@ -314,6 +336,7 @@ class Importer:
             for spool in (rejected, generated, added, sources.kept):
                 spool.close()
             sources.mine.close()
+        return outcome, report
 
     async def _load(self, dataset: dict[str, Any], version: int, request: ImportRequest,
                     report: ImportReport, rejected: Any, generated: Any, added: Any,

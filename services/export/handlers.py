@@ -20,6 +20,7 @@ from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from labelops_shared.label_rewrites import delete_label, rename_label
 from labelops_shared.mongo import decode_keys
+from services.export import metrics
 from services.export.adapters.repository import JOBS, LABELED
 from services.export.domain.view import accepted_values, should_replace, stored_json
 
@@ -57,7 +58,8 @@ def register(consumer: EventConsumer) -> None:
                     "package_id": data.package_id, "revision": item.revision,
                     "accepted_at": event.time, "stored_at": stored_at,
                 })
-        await ctx.commit(uow)
+        if await ctx.commit(uow):
+            metrics.ACCEPTED_ITEMS.inc(len(uow.ops))
 
     @consumer.on(PackageItemsRemoved)
     async def items_removed(event: Envelope[Any], ctx: HandlerContext) -> None:

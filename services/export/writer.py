@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from labelops_shared import storage
 from labelops_shared.contracts import ExportCompleted, ExportFailed
 from labelops_shared.mongo import Document, decode_keys
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.export import metrics
 from services.export.adapters.repository import EXPORTS, Repository
 from services.export.domain.formats import (
     AcceptedItem,
@@ -64,6 +66,7 @@ class _Pipeline:
         self.size = 0
         self.path = path
         self.failed = False
+        self.counted = 0  # items already added to the progress metric
         self._ended = False
 
     def _items(self) -> Iterator[AcceptedItem]:
@@ -100,11 +103,20 @@ class ExportWriter:
         task.add_done_callback(self._running.discard)
 
     async def run(self, record: Document) -> None:
+        fmt = str(record.get("format", "manifest"))
+        started = time.monotonic()
+        metrics.EXPORTS_RUNNING.inc()
         try:
             await self._write(record)
+            outcome = "completed"
         except Exception as exc:
             log.exception("export failed", extra={"export": record["_id"]})
+            outcome = "failed"
             await self.fail(record, f"export failed: {exc}")
+        finally:
+            metrics.EXPORTS_RUNNING.dec()
+        metrics.EXPORTS.labels(format=fmt, outcome=outcome).inc()
+        metrics.EXPORT_SECONDS.labels(format=fmt).observe(time.monotonic() - started)
 
     async def _write(self, record: Document) -> None:
         exports = self.repo.db[EXPORTS]
@@ -147,7 +159,9 @@ class ExportWriter:
                                  item_count=written, size_bytes=pipeline.size,
                                  sha256=digest.hexdigest()),
                  subject=f"jobs/{record['job_id']}/exports/{record['_id']}")
-        await self.outbox.commit(uow, key=f"export-done:{record['_id']}")
+        if await self.outbox.commit(uow, key=f"export-done:{record['_id']}"):
+            metrics.EXPORT_BYTES.labels(format=fmt).inc(pipeline.size)
+            metrics.EXPORT_ITEMS.labels(format=fmt).inc(written - pipeline.counted)
 
     async def _feed(self, record: Document, pipeline: _Pipeline,
                     query: dict[str, Any]) -> None:
@@ -163,6 +177,8 @@ class ExportWriter:
             await asyncio.to_thread(pipeline.feed.put, batch)
             batch = []
             written = pipeline.selection.kept
+            metrics.EXPORT_ITEMS.labels(format=pipeline.fmt).inc(written - pipeline.counted)
+            pipeline.counted = written
             if written - reported >= PROGRESS_EVERY:
                 reported = written
                 await exports.update_one({"_id": record["_id"]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from labelops.jobs.v1 import jobs_pb2_grpc
 from labelops_shared.grpc_server import GrpcService
 from labelops_shared.runtime import Runtime, ServiceParts
-from services.jobs import handlers
+from services.jobs import handlers, metrics
 from services.jobs.adapters.dataset_client import DatasetClient
 from services.jobs.adapters.repository import INDEXES, Repository
 from services.jobs.api import ROLES, JobsServicer
@@ -22,4 +22,5 @@ def build(rt: Runtime) -> ServiceParts:
         grpc_services=[GrpcService("labelops.jobs.v1.JobsService", servicer,
                                    jobs_pb2_grpc.add_JobsServiceServicer_to_server, ROLES)],
         indexes=INDEXES,
+        background=[lambda: metrics.refresh_job_counts(repo.count_by_state)],
     )

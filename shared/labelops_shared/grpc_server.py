@@ -1,11 +1,14 @@
-"""The gRPC server every service runs: health checking, reflection and the auth interceptor.
+"""The gRPC server every service runs: health checking, reflection (so ``grpcurl`` lists and
+describes every service), the metrics interceptor and the auth interceptor.
 
 Clients: :func:`channel` opens a channel to a peer with the service's own token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +16,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from labelops_shared import metrics
 from labelops_shared.auth import AuthInterceptor
 
 
@@ -35,7 +39,8 @@ async def start_server(
     allowed: dict[str, frozenset[str]] = {}
     for svc in services:
         allowed.update(svc.allowed_roles())
-    server = grpc.aio.server(interceptors=[AuthInterceptor(jwt_secret, allowed)])
+    server = grpc.aio.server(
+        interceptors=[MetricsInterceptor(), AuthInterceptor(jwt_secret, allowed)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for svc in services:
@@ -51,6 +56,88 @@ async def start_server(
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, bound, health_servicer
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+_UNMEASURED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def _code_name(context: grpc.aio.ServicerContext, default: grpc.StatusCode) -> str:
+    """The status the call ends with: the one set or aborted with, else ``default``."""
+    try:
+        code = context.code()
+    except (AttributeError, NotImplementedError):
+        code = None
+    if isinstance(code, int):
+        code = _CODES.get(code)
+    chosen: grpc.StatusCode = code if isinstance(code, grpc.StatusCode) else default
+    return str(chosen.name)
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Counts every unary-request call by method and status code and times it
+    (``labelops_grpc_server_handled_total``, ``labelops_grpc_server_handling_seconds``).
+    Placed before the auth interceptor, so refused calls are counted too. Health checks and
+    reflection (probes and tools, with their own calling styles) pass through unmeasured."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if (handler is None or handler.request_streaming
+                or details.method.startswith(_UNMEASURED)):
+            return handler
+        service, _, method = details.method.lstrip("/").rpartition("/")
+        return _measured(handler, service or "unknown", method)
+
+
+def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc.RpcMethodHandler:
+    def done(started: float, code: str) -> None:
+        metrics.GRPC_HANDLED.labels(grpc_service=service, grpc_method=method,
+                                    grpc_code=code).inc()
+        metrics.GRPC_SECONDS.labels(grpc_service=service, grpc_method=method).observe(
+            time.perf_counter() - started)
+
+    if handler.unary_unary:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                response = await inner_uu(request, context)
+            except asyncio.CancelledError:
+                done(started, grpc.StatusCode.CANCELLED.name)
+                raise
+            except Exception:
+                done(started, _code_name(context, grpc.StatusCode.UNKNOWN))
+                raise
+            done(started, _code_name(context, grpc.StatusCode.OK))
+            return response
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary, handler.request_deserializer, handler.response_serializer)
+    if handler.unary_stream:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext
+                               ) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                async for response in inner_us(request, context):
+                    yield response
+            except asyncio.CancelledError:
+                done(started, grpc.StatusCode.CANCELLED.name)
+                raise
+            except Exception:
+                done(started, _code_name(context, grpc.StatusCode.UNKNOWN))
+                raise
+            done(started, _code_name(context, grpc.StatusCode.OK))
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, handler.request_deserializer, handler.response_serializer)
+    return handler
 
 
 def channel(addr: str) -> grpc.aio.Channel:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -78,6 +79,67 @@ async def ensure_topics(
             except TopicAlreadyExistsError:
                 pass  # another service created it meanwhile
     finally:
+        await admin.close()
+
+
+def lag_by_topic(
+    committed: Mapping[TopicPartition, int],
+    beginnings: Mapping[TopicPartition, int],
+    ends: Mapping[TopicPartition, int],
+) -> dict[str, int]:
+    """Messages not yet committed per topic, summed over its partitions. A partition the
+    group never committed counts from its first offset (consumers start at the earliest)."""
+    lag: dict[str, int] = {}
+    for tp, end in ends.items():
+        done = committed.get(tp, -1)
+        start = done if done >= 0 else beginnings.get(tp, 0)
+        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - start)
+    return lag
+
+
+async def measure_lag(
+    admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group_id: str,
+    topic_names: Iterable[str],
+) -> dict[str, int]:
+    await consumer.topics()  # refreshes the cluster metadata (partitions per topic)
+    partitions = [TopicPartition(topic, p) for topic in topic_names
+                  for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    if not partitions:
+        return {}
+    offsets = await admin.list_consumer_group_offsets(group_id, partitions=partitions)
+    committed = {tp: meta.offset for tp, meta in offsets.items()}
+    beginnings = await consumer.beginning_offsets(partitions)
+    ends = await consumer.end_offsets(partitions)
+    return lag_by_topic(committed, beginnings, ends)
+
+
+async def watch_lag(
+    bootstrap: str, group_id: str, topic_names: Sequence[str], *, interval: float = 15.0,
+) -> None:
+    """Export the consumer group's lag per topic every ``interval`` seconds until cancelled.
+    Measured from the outside (committed offsets against the log end), so a stuck handler
+    shows as growing lag instead of silence."""
+    if not topic_names:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                client_id=f"{group_id}-lag")
+    await admin.start()
+    await consumer.start()
+    try:
+        while True:
+            try:
+                for topic, lag in (await measure_lag(admin, consumer, group_id,
+                                                     topic_names)).items():
+                    metrics.CONSUMER_LAG.labels(topic=topic, group=group_id).set(lag)
+                metrics.CONSUMER_LAG_UPDATED.labels(group=group_id).set(time.time())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("consumer lag not measured", exc_info=True)
+            await asyncio.sleep(interval)
+    finally:
+        await consumer.stop()
         await admin.close()
 
 

@@ -23,6 +23,7 @@ and marking re-publishes; consumers are idempotent by event id, so nothing happe
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -119,7 +120,8 @@ class Outbox:
             "ops": uow.ops,
             # Serialized: user data inside events may hold keys a document may not.
             "events": [
-                {"topic": e.topic, "key": e.partitionkey, "value": e.model_dump_json()}
+                {"topic": e.topic, "key": e.partitionkey, "type": e.type,
+                 "value": e.model_dump_json()}
                 for e in uow.events
             ],
         }
@@ -187,13 +189,36 @@ class Outbox:
         async for record in cursor:
             for event in record["events"]:
                 await publish(event["topic"], event["key"], event["value"].encode())
-                metrics.EVENTS_PUBLISHED.labels(topic=event["topic"]).inc()
+                metrics.EVENTS_PUBLISHED.labels(topic=event["topic"],
+                                                type=_event_type(event)).inc()
             await self._done(record["_id"])
             sent += 1
         return sent
 
     async def backlog(self) -> int:
         return await self.records.count_documents({})
+
+    async def oldest_age_seconds(self) -> float:
+        """How long the oldest pending record has waited (0 when the outbox is empty)."""
+        cursor = self.records.find({}, {"created_at": 1}).sort("seq", ASCENDING).limit(1)
+        oldest = [doc async for doc in cursor]
+        if not oldest:
+            return 0.0
+        created: datetime = oldest[0]["created_at"]
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return max(0.0, (datetime.now(UTC) - created).total_seconds())
+
+    async def _measure(self) -> None:
+        """The backlog gauges; measured after every round, failed ones included (a relay that
+        cannot reach Kafka is exactly when the backlog grows)."""
+        try:
+            metrics.OUTBOX_BACKLOG.set(await self.backlog())
+            metrics.OUTBOX_OLDEST_SECONDS.set(await self.oldest_age_seconds())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.debug("outbox backlog not measured", exc_info=True)
 
     async def run_relay(self, publish: Publish, *, poll_seconds: float = 0.5) -> None:
         """Relay until cancelled. Woken at once by local commits; polls for the rest."""
@@ -202,15 +227,27 @@ class Outbox:
             try:
                 while await self.relay_once(publish):
                     pass
-                metrics.OUTBOX_BACKLOG.set(await self.backlog())
                 backoff = poll_seconds
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay failed; retrying")
+                metrics.OUTBOX_RELAY_FAILURES.inc()
                 backoff = min(backoff * 2, 10.0)
+            await self._measure()
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=backoff)
             except TimeoutError:
                 pass
+
+
+def _event_type(event: Document) -> str:
+    """The CloudEvents type of a stored event (records written before the type was stored
+    beside the value carry it only inside)."""
+    if "type" in event:
+        return str(event["type"])
+    try:
+        return str(json.loads(event["value"]).get("type", "unknown"))
+    except (ValueError, AttributeError):
+        return "unknown"

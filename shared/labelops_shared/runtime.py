@@ -89,6 +89,10 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     tasks = [asyncio.create_task(box.run_relay(kafka.publisher(broker),
                                                poll_seconds=settings.outbox_poll_seconds))]
     tasks += [asyncio.create_task(job()) for job in parts.background]
+    if settings.lag_poll_seconds > 0:
+        tasks.append(asyncio.create_task(kafka.watch_lag(
+            settings.kafka_bootstrap, consumer.group_id, consumer.topics,
+            interval=settings.lag_poll_seconds)))
     server, port, health = await grpc_server.start_server(
         parts.grpc_services,
         host=settings.grpc_host,

@@ -37,6 +37,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.5
     handler_max_attempts: int = 5
+    lag_poll_seconds: float = Field(default=15.0, description="consumer lag metric period; 0: off")
 
     @property
     def database_name(self) -> str:

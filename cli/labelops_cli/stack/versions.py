@@ -32,3 +32,20 @@ GO_MIN = (1, 21)  # older `go` cannot fetch the newer toolchain the go.mod files
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
 MONGO_IMAGE = "mongo:7.0"
 MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"  # the last image MinIO published
+
+# Tools the ops tests run on deploy/ and docs/ (installed into LABELOPS_CACHE by
+# labelops_cli.stack.tools, each once per pin).
+PROMETHEUS_UPSTREAM = "2.42.0"  # Debian 12's `prometheus` package (its promtool), any +ds rev
+KUBECONFORM_MODULE = "github.com/yannh/kubeconform/cmd/kubeconform"
+KUBECONFORM_VERSION = "v0.7.0"
+KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE_VERSION = "v5.8.1"
+# Kubernetes JSON schemas: the PyPI package kubernetes-validate ships them per minor release.
+K8S_SCHEMAS_PACKAGE = "kubernetes-validate"
+K8S_SCHEMAS_PACKAGE_VERSION = "1.37.0"
+K8S_VERSION = "1.33.0"  # the cluster version deploy/k8s is validated against
+# The Compose Specification's JSON schema, as embedded in the Go module Docker Compose uses.
+COMPOSE_GO_MODULE = "github.com/compose-spec/compose-go/v2"
+COMPOSE_GO_VERSION = "v2.16.2"
+# The AsyncAPI parser (npm), run with node.
+ASYNCAPI_PARSER_VERSION = "3.6.3"

@@ -64,6 +64,14 @@ class Repository:
         cursor = self.db[JOBS].find({"workspace": workspace}, LIST_FIELDS)
         return list(await cursor.to_list(None))
 
+    async def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (for the metrics; one small projection)."""
+        counts: dict[str, int] = {}
+        async for doc in self.db[JOBS].find({}, {"state": 1}):
+            state = str(doc.get("state", "unknown"))
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
     async def jobs_of_dataset(self, dataset_id: str) -> list[Document]:
         cursor = self.db[JOBS].find({"dataset_id": dataset_id})
         return [decode(d) for d in await cursor.to_list(None)]

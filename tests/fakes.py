@@ -8,14 +8,18 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 
 def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
     for key, cond in flt.items():
         value = doc.get(key)
         if isinstance(cond, dict):
-            if "$in" in cond and value not in cond["$in"]:
+            # as in Mongo, an array field matches when any of its elements does
+            values = value if isinstance(value, list) else [value]
+            if "$in" in cond and not any(v in cond["$in"] for v in values):
+                return False
+            if "$nin" in cond and any(v in cond["$nin"] for v in values):
                 return False
             if "$gt" in cond and not (value is not None and value > cond["$gt"]):
                 return False
@@ -63,6 +67,18 @@ class FakeCollection:
         if doc["_id"] in self.docs:
             raise DuplicateKeyError(f"duplicate _id {doc['_id']}")
         self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> None:
+        errors = []
+        for n, doc in enumerate(docs):
+            if doc["_id"] in self.docs:
+                errors.append({"index": n, "code": 11000, "errmsg": "duplicate key"})
+                if ordered:
+                    break
+                continue
+            self.docs[doc["_id"]] = copy.deepcopy(doc)
+        if errors:
+            raise BulkWriteError({"writeErrors": errors})
 
     async def find_one(self, flt: dict[str, Any], projection: Any = None) -> Any:
         return next((_project(d, projection) for d in self.docs.values() if _matches(d, flt)),

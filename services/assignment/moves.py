@@ -31,7 +31,7 @@ from services.assignment.settings import AssignmentSettings
 
 log = logging.getLogger(__name__)
 
-STALE_TICKET = timedelta(seconds=30)
+STALE_TICKET = timedelta(seconds=10)
 Commit = Callable[[UnitOfWork], Awaitable[bool]]
 
 

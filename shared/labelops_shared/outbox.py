@@ -35,7 +35,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from labelops_shared import metrics
 from labelops_shared.events import Envelope, EventData, new_event
@@ -51,6 +51,7 @@ INDEXES = {
 }
 
 COMMITTED, APPLIED = "committed", "applied"
+DUPLICATE_KEY = 11000
 
 # Publishes one serialized event: (topic, key, value).
 Publish = Callable[[str, str, bytes], Awaitable[None]]
@@ -133,8 +134,22 @@ class Outbox:
         return True
 
     async def _apply(self, record: Document) -> None:
-        for op in record["ops"]:
-            await retry_busy(partial(self._apply_op, op))
+        ops = record["ops"]
+        start = 0
+        while start < len(ops):
+            # A run of inserts into one collection (packages cut from a job, items of a
+            # chunk) goes in one round trip: they are independent, so order does not matter.
+            end = start
+            while (end < len(ops) and ops[end]["k"] == "insert"
+                   and ops[end]["c"] == ops[start]["c"]):
+                end += 1
+            if end - start > 1:
+                await retry_busy(partial(self._insert_many, ops[start]["c"],
+                                         [op["doc"] for op in ops[start:end]]))
+                start = end
+                continue
+            await retry_busy(partial(self._apply_op, ops[start]))
+            start += 1
         if not record["events"]:
             await self._done(record["_id"])
             return
@@ -151,6 +166,16 @@ class Outbox:
         except DuplicateKeyError:
             pass
         await retry_busy(lambda: self.records.delete_one({"_id": key}))
+
+    async def _insert_many(self, collection: str, docs: list[Document]) -> None:
+        """Insert the documents whose ``_id`` is not taken yet (a re-applied record finds
+        some or all of them there)."""
+        try:
+            await self.db[collection].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
+                raise
 
     async def _apply_op(self, op: Document) -> None:
         coll = self.db[op["c"]]

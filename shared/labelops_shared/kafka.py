@@ -62,14 +62,15 @@ def make_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
 
 
 async def ensure_topics(
-    bootstrap: str, names: tuple[str, ...] = topics.ALL_TOPICS, partitions: int = topics.PARTITIONS
+    bootstrap: str, names: tuple[str, ...] = topics.ALL_TOPICS, partitions: int = topics.PARTITIONS,
+    replication_factor: int = 1,
 ) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
             for name in names
             if name not in existing
         ]

@@ -79,7 +79,8 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
 
     indexes = {**outbox_records.INDEXES, **parts.indexes}
     await mongo.ensure_indexes(db, indexes)
-    await kafka.ensure_topics(settings.kafka_bootstrap)
+    await kafka.ensure_topics(settings.kafka_bootstrap, partitions=settings.kafka_partitions,
+                              replication_factor=settings.kafka_replication_factor)
     broker = kafka.make_broker(settings.kafka_bootstrap, client_id=f"labelops-{name}")
     consumer.attach(broker)
     # Records left half-applied by a crashed predecessor of this service.

@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.5
     handler_max_attempts: int = 5
+    # Topics this service creates when missing (a cluster wants replicas on 3 brokers).
+    kafka_partitions: int = 3
+    kafka_replication_factor: int = 1
     lag_poll_seconds: float = Field(default=15.0, description="consumer lag metric period; 0: off")
 
     @property

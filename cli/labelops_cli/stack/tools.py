@@ -156,7 +156,8 @@ def ensure_kustomize() -> Path:
 
 # -- Kubernetes JSON schemas (PyPI) --------------------------------------------------------
 
-_DEFINITIONS_REF = "/api/_definitions.json#/$defs/"
+# References into the shared definitions: from a kind's schema, and between definitions.
+_DEFINITIONS_REFS = ("/api/_definitions.json#/$defs/", "#/$defs/")
 
 
 def _rewrite_refs(node: Any, needed: set[str]) -> Any:
@@ -165,8 +166,11 @@ def _rewrite_refs(node: Any, needed: set[str]) -> Any:
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(_DEFINITIONS_REF):
-                name = value[len(_DEFINITIONS_REF):]
+            prefix = next((p for p in _DEFINITIONS_REFS
+                           if key == "$ref" and isinstance(value, str) and value.startswith(p)),
+                          None)
+            if prefix is not None:
+                name = value[len(prefix):]
                 needed.add(name)
                 out[key] = "#/$defs/" + name
             else:
@@ -216,7 +220,7 @@ def ensure_k8s_schemas() -> Path:
     stamp = root / "installed.json"
     want = {"component": "k8s-schemas", "package": versions.K8S_SCHEMAS_PACKAGE,
             "package_version": versions.K8S_SCHEMAS_PACKAGE_VERSION,
-            "kubernetes": versions.K8S_VERSION, "format": "standalone-1"}
+            "kubernetes": versions.K8S_VERSION, "format": "standalone-2"}
     label = f"Kubernetes {versions.K8S_VERSION} JSON schemas"
     if _installed(label, stamp, want, marker):
         return root

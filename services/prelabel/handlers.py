@@ -1,91 +1,319 @@
-"""Events the prelabel service consumes."""
+"""Events the prelabel service consumes: one function per event.
+
+- jobs: the job's settings are kept; JobPublished starts its pre-labeling (offline values
+  mapped here, online items queued for the model worker); ItemsAdded does the same for the
+  new items of an auto-sync job.
+- assignment: the job's items (PackageCreated), their submitted and accepted answers (what
+  auto labeling trains on), and the labor-saved outcome of every pre-labeled item
+  (PackageAccepted, rejections by a checker or accepter).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from labelops_shared.contracts import JobPublished, JobSpec, Prediction, PredictionsReady
+from labelops_shared.contracts import (
+    ItemRejection,
+    ItemsAdded,
+    JobCreated,
+    JobDeleted,
+    JobFinished,
+    JobLabelAdded,
+    JobLabelDeleted,
+    JobLabelRenamed,
+    JobPublished,
+    JobSpec,
+    JobUnpublished,
+    JobUpdated,
+    PackageAccepted,
+    PackageChecked,
+    PackageCreated,
+    PackageItemsRemoved,
+    PackageRejected,
+    PackageSubmitted,
+)
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
+from labelops_shared.label_rewrites import delete_label, rename_label
+from labelops_shared.mongo import encode_key
+from services.prelabel import metrics, offline, online
 from services.prelabel.adapters.dataset_client import ItemSource, ItemsUnavailable
-from services.prelabel.domain.mapping import InvalidPrelabel, Tally, supports, to_answer
+from services.prelabel.adapters.repository import (
+    ITEMS,
+    JOBS,
+    LABOR,
+    PREDICTIONS,
+    Repository,
+    dump,
+    item_key,
+    job_doc,
+    read_answers,
+    spec_of,
+)
+from services.prelabel.domain import labor
 
-STATUS = "status"
-CHUNK = 500
-MAX_REASONS = 20
+REWRITE_BATCH = 500  # stored answers rewritten per commit after a label rename or deletion
 
 
-def register(consumer: EventConsumer, source: ItemSource) -> None:
+def register(consumer: EventConsumer, source: ItemSource, repo: Repository,
+             wake: asyncio.Event | None = None) -> None:
+    async def keep(event: Envelope[Any], ctx: HandlerContext) -> None:
+        await keep_job(event.data.job, ctx, repo)
+
+    for kind in (JobCreated, JobUpdated, JobLabelAdded):
+        consumer.on(kind)(keep)
+
     @consumer.on(JobPublished)
-    async def offline_prelabels(event: Envelope[Any], ctx: HandlerContext) -> None:
-        await run_offline(event.data.job, source, ctx)
+    async def published(event: Envelope[Any], ctx: HandlerContext) -> None:
+        data: JobPublished = event.data
+        job = data.job
+        await keep_job(job, ctx, repo, state="published", final=False)
+        if data.republished and await repo.status(job.job_id) is not None:
+            return  # pre-labeled when first published
+        if job.prelabel.mode == "online":
+            await online.queue_job(job, source, ctx, wake)
+        else:
+            await offline.run_offline(job, source, ctx)
+
+    @consumer.on(JobUnpublished)
+    async def unpublished(event: Envelope[Any], ctx: HandlerContext) -> None:
+        await set_state(event.data.job_id, "unpublished", ctx, repo)
+
+    @consumer.on(JobFinished)
+    async def finished(event: Envelope[Any], ctx: HandlerContext) -> None:
+        await set_state(event.data.job_id, "finished", ctx, repo)
+
+    @consumer.on(JobDeleted)
+    async def deleted(event: Envelope[Any], ctx: HandlerContext) -> None:
+        await set_state(event.data.job_id, "deleted", ctx, repo)
+
+    @consumer.on(JobLabelRenamed)
+    async def renamed(event: Envelope[Any], ctx: HandlerContext) -> None:
+        data: JobLabelRenamed = event.data
+        await keep_job(data.job, ctx, repo, final=False)
+        await rewrite_answers(data.job_id, ctx, repo, lambda answer: rename_label(
+            data.job.topics, answer, kind=data.kind, old=data.old_name, new=data.new_name,
+            label_class=data.label_class))
+
+    @consumer.on(JobLabelDeleted)
+    async def label_deleted(event: Envelope[Any], ctx: HandlerContext) -> None:
+        data: JobLabelDeleted = event.data
+        await keep_job(data.job, ctx, repo, final=False)
+
+        def without(answer: Any) -> Any:
+            removal = delete_label(data.job.topics, answer, kind=data.kind, name=data.name,
+                                   label_class=data.label_class)
+            return None if removal is None else removal.answer
+
+        await rewrite_answers(data.job_id, ctx, repo, without)
+
+    @consumer.on(ItemsAdded)
+    async def items_added(event: Envelope[Any], ctx: HandlerContext) -> None:
+        await prelabel_added(event, ctx, repo, source, wake)
+
+    consumer.on(PackageCreated)(package_created)
+    consumer.on(PackageSubmitted)(package_submitted)
+    consumer.on(PackageAccepted)(partial(package_accepted, repo=repo))
+    consumer.on(PackageItemsRemoved)(items_removed)
+
+    @consumer.on(PackageChecked)
+    async def checked(event: Envelope[Any], ctx: HandlerContext) -> None:
+        data: PackageChecked = event.data
+        if not data.passed:
+            await rejected(data.job_id, data.rejections, ctx, repo)
+
+    @consumer.on(PackageRejected)
+    async def acceptance_rejected(event: Envelope[Any], ctx: HandlerContext) -> None:
+        data: PackageRejected = event.data
+        await rejected(data.job_id, data.rejections, ctx, repo)
 
 
-def _status(job: JobSpec, state: str, tally: Tally, error: str = "") -> dict[str, Any]:
-    return {"_id": job.job_id, "workspace": job.workspace, "state": state, "error": error,
-            **tally.as_fields(), "updated_at": datetime.now(UTC)}
+# --- jobs -----------------------------------------------------------------------------------
 
 
-async def run_offline(job: JobSpec, source: ItemSource, ctx: HandlerContext) -> None:
-    """Map the job's pre-label field to its first topic, item by item; invalid values are
-    counted (the first ones with their reasons) and never stop the others. Predictions go
-    out in chunks of CHUNK, each committed on its own under a deterministic part name: a
-    redelivery after a crash streams the same items in the same order, so the chunks
-    already committed are refused by their key and nothing is sent twice."""
-    tally = Tally(job.prelabel_field, MAX_REASONS)
-    topic = job.topics[0] if job.topics else None
-    error = ""
-    if not job.prelabel_field:
-        state = "none"
-    elif topic is None or not supports(topic):
-        state = "failed"
-        error = (f"prelabel_field: the first topic ({topic and topic.get('kind')!r}) "
-                 "cannot take offline pre-labels")
-    else:
-        start = ctx.unit_of_work()
-        start.put(STATUS, _status(job, "running", tally))
-        await ctx.commit(start, part="start")
-        try:
-            await _map_items(job, topic, source, ctx, tally)
-            state = "done"
-        except ItemsUnavailable as exc:
-            state, error = "failed", str(exc)
+async def keep_job(job: JobSpec, ctx: HandlerContext, repo: Repository, *,
+                   state: str | None = None, final: bool = True) -> None:
+    """The job's latest settings (its state kept unless given)."""
+    stored = await repo.job(job.job_id)
+    if stored is not None and stored.get("state") == "deleted":
+        state = "deleted"  # a deleted job stays deleted, whatever arrives late
+    state = state or (stored or {}).get("state") or "draft"
     uow = ctx.unit_of_work()
-    uow.put(STATUS, _status(job, state, tally, error))
+    uow.put(JOBS, job_doc(job, state))
+    await ctx.commit(uow, part=None if final else "job")
+
+
+async def set_state(job_id: str, state: str, ctx: HandlerContext, repo: Repository) -> None:
+    stored = await repo.job(job_id)
+    if stored is None or stored.get("state") == "deleted":
+        return
+    uow = ctx.unit_of_work()
+    uow.set(JOBS, job_id, {"state": state})
     await ctx.commit(uow)
 
 
-async def _map_items(job: JobSpec, topic: dict[str, Any], source: ItemSource,
-                     ctx: HandlerContext, tally: Tally) -> None:
-    batch: list[Prediction] = []
-    invalid_in_batch = 0
-    chunk = 0
+async def rewrite_answers(job_id: str, ctx: HandlerContext, repo: Repository,
+                          rewrite: Callable[[Any], Any]) -> None:
+    """A renamed or deleted label reaches the stored pre-labels and answers, so training
+    and labor-saved read the job's current labels. In parts of REWRITE_BATCH documents."""
+    uow = ctx.unit_of_work()
+    part = 0
+    count = 0
 
     async def flush() -> None:
-        nonlocal batch, invalid_in_batch, chunk
-        uow = ctx.unit_of_work()
-        uow.emit(PredictionsReady(job_id=job.job_id, source="offline", predictions=batch,
-                                  invalid_count=invalid_in_batch),
-                 subject=f"jobs/{job.job_id}")
-        await ctx.commit(uow, part=f"chunk-{chunk}")
-        chunk, batch, invalid_in_batch = chunk + 1, [], 0
+        nonlocal uow, part, count
+        await ctx.commit(uow, part=f"rewrite-{part}")
+        uow, part, count = ctx.unit_of_work(), part + 1, 0
 
-    field = job.prelabel_field
-    async for item_id, data in source.items(job.dataset_id, job.dataset_version):
-        tally.items_seen += 1
-        if data.get(field) is None:
-            tally.missing += 1  # nothing to pre-label: not an error
+    async for doc in repo.db[PREDICTIONS].find({"job_id": job_id}):
+        answers = read_answers(doc.get("answers"))
+        changed = rewrite(answers)
+        if changed is not None and changed != answers:
+            uow.set(PREDICTIONS, doc["_id"], {"answers": {
+                encode_key(topic): dump(answer) for topic, answer in changed.items()}})
+            count += 1
+            if count >= REWRITE_BATCH:
+                await flush()
+    async for doc in repo.db[ITEMS].find({"job_id": job_id}):
+        fields: dict[str, Any] = {}
+        for key in ("accepted_json", "submitted_json"):
+            if doc.get(key):
+                answer = json.loads(doc[key])
+                changed = rewrite(answer)
+                if changed is not None and changed != answer:
+                    fields[key] = dump(changed)
+        if fields:
+            uow.set(ITEMS, doc["_id"], fields)
+            count += 1
+            if count >= REWRITE_BATCH:
+                await flush()
+    await ctx.commit(uow)
+
+
+async def prelabel_added(event: Envelope[Any], ctx: HandlerContext, repo: Repository,
+                         source: ItemSource, wake: asyncio.Event | None) -> None:
+    """New items of a dataset join its auto-sync jobs: pre-label them like the first ones."""
+    data: ItemsAdded = event.data
+    for doc in await repo.jobs_of_dataset(data.dataset_id):
+        job = spec_of(doc)
+        if not job.auto_sync or doc.get("state") not in ("published", "unpublished"):
             continue
-        try:
-            answer = to_answer(topic, data[field])
-        except InvalidPrelabel as exc:
-            tally.refuse(item_id, str(exc))
-            invalid_in_batch += 1
+        part = f"added-{job.job_id}"
+        if job.prelabel.mode == "online":
+            await online.queue_items(job, data.item_ids, ctx, f"added-{event.id}", wake)
+        elif offline.mapping_of(job):
+            try:
+                items = await source.get_items(data.dataset_id, data.item_ids)
+            except ItemsUnavailable:
+                continue  # deleted meanwhile: nothing to pre-label
+            await offline.map_added(job, items, ctx, await repo.status(job.job_id), part)
+
+
+# --- assignment: items, answers, labor saved -----------------------------------------------
+
+
+async def package_created(event: Envelope[Any], ctx: HandlerContext) -> None:
+    data: PackageCreated = event.data
+    uow = ctx.unit_of_work()
+    for item_id in data.item_ids:
+        uow.insert(ITEMS, {"_id": item_key(data.job_id, item_id), "job_id": data.job_id,
+                           "item_id": item_id, "package_id": data.package_id})
+    await ctx.commit(uow)
+
+
+async def package_submitted(event: Envelope[Any], ctx: HandlerContext) -> None:
+    """The submitted answers: what a run trains on with ``train_on: submitted``, and what a
+    rejection compares with the pre-label."""
+    data: PackageSubmitted = event.data
+    uow = ctx.unit_of_work()
+    for item in data.items:
+        key = item_key(data.job_id, item.item_id)
+        uow.insert(ITEMS, {"_id": key, "job_id": data.job_id, "item_id": item.item_id,
+                           "package_id": data.package_id})
+        uow.set(ITEMS, key, {"submitted_json": None if item.invalid else dump(item.answer)})
+    await ctx.commit(uow)
+
+
+async def package_accepted(event: Envelope[Any], ctx: HandlerContext, *,
+                           repo: Repository) -> None:
+    """Final answers: the items are labeled, and each pre-labeled one was accepted either
+    unchanged (labor saved) or changed. A later acceptance of an item (a newer revision)
+    replaces its outcome, so the counts stay one per item."""
+    data: PackageAccepted = event.data
+    ids = [item.item_id for item in data.items]
+    stored = await repo.items(data.job_id, ids)
+    predicted = await repo.predictions(data.job_id, ids)
+    counts = _counts(await repo.labor(data.job_id))
+    uow = ctx.unit_of_work()
+    reviewed: list[str] = []
+    for item in data.items:
+        doc = stored.get(item.item_id)
+        if doc is not None and doc.get("accepted_revision", -1) > item.revision:
+            continue  # an older revision arriving late
+        key = item_key(data.job_id, item.item_id)
+        if doc is None:
+            uow.insert(ITEMS, {"_id": key, "job_id": data.job_id, "item_id": item.item_id,
+                               "package_id": data.package_id})
+        fields: dict[str, Any] = {"accepted_json": dump(item.answer),
+                                  "accepted_revision": item.revision}
+        prediction = predicted.get(item.item_id)
+        if prediction is not None and prediction["answers"]:
+            new = labor.outcome(prediction["answers"], item.answer).value
+            old = (doc or {}).get("outcome")
+            if new != old:
+                if old:
+                    counts[f"accepted_{old}"] -= 1
+                counts[f"accepted_{new}"] += 1
+                fields["outcome"] = new
+                reviewed.append(new)
+        uow.set(ITEMS, key, fields)
+    if reviewed:
+        uow.put(LABOR, {"_id": data.job_id, **counts})
+    if await ctx.commit(uow):
+        for outcome in reviewed:
+            metrics.REVIEWED_ITEMS.labels(outcome=outcome).inc()
+
+
+def _counts(doc: dict[str, Any] | None) -> dict[str, int]:
+    doc = doc or {}
+    return {k: int(doc.get(k, 0)) for k in ("accepted_unchanged", "accepted_changed",
+                                             "rejected")}
+
+
+async def rejected(job_id: str, rejections: list[ItemRejection], ctx: HandlerContext,
+                   repo: Repository) -> None:
+    """Items a checker or accepter rejected while their submitted answer was still the
+    pre-label: the pre-label itself was turned down (counted once per item)."""
+    ids = [r.item_id for r in rejections]
+    if not ids:
+        return
+    stored = await repo.items(job_id, ids)
+    predicted = await repo.predictions(job_id, ids)
+    counts = _counts(await repo.labor(job_id))
+    uow = ctx.unit_of_work()
+    found = 0
+    for item_id in dict.fromkeys(ids):
+        doc, prediction = stored.get(item_id), predicted.get(item_id)
+        if doc is None or prediction is None or doc.get("rejected_prelabel"):
             continue
-        batch.append(Prediction(item_id=item_id, topic=topic["name"], answer=answer))
-        tally.predictions += 1
-        if len(batch) >= CHUNK:
-            await flush()
-    if batch:
-        await flush()
+        submitted = json.loads(doc["submitted_json"]) if doc.get("submitted_json") else None
+        if labor.kept(prediction["answers"], submitted):
+            uow.set(ITEMS, doc["_id"], {"rejected_prelabel": True})
+            found += 1
+    if found:
+        counts["rejected"] += found
+        uow.put(LABOR, {"_id": job_id, **counts})
+    if await ctx.commit(uow) and found:
+        metrics.REVIEWED_ITEMS.labels(outcome="rejected").inc(found)
+
+
+async def items_removed(event: Envelope[Any], ctx: HandlerContext) -> None:
+    data: PackageItemsRemoved = event.data
+    uow = ctx.unit_of_work()
+    for item_id in data.item_ids:
+        uow.set(ITEMS, item_key(data.job_id, item_id), {"removed": True})
+    await ctx.commit(uow)

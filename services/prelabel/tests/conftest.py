@@ -1,6 +1,7 @@
 """The prelabel service in-process: its real gRPC server (auth interceptor and roles map),
-outbox and consumer, on an in-memory database and a fake dataset stream; and on the real
-FerretDB at LABELOPS_MONGO_URL for the tests marked integration."""
+outbox, consumer, online worker and auto-labeler, on an in-memory database, a fake dataset
+service and fake object storage; and on the real FerretDB at LABELOPS_MONGO_URL for the
+tests marked integration."""
 
 from __future__ import annotations
 
@@ -15,19 +16,41 @@ import pytest
 
 from labelops.prelabel.v1 import prelabel_pb2_grpc
 from labelops_shared import auth, mongo, outbox
-from labelops_shared.contracts import JobMembers, JobPublished, JobSpec, LabelDef
-from labelops_shared.events import new_event
+from labelops_shared.contracts import (
+    FieldTopic,
+    JobMembers,
+    JobPublished,
+    JobSpec,
+    LabelDef,
+    PrelabelSpec,
+)
+from labelops_shared.events import EventData, new_event
 from labelops_shared.grpc_server import GrpcService, bearer, start_server
 from labelops_shared.kafka import EventConsumer
 from services.prelabel import handlers
 from services.prelabel.adapters.dataset_client import ItemsUnavailable
+from services.prelabel.adapters.media import MediaUnavailable
+from services.prelabel.adapters.model_client import Models
+from services.prelabel.adapters.repository import INDEXES, STATUS, Repository
 from services.prelabel.api import ROLES, PrelabelServicer
+from services.prelabel.online import OnlineWorker
+from services.prelabel.runs import AutoLabeler
+from services.prelabel.settings import PrelabelSettings
 from services.prelabel.tests.fakes import FakeDatabase
 
 SECRET = "prelabel-test-secret-of-at-least-32-bytes"
 WORKSPACE = "ws1"
 SINGLE = {"name": "label", "kind": "single_choice", "options": ["pos", "neg"]}
 MISSING = object()  # an item without the pre-label field
+
+
+def test_settings(**overrides: Any) -> PrelabelSettings:
+    values: dict[str, Any] = {
+        "model_batch_size": 8, "model_concurrency": 2, "model_timeout_seconds": 2.0,
+        "model_attempts": 2, "model_backoff_seconds": 0.01, "breaker_failures": 3,
+        "breaker_reset_seconds": 60.0, "worker_poll_seconds": 0.05,
+        "run_heartbeat_seconds": 0.2, **overrides}
+    return PrelabelSettings(**values)
 
 
 @pytest.fixture(params=["fake", pytest.param("ferretdb", marks=pytest.mark.integration)])
@@ -42,27 +65,35 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         url = up_infra()["LABELOPS_MONGO_URL"]
     client = mongo.connect(url, app_name="prelabel-tests")
     database = client[f"labelops_prelabel_test_{uuid.uuid4().hex[:10]}"]
-    await mongo.ensure_indexes(database, outbox.INDEXES)
+    await mongo.ensure_indexes(database, {**outbox.INDEXES, **INDEXES})
     yield database
     await client.drop_database(database.name)
     await client.close()
 
 
 class FakeItems:
-    """The dataset service's StreamItems: (item id, data) in import order. A stream may be
-    told to break off after some items, once (a transient failure), or to be missing."""
+    """The dataset service: StreamItems (item id, data) in import order and GetItems. A
+    stream may be told to break off after some items, once (a transient failure)."""
 
     def __init__(self) -> None:
         self.versions: dict[tuple[str, int], list[tuple[str, dict[str, Any]]]] = {}
         self.break_after: int | None = None
         self.streams = 0
 
-    def add(self, dataset_id: str, values: list[Any], *, field: str = "label") -> None:
+    def add(self, dataset_id: str, values: list[Any], *, field: str = "label") -> list[str]:
         """One item per value; the value `MISSING` leaves the field out."""
-        self.versions[(dataset_id, 1)] = [
-            (f"{dataset_id}-i{n:05d}",
-             {"source": f"text {n}", **({} if v is MISSING else {field: v})})
-            for n, v in enumerate(values)]
+        return self.add_data(dataset_id, [{"source": f"text {n}",
+                                           **({} if v is MISSING else {field: v})}
+                                          for n, v in enumerate(values)])
+
+    def add_data(self, dataset_id: str, records: list[dict[str, Any]],
+                 version: int = 1) -> list[str]:
+        found = self.versions.setdefault((dataset_id, version), [])
+        start = len(found)
+        found += [(f"{dataset_id}-v{version}-i{start + n:05d}" if version > 1
+                   else f"{dataset_id}-i{start + n:05d}", record)
+                  for n, record in enumerate(records)]
+        return [i for i, _ in found[start:]]
 
     async def items(self, dataset_id: str,
                     version: int) -> AsyncIterator[tuple[str, dict[str, Any]]]:
@@ -74,6 +105,26 @@ class FakeItems:
                 self.break_after = None
                 raise ConnectionError("dataset stream broke off")
             yield item
+
+    async def get_items(self, dataset_id: str, item_ids: Any) -> dict[str, dict[str, Any]]:
+        every = {i: d for (ds, _), items in self.versions.items() if ds == dataset_id
+                 for i, d in items}
+        return {i: every[i] for i in item_ids if i in every}
+
+
+class FakeMedia:
+    """Object storage: bytes by URI; a URL is the URI behind a fake host."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    async def read(self, uri: str) -> bytes:
+        if uri not in self.objects:
+            raise MediaUnavailable(f"{uri}: NoSuchKey")
+        return self.objects[uri]
+
+    async def url(self, uri: str) -> str:
+        return f"http://objects.test/{uri.removeprefix('s3://')}"
 
 
 class Client:
@@ -91,46 +142,75 @@ class Client:
 
 
 def spec(dataset_id: str = "d1", *, prelabel_field: str = "label",
-         topics: list[dict[str, Any]] | None = None, workspace: str = WORKSPACE) -> JobSpec:
+         topics: list[dict[str, Any]] | None = None, workspace: str = WORKSPACE,
+         prelabel: PrelabelSpec | None = None, content: list[dict[str, Any]] | None = None,
+         labels: list[str] | None = None, auto_sync: bool = False) -> JobSpec:
+    topics = [SINGLE] if topics is None else topics
+    names = labels or [o for t in topics for o in t.get("options", [])] or ["pos", "neg"]
     return JobSpec(
         job_id=uuid.uuid4().hex, workspace=workspace, name="job", dataset_id=dataset_id,
-        dataset_version=1, template="text_classification",
-        topics=[SINGLE] if topics is None else topics,
-        labels=[LabelDef(name="pos"), LabelDef(name="neg")], workflow="label",
+        dataset_version=1, template="text_classification", topics=topics,
+        labels=[LabelDef(name=n) for n in dict.fromkeys(names)], workflow="label",
         package_size=100, check_ratio=1.0, prelabel_field=prelabel_field,
-        members=JobMembers())
+        members=JobMembers(), prelabel=prelabel or PrelabelSpec(),
+        content=content if content is not None else [{"kind": "text", "field": "source"}],
+        auto_sync=auto_sync)
+
+
+def offline(*pairs: tuple[str, str]) -> PrelabelSpec:
+    return PrelabelSpec(mode="offline", mapping=[FieldTopic(field=f, topic=t) for f, t in pairs],
+                        stage="prelabel")
+
+
+def online_spec(endpoint: str) -> PrelabelSpec:
+    return PrelabelSpec(mode="online", endpoint=endpoint, stage="prelabel")
 
 
 class Harness:
     def __init__(self, db: Any, channel: grpc.aio.Channel, consumer: EventConsumer,
-                 items: FakeItems) -> None:
+                 items: FakeItems, media: FakeMedia, repo: Repository, worker: OnlineWorker,
+                 runs: AutoLabeler, models: Models) -> None:
         self.db, self.channel, self.consumer, self.items = db, channel, consumer, items
+        self.media, self.repo, self.worker, self.runs = media, repo, worker, runs
+        self.models = models
         self.stub = prelabel_pb2_grpc.PrelabelServiceStub(channel)
 
     def client(self, subject: str, *roles: str, workspace: str = WORKSPACE) -> Client:
         token = auth.issue_token(SECRET, subject=subject, workspace=workspace, roles=roles)
         return Client(self.stub, token)
 
-    async def publish(self, job: JobSpec) -> str:
-        raw = new_event(JobPublished(job_id=job.job_id, job=job, item_count=0),
-                        source="/labelops/test").to_bytes()
-        outcome: str = await self.consumer.handle(raw, topic=JobPublished.TOPIC)
+    def admin(self) -> Client:
+        return self.client("ada", auth.ANNOTATION_ADMIN)
+
+    async def deliver(self, data: EventData) -> str:
+        raw = new_event(data, source="/labelops/test").to_bytes()
+        outcome: str = await self.consumer.handle(raw, topic=data.TOPIC)
         return outcome
 
+    async def publish(self, job: JobSpec) -> str:
+        return await self.deliver(JobPublished(job_id=job.job_id, job=job, item_count=0))
+
     async def status(self, job_id: str) -> dict[str, Any]:
-        doc: dict[str, Any] = await self.db[handlers.STATUS].find_one({"_id": job_id})
+        doc: dict[str, Any] = await self.db[STATUS].find_one({"_id": job_id})
         return doc
 
-    async def predictions(self) -> list[dict[str, Any]]:
-        """PredictionsReady events committed so far (none are relayed), in commit order."""
+    async def events(self, kind: str = "predictions_ready") -> list[dict[str, Any]]:
+        """Events of this type committed so far (none are relayed), in commit order."""
         records = await self.db[outbox.COLLECTION].find({}).sort("seq", 1).to_list(None)
         found = [json.loads(e["value"]) for r in records for e in r["events"]]
-        return [e["data"] for e in found
-                if e["type"] == "labelops.prelabel.predictions_ready.v1"]
+        return [e["data"] for e in found if e["type"] == f"labelops.prelabel.{kind}.v1"]
+
+    async def predictions(self) -> list[dict[str, Any]]:
+        return await self.events("predictions_ready")
 
 
 @pytest.fixture
-async def harness(db: Any) -> AsyncIterator[Harness]:
+def settings() -> PrelabelSettings:
+    return test_settings()
+
+
+@pytest.fixture
+async def harness(db: Any, settings: PrelabelSettings) -> AsyncIterator[Harness]:
     box = outbox.Outbox(db, owner="test")
     consumer = EventConsumer("prelabel", box, max_attempts=2)
 
@@ -138,13 +218,21 @@ async def harness(db: Any) -> AsyncIterator[Harness]:
         raise AssertionError(f"dead-lettered: {headers.get('x-labelops-reason')}")
 
     consumer._dead_letter = no_dead_letters
-    items = FakeItems()
-    handlers.register(consumer, items)
+    items, media, repo = FakeItems(), FakeMedia(), Repository(db)
+    models = Models(settings)
+    worker = OnlineWorker(repo, box, items, media, models, settings, "/labelops/prelabel",
+                          "test-worker")
+    runs = AutoLabeler(repo, box, items, media, settings, "/labelops/prelabel")
+    handlers.register(consumer, items, repo, worker.wake)
     server, port, _ = await start_server(
-        [GrpcService("labelops.prelabel.v1.PrelabelService", PrelabelServicer(db),
+        [GrpcService("labelops.prelabel.v1.PrelabelService",
+                     PrelabelServicer(repo, runs, models),
                      prelabel_pb2_grpc.add_PrelabelServiceServicer_to_server, ROLES)],
         host="127.0.0.1", port=0, jwt_secret=SECRET)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield Harness(db, channel, consumer, items)
+    yield Harness(db, channel, consumer, items, media, repo, worker, runs, models)
+    for task in list(runs.tasks.values()):
+        task.cancel()
     await channel.close()
     await server.stop(None)
+    await models.close()

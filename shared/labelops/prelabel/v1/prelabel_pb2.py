@@ -24,19 +24,39 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#labelops/prelabel/v1/prelabel.proto\x12\x14labelops.prelabel.v1\"*\n\x18GetPrelabelStatusRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xd4\x01\n\x0ePrelabelStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x12\n\nitems_seen\x18\x03 \x01(\x03\x12\x13\n\x0bpredictions\x18\x04 \x01(\x03\x12\x0f\n\x07invalid\x18\x05 \x01(\x03\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12:\n\x0einvalid_values\x18\x07 \x03(\x0b\x32\".labelops.prelabel.v1.InvalidValue\x12\x0f\n\x07missing\x18\x08 \x01(\x03\x12\r\n\x05\x66ield\x18\t \x01(\t\">\n\x0cInvalidValue\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t2|\n\x0fPrelabelService\x12i\n\x11GetPrelabelStatus\x12..labelops.prelabel.v1.GetPrelabelStatusRequest\x1a$.labelops.prelabel.v1.PrelabelStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#labelops/prelabel/v1/prelabel.proto\x12\x14labelops.prelabel.v1\"*\n\x18GetPrelabelStatusRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xf6\x02\n\x0ePrelabelStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x12\n\nitems_seen\x18\x03 \x01(\x03\x12\x13\n\x0bpredictions\x18\x04 \x01(\x03\x12\x0f\n\x07invalid\x18\x05 \x01(\x03\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12:\n\x0einvalid_values\x18\x07 \x03(\x0b\x32\".labelops.prelabel.v1.InvalidValue\x12\x0f\n\x07missing\x18\x08 \x01(\x03\x12\r\n\x05\x66ield\x18\t \x01(\t\x12\x0c\n\x04mode\x18\n \x01(\t\x12\x0e\n\x06\x66ields\x18\x0b \x03(\t\x12\x0e\n\x06\x66\x61iled\x18\x0c \x01(\x03\x12\x10\n\x08\x65ndpoint\x18\r \x01(\t\x12\x15\n\rmodel_version\x18\x0e \x01(\t\x12\x0f\n\x07\x62reaker\x18\x0f \x01(\t\x12\x0f\n\x07\x62\x61tches\x18\x10 \x01(\x03\x12\x13\n\x0bunits_total\x18\x11 \x01(\x03\x12\x12\n\nunits_done\x18\x12 \x01(\x03\"M\n\x0cInvalidValue\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05topic\x18\x04 \x01(\t\"T\n\x1bListInvalidPrelabelsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x82\x01\n\x1cListInvalidPrelabelsResponse\x12:\n\x0einvalid_values\x18\x01 \x03(\x0b\x32\".labelops.prelabel.v1.InvalidValue\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x03\"\x90\x01\n\x15StartAutoLabelRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12/\n\x08train_on\x18\x02 \x01(\x0e\x32\x1d.labelops.prelabel.v1.TrainOn\x12\x1c\n\x14\x63onfidence_threshold\x18\x03 \x01(\x01\x12\x18\n\x10margin_threshold\x18\x04 \x01(\x01\"(\n\x16GetAutoLabelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"*\n\x18ListAutoLabelRunsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"M\n\x19ListAutoLabelRunsResponse\x12\x30\n\x04runs\x18\x01 \x03(\x0b\x32\".labelops.prelabel.v1.AutoLabelRun\"\xbf\x03\n\x0c\x41utoLabelRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x11\n\talgorithm\x18\x05 \x01(\t\x12/\n\x08train_on\x18\x06 \x01(\x0e\x32\x1d.labelops.prelabel.v1.TrainOn\x12\r\n\x05topic\x18\x07 \x01(\t\x12\x10\n\x08\x61\x63\x63uracy\x18\x08 \x01(\x01\x12\x19\n\x11\x62\x61seline_accuracy\x18\t \x01(\x01\x12\x13\n\x0btrain_items\x18\n \x01(\x03\x12\x16\n\x0eheld_out_items\x18\x0b \x01(\x03\x12\x0f\n\x07labeled\x18\x0c \x01(\x03\x12\x15\n\rhard_examples\x18\r \x01(\x03\x12\x1c\n\x14\x63onfidence_threshold\x18\x0e \x01(\x01\x12\x18\n\x10margin_threshold\x18\x0f \x01(\x01\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12\x14\n\x0crequested_by\x18\x11 \x01(\t\x12\x12\n\nstarted_at\x18\x12 \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x13 \x01(\t\x12\x0e\n\x06\x66\x61iled\x18\x14 \x01(\x03\"&\n\x14GetLaborSavedRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xa3\x01\n\nLaborSaved\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nprelabeled\x18\x02 \x01(\x03\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x03\x12\x1a\n\x12\x61\x63\x63\x65pted_unchanged\x18\x04 \x01(\x03\x12\x18\n\x10\x61\x63\x63\x65pted_changed\x18\x05 \x01(\x03\x12\x10\n\x08rejected\x18\x06 \x01(\x03\x12\x17\n\x0funchanged_ratio\x18\x07 \x01(\x01*R\n\x07TrainOn\x12\x18\n\x14TRAIN_ON_UNSPECIFIED\x10\x00\x12\x15\n\x11TRAIN_ON_ACCEPTED\x10\x01\x12\x16\n\x12TRAIN_ON_SUBMITTED\x10\x02\x32\x98\x05\n\x0fPrelabelService\x12i\n\x11GetPrelabelStatus\x12..labelops.prelabel.v1.GetPrelabelStatusRequest\x1a$.labelops.prelabel.v1.PrelabelStatus\x12}\n\x14ListInvalidPrelabels\x12\x31.labelops.prelabel.v1.ListInvalidPrelabelsRequest\x1a\x32.labelops.prelabel.v1.ListInvalidPrelabelsResponse\x12\x61\n\x0eStartAutoLabel\x12+.labelops.prelabel.v1.StartAutoLabelRequest\x1a\".labelops.prelabel.v1.AutoLabelRun\x12\x63\n\x0fGetAutoLabelRun\x12,.labelops.prelabel.v1.GetAutoLabelRunRequest\x1a\".labelops.prelabel.v1.AutoLabelRun\x12t\n\x11ListAutoLabelRuns\x12..labelops.prelabel.v1.ListAutoLabelRunsRequest\x1a/.labelops.prelabel.v1.ListAutoLabelRunsResponse\x12]\n\rGetLaborSaved\x12*.labelops.prelabel.v1.GetLaborSavedRequest\x1a .labelops.prelabel.v1.LaborSavedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelops.prelabel.v1.prelabel_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_TRAINON']._serialized_start=1748
+  _globals['_TRAINON']._serialized_end=1830
   _globals['_GETPRELABELSTATUSREQUEST']._serialized_start=61
   _globals['_GETPRELABELSTATUSREQUEST']._serialized_end=103
   _globals['_PRELABELSTATUS']._serialized_start=106
-  _globals['_PRELABELSTATUS']._serialized_end=318
-  _globals['_INVALIDVALUE']._serialized_start=320
-  _globals['_INVALIDVALUE']._serialized_end=382
-  _globals['_PRELABELSERVICE']._serialized_start=384
-  _globals['_PRELABELSERVICE']._serialized_end=508
+  _globals['_PRELABELSTATUS']._serialized_end=480
+  _globals['_INVALIDVALUE']._serialized_start=482
+  _globals['_INVALIDVALUE']._serialized_end=559
+  _globals['_LISTINVALIDPRELABELSREQUEST']._serialized_start=561
+  _globals['_LISTINVALIDPRELABELSREQUEST']._serialized_end=645
+  _globals['_LISTINVALIDPRELABELSRESPONSE']._serialized_start=648
+  _globals['_LISTINVALIDPRELABELSRESPONSE']._serialized_end=778
+  _globals['_STARTAUTOLABELREQUEST']._serialized_start=781
+  _globals['_STARTAUTOLABELREQUEST']._serialized_end=925
+  _globals['_GETAUTOLABELRUNREQUEST']._serialized_start=927
+  _globals['_GETAUTOLABELRUNREQUEST']._serialized_end=967
+  _globals['_LISTAUTOLABELRUNSREQUEST']._serialized_start=969
+  _globals['_LISTAUTOLABELRUNSREQUEST']._serialized_end=1011
+  _globals['_LISTAUTOLABELRUNSRESPONSE']._serialized_start=1013
+  _globals['_LISTAUTOLABELRUNSRESPONSE']._serialized_end=1090
+  _globals['_AUTOLABELRUN']._serialized_start=1093
+  _globals['_AUTOLABELRUN']._serialized_end=1540
+  _globals['_GETLABORSAVEDREQUEST']._serialized_start=1542
+  _globals['_GETLABORSAVEDREQUEST']._serialized_end=1580
+  _globals['_LABORSAVED']._serialized_start=1583
+  _globals['_LABORSAVED']._serialized_end=1746
+  _globals['_PRELABELSERVICE']._serialized_start=1833
+  _globals['_PRELABELSERVICE']._serialized_end=2497
 # @@protoc_insertion_point(module_scope)

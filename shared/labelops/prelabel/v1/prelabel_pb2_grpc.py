@@ -39,13 +39,78 @@ class PrelabelServiceStub:
                 request_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetPrelabelStatusRequest.SerializeToString,
                 response_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.PrelabelStatus.FromString,
                 _registered_method=True)
+        self.ListInvalidPrelabels = channel.unary_unary(
+                '/labelops.prelabel.v1.PrelabelService/ListInvalidPrelabels',
+                request_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListInvalidPrelabelsRequest.SerializeToString,
+                response_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListInvalidPrelabelsResponse.FromString,
+                _registered_method=True)
+        self.StartAutoLabel = channel.unary_unary(
+                '/labelops.prelabel.v1.PrelabelService/StartAutoLabel',
+                request_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.StartAutoLabelRequest.SerializeToString,
+                response_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.AutoLabelRun.FromString,
+                _registered_method=True)
+        self.GetAutoLabelRun = channel.unary_unary(
+                '/labelops.prelabel.v1.PrelabelService/GetAutoLabelRun',
+                request_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetAutoLabelRunRequest.SerializeToString,
+                response_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.AutoLabelRun.FromString,
+                _registered_method=True)
+        self.ListAutoLabelRuns = channel.unary_unary(
+                '/labelops.prelabel.v1.PrelabelService/ListAutoLabelRuns',
+                request_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListAutoLabelRunsRequest.SerializeToString,
+                response_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListAutoLabelRunsResponse.FromString,
+                _registered_method=True)
+        self.GetLaborSaved = channel.unary_unary(
+                '/labelops.prelabel.v1.PrelabelService/GetLaborSaved',
+                request_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetLaborSavedRequest.SerializeToString,
+                response_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.LaborSaved.FromString,
+                _registered_method=True)
 
 
 class PrelabelServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetPrelabelStatus(self, request, context):
+        """The job's pre-labeling (offline or online): state, counts, first refused values.
+        Roles: workspace or annotation administrator, platform services.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvalidPrelabels(self, request, context):
+        """Every refused pre-label value of a job, one row per (item, field), a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartAutoLabel(self, request, context):
+        """Start an auto-labeling run: train on the labeled items, pre-label the unlabeled ones
+        ("to be confirmed"), mark hard examples. Returns at once with the run RUNNING; refused
+        (FAILED_PRECONDITION) without two labels on five labeled items each, without an
+        unlabeled item, or while another run of the job is in progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAutoLabelRun(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAutoLabelRuns(self, request, context):
+        """A job's runs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLaborSaved(self, request, context):
+        """How much labeling the pre-labels saved: pre-labeled items accepted unchanged, changed,
+        or rejected in review.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -57,6 +122,31 @@ def add_PrelabelServiceServicer_to_server(servicer, server):
                     servicer.GetPrelabelStatus,
                     request_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetPrelabelStatusRequest.FromString,
                     response_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.PrelabelStatus.SerializeToString,
+            ),
+            'ListInvalidPrelabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvalidPrelabels,
+                    request_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListInvalidPrelabelsRequest.FromString,
+                    response_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListInvalidPrelabelsResponse.SerializeToString,
+            ),
+            'StartAutoLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAutoLabel,
+                    request_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.StartAutoLabelRequest.FromString,
+                    response_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.AutoLabelRun.SerializeToString,
+            ),
+            'GetAutoLabelRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAutoLabelRun,
+                    request_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetAutoLabelRunRequest.FromString,
+                    response_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.AutoLabelRun.SerializeToString,
+            ),
+            'ListAutoLabelRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAutoLabelRuns,
+                    request_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListAutoLabelRunsRequest.FromString,
+                    response_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListAutoLabelRunsResponse.SerializeToString,
+            ),
+            'GetLaborSaved': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLaborSaved,
+                    request_deserializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetLaborSavedRequest.FromString,
+                    response_serializer=labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.LaborSaved.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +176,141 @@ class PrelabelService:
             '/labelops.prelabel.v1.PrelabelService/GetPrelabelStatus',
             labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetPrelabelStatusRequest.SerializeToString,
             labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.PrelabelStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInvalidPrelabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.prelabel.v1.PrelabelService/ListInvalidPrelabels',
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListInvalidPrelabelsRequest.SerializeToString,
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListInvalidPrelabelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAutoLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.prelabel.v1.PrelabelService/StartAutoLabel',
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.StartAutoLabelRequest.SerializeToString,
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.AutoLabelRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAutoLabelRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.prelabel.v1.PrelabelService/GetAutoLabelRun',
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetAutoLabelRunRequest.SerializeToString,
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.AutoLabelRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAutoLabelRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.prelabel.v1.PrelabelService/ListAutoLabelRuns',
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListAutoLabelRunsRequest.SerializeToString,
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.ListAutoLabelRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLaborSaved(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.prelabel.v1.PrelabelService/GetLaborSaved',
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.GetLaborSavedRequest.SerializeToString,
+            labelops_dot_prelabel_dot_v1_dot_prelabel__pb2.LaborSaved.FromString,
             options,
             channel_credentials,
             insecure,

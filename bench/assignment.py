@@ -73,6 +73,7 @@ TOKEN_TTL = 12 * 3600
 CLAIM_TARGET_MS = 50.0  # issue 5: claim p99 ≤ 50 ms at 64 labelers
 CHECKABLE_TARGET_S = 1.0  # issue 5: submit → claimable by checkers p99 ≤ 1 s
 RPC_TIMEOUT = 120.0
+CLAIM_RETRIES = 100  # UNAVAILABLE/ABORTED claims retried (a service that is gone: stop)
 CHECK_GRACE_S = 10.0  # after the labelers stop, how long checkers may still pick up
 
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -184,8 +185,8 @@ async def label_package(worker: Worker, job_id: str, timings: Timings) -> bool:
     """One loop of a labeler: claim, read, answer every item, submit. False when there was
     no open package left to claim."""
     clock = time.perf_counter
-    while True:
-        t = clock()
+    t = clock()  # a claim's latency includes the retries the service asked for
+    for attempt in range(CLAIM_RETRIES + 1):
         try:
             package = await worker.call("ClaimPackage", apb.ClaimPackageRequest(
                 job_id=job_id, stage=apb.STAGE_LABEL))
@@ -194,9 +195,11 @@ async def label_package(worker: Worker, job_id: str, timings: Timings) -> bool:
                 timings.out_of_packages = True
                 return False
             timings.errors[f"ClaimPackage {_code(exc)}"] += 1
-            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED):
-                continue  # the service asks for a retry
-            raise
+            retry = exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
+            if not retry or attempt == CLAIM_RETRIES:
+                raise
+            await asyncio.sleep(0.01 * min(attempt, 20))  # the service asks for a retry
+            continue
         timings.claim.append((clock() - t) * 1000)
         break
     method = "GetPackage"
@@ -290,6 +293,7 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
                     empty_polls.append((time.perf_counter() - t) * 1000)
                 else:
                     check_errors[f"ClaimPackage(check) {_code(exc)}"] += 1
+                    await asyncio.sleep(0.05)
                 continue
             claimed_at[package.id] = time.perf_counter()
 

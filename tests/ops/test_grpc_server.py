@@ -1,0 +1,88 @@
+"""Every service's gRPC server answers reflection (what grpcurl uses) without a token,
+lists its service beside health and reflection, describes its methods, and measures every
+call by method and status code."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pool
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+from labelops_shared import metrics
+from labelops_shared.auth import issue_token
+from labelops_shared.grpc_server import GrpcService, bearer, start_server
+
+SECRET = "ops-test-secret-of-at-least-32-bytes!"
+SERVICES = {
+    "dataset": "DatasetService", "jobs": "JobsService", "assignment": "AssignmentService",
+    "prelabel": "PrelabelService", "export": "ExportService",
+}
+
+
+def _grpc_service(service: str) -> GrpcService:
+    """The service's contract, roles and registration, over a servicer whose methods are the
+    generated stubs' (UNIMPLEMENTED): reflection and interceptors do not call the servicer."""
+    name = SERVICES[service]
+    stubs: Any = importlib.import_module(f"labelops.{service}.v1.{service}_pb2_grpc")
+    roles = importlib.import_module(f"services.{service}.api").ROLES
+    return GrpcService(f"labelops.{service}.v1.{name}", getattr(stubs, f"{name}Servicer")(),
+                       getattr(stubs, f"add_{name}Servicer_to_server"), roles)
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+async def test_reflection_lists_and_describes_the_service(service: str) -> None:
+    svc = _grpc_service(service)
+    server, port, _ = await start_server([svc], host="127.0.0.1", port=0, jwt_secret=SECRET)
+    try:
+        def reflect() -> tuple[list[str], list[str]]:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                database = ProtoReflectionDescriptorDatabase(channel)
+                names = sorted(database.get_services())
+                pool = descriptor_pool.DescriptorPool(database)
+                methods = [m.name for m in pool.FindServiceByName(svc.full_name).methods]
+            return names, methods
+
+        names, methods = await asyncio.to_thread(reflect)
+    finally:
+        await server.stop(None)
+    assert names == sorted([svc.full_name, "grpc.health.v1.Health",
+                            "grpc.reflection.v1alpha.ServerReflection"])
+    assert set(methods) == set(svc.roles), "every method has declared roles"
+
+
+async def test_calls_are_counted_by_method_and_code() -> None:
+    svc = _grpc_service("export")
+    server, port, _ = await start_server([svc], host="127.0.0.1", port=0, jwt_secret=SECRET)
+    method = "GetExport"
+
+    def count(code: str) -> float:
+        value = metrics.GRPC_HANDLED.labels(grpc_service=svc.full_name, grpc_method=method,
+                                            grpc_code=code)._value.get()
+        return float(value)
+
+    before = {code: count(code) for code in ("UNAUTHENTICATED", "UNIMPLEMENTED")}
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(f"/{svc.full_name}/{method}",
+                                       request_serializer=lambda _: b"",
+                                       response_deserializer=lambda b: b)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(b"")
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            token = issue_token(SECRET, subject="u", workspace="w", roles=["workspace_admin"])
+            with pytest.raises(grpc.aio.AioRpcError) as unimplemented:
+                await call(b"", metadata=bearer(token))
+            assert unimplemented.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await server.stop(None)
+    assert count("UNAUTHENTICATED") == before["UNAUTHENTICATED"] + 1
+    assert count("UNIMPLEMENTED") == before["UNIMPLEMENTED"] + 1
+    seconds = metrics.GRPC_SECONDS.labels(grpc_service=svc.full_name, grpc_method=method)
+    assert seconds._sum.get() > 0

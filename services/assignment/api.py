@@ -17,7 +17,6 @@ from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
 from labelops_shared.contracts import (
     ItemRejection,
-    JobCompleted,
     PackageChecked,
     PackageClaimed,
     PackageRejected,
@@ -553,23 +552,8 @@ class AssignmentServicer:
 
     async def _maybe_complete(self, job: Document, by_state: Any = None,
                               items: int = 0) -> bool:
-        """Emit JobCompleted once all the job's packages are accepted (once per job: the
-        outbox key is the job's). Called after every acceptance and by GetJobProgress, so
-        a crash between the two commits is repaired by the next progress query."""
-        if by_state is None:
-            by_state, items, _ = await self.repo.progress(job["_id"])
-        total = sum(by_state.values())
-        refreshed = job if job.get("package_count") is not None else (
-            await self.repo.job(job["_id"]) or job)
-        # closed packages (every item deleted) count as done; at least one was accepted
-        done = (bool(by_state[State.ACCEPTED]) and refreshed.get("package_count") == total
-                and by_state[State.ACCEPTED] + by_state[State.CLOSED] == total)
-        if done:
-            uow = self._uow()
-            uow.emit(JobCompleted(job_id=job["_id"], package_count=total, item_count=items),
-                     subject=f"jobs/{job['_id']}")
-            await self.outbox.commit(uow, key=f"completed:{job['_id']}")
-        return done
+        """Emit JobCompleted once all the job's packages are accepted or closed."""
+        return await self.packages.complete_if_done(job, by_state, items)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -234,9 +234,11 @@ async def _remove_items(repo: Repository, packages: Packages, ctx: HandlerContex
     """Take the items out of the job's packages; a package left empty is closed. Each
     package change takes its ticket (it may race with its holder's submit); the ticket's
     owner is this event, so a redelivery after a crash goes on where it stopped."""
-    gone = set(item_ids)
+    gone, closed = set(item_ids), False
     for doc in await repo.packages_holding(job_id, list(item_ids)):
         for _ in range(MOVE_ATTEMPTS):
+            if doc["state"] == State.ACCEPTED:
+                break  # accepted results are frozen
             left = [i for i in doc["item_ids"] if i not in gone]
             if len(left) == len(doc["item_ids"]):
                 break  # already taken out (a redelivery)
@@ -256,6 +258,7 @@ async def _remove_items(repo: Repository, packages: Packages, ctx: HandlerContex
                 await packages.move(doc, fields, uow, action="remove items", actor="",
                                     owner=f"{ctx.key}:{part}",
                                     commit=partial(_commit_part, ctx, part))
+                closed = closed or not left
                 break
             except LostRace:
                 fresh = await repo.package(doc["_id"])
@@ -264,6 +267,9 @@ async def _remove_items(repo: Repository, packages: Packages, ctx: HandlerContex
                 doc = fresh
         else:
             raise LostRace(f"package {doc['_id']}: could not remove items")
+    job = await repo.job(job_id) if closed else None
+    if job is not None:  # the last packages left may have closed
+        await packages.complete_if_done(job)
 
 
 async def _commit_part(ctx: HandlerContext, part: str, uow: UnitOfWork) -> bool:
@@ -322,9 +328,11 @@ async def _skip_formal(repo: Repository, datasets: Datasets, packages: Packages,
     if not _formal(job) or job.get("status") in (JobStatus.FINISHED, JobStatus.DELETED):
         return
     checker = ans.compile_job_topics(job["topics"])
+    accepted = False
     for doc in docs:
-        if doc["state"] != State.OPEN or doc.get("labeler") or not doc["item_ids"]:
-            continue
+        if (doc["state"] != State.OPEN or doc.get("labeler") or doc.get("rework_count")
+                or not doc["item_ids"]):
+            continue  # claimed or labeled before, or rejected: people label it
         prelabels = await repo.prelabels(job["_id"], doc["item_ids"])
         if any(i not in prelabels for i in doc["item_ids"]):
             continue
@@ -332,12 +340,17 @@ async def _skip_formal(repo: Repository, datasets: Datasets, packages: Packages,
                 if checker.needs_item else {})
         if any(checker.validate(prelabels[i], data.get(i)) for i in doc["item_ids"]):
             continue  # an invalid pre-label: people label this package
-        await _submit_prelabeled(repo, datasets, packages, ctx, job, doc, prelabels)
+        accepted |= await _submit_prelabeled(repo, datasets, packages, ctx, job, doc,
+                                             prelabels)
+    fresh = await repo.job(job["_id"]) if accepted else None
+    if fresh is not None and fresh.get("package_count") is not None:  # not while cutting
+        await packages.complete_if_done(fresh)  # perhaps the job's last packages
 
 
 async def _submit_prelabeled(repo: Repository, datasets: Datasets, packages: Packages,
                              ctx: HandlerContext, job: Document, doc: Document,
-                             prelabels: dict[str, Any]) -> None:
+                             prelabels: dict[str, Any]) -> bool:
+    """True if the package is now accepted (a workflow without check and acceptance)."""
     labeler = wf.SYSTEM_LABELER
     state = wf.after_submit(State.LABELING, job["workflow"])
     now = datetime.now(UTC)
@@ -363,7 +376,8 @@ async def _submit_prelabeled(repo: Repository, datasets: Datasets, packages: Pac
         await packages.move(doc, fields, uow, action="formal pre-labels", actor=labeler,
                             owner=f"{ctx.key}:{part}", commit=partial(_commit_part, ctx, part))
     except LostRace:
-        return  # a labeler claimed it meanwhile: they confirm the pre-labels instead
+        return False  # a labeler claimed it meanwhile: they confirm the pre-labels instead
+    return state is State.ACCEPTED
 
 
 # --- lifecycle and settings -----------------------------------------------------------------

@@ -20,7 +20,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from labelops_shared.contracts import AcceptedItem, PackageAccepted, PackageReleased
+from labelops_shared.contracts import (
+    AcceptedItem,
+    JobCompleted,
+    PackageAccepted,
+    PackageReleased,
+)
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.assignment.adapters.dataset_client import Datasets
@@ -131,6 +136,30 @@ class Packages:
         new = {**doc, **moved}
         self.show(new)
         return new
+
+    # --- the job --------------------------------------------------------------------
+
+    async def complete_if_done(self, job: Document, by_state: Any = None,
+                               items: int = 0) -> bool:
+        """Emit JobCompleted once all the job's packages are accepted or closed (once per
+        job: the outbox key is the job's). Called after every acceptance, after packages
+        close or are accepted by events (deleted items, formal pre-labels), and by
+        GetJobProgress, so a crash between the two commits is repaired by the next
+        progress query."""
+        if by_state is None:
+            by_state, items, _ = await self.repo.progress(job["_id"])
+        total = sum(by_state.values())
+        refreshed = job if job.get("package_count") is not None else (
+            await self.repo.job(job["_id"]) or job)
+        # closed packages (every item deleted) count as done; at least one was accepted
+        done = (bool(by_state[wf.State.ACCEPTED]) and refreshed.get("package_count") == total
+                and by_state[wf.State.ACCEPTED] + by_state[wf.State.CLOSED] == total)
+        if done:
+            uow = UnitOfWork(source=self.source)
+            uow.emit(JobCompleted(job_id=job["_id"], package_count=total, item_count=items),
+                     subject=f"jobs/{job['_id']}")
+            await self.outbox.commit(uow, key=f"completed:{job['_id']}")
+        return done
 
     # --- leases ---------------------------------------------------------------------
 

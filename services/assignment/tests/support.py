@@ -31,12 +31,18 @@ async def publish(harness: Harness, *, items: int = 10, package_size: int = 5,
                   workflow: str = "label", members: JobMembers | None = None,
                   rule: PackageRuleSpec | None = None, prelabel: PrelabelSpec | None = None,
                   auto_sync: bool = False, check_ratio: float = 1.0,
-                  topics: list[dict[str, Any]] | None = None) -> tuple[str, str, list[str]]:
-    """Publish a job over a new dataset of ``items`` items (version 1); returns the job id,
-    the dataset id and the item ids in import order."""
-    job_id = uuid.uuid4().hex
-    dataset_id = f"d{job_id[:6]}"
-    item_ids = harness.datasets.add(dataset_id, 1, items)
+                  topics: list[dict[str, Any]] | None = None,
+                  dataset: str | None = None,
+                  job_id: str | None = None) -> tuple[str, str, list[str]]:
+    """Publish a job over a new dataset of ``items`` items (version 1), or over the fake
+    ``dataset`` already there; returns the job id, the dataset id and the item ids in
+    import order."""
+    job_id = job_id or uuid.uuid4().hex
+    dataset_id = dataset or f"d{job_id[:6]}"
+    if (dataset_id, 1) not in harness.datasets.versions:
+        harness.datasets.add(dataset_id, 1, items)
+    item_ids = harness.datasets.versions[(dataset_id, 1)]
+    items = len(item_ids)
     spec = JobSpec(
         job_id=job_id, workspace=WORKSPACE, name="job", dataset_id=dataset_id,
         dataset_version=1, template="text_classification", topics=topics or TOPICS,

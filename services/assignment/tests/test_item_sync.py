@@ -1,0 +1,317 @@
+"""The dataset's items as they change: items added by a later import join the
+auto-synchronising jobs as new packages; deleted items leave their packages (an emptied
+package closes); a label deleted with its items takes the items whose only label it was
+out of the packages. Every change is idempotent under redelivery."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+
+from labelops.assignment.v1 import assignment_pb2 as pb
+from labelops_shared import auth
+from labelops_shared.contracts import (
+    ItemsAdded,
+    ItemsDeleted,
+    JobCompleted,
+    JobDeleted,
+    JobLabelDeleted,
+    LabelDef,
+    PackageAccepted,
+    PackageCreated,
+    PackageItemsRemoved,
+    PackageRuleSpec,
+)
+from labelops_shared.events import new_event
+from services.assignment.adapters.repository import ANNOTATIONS, JOBS
+from services.assignment.tests.conftest import WORKSPACE, Harness
+from services.assignment.tests.support import (
+    CHECK,
+    claim,
+    label_all,
+    package_events,
+    packages_of,
+    publish,
+    refused,
+    save,
+    stored,
+)
+
+FAILED, NOT_FOUND = grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND
+REMOVED = PackageItemsRemoved.TYPE
+
+
+def added(dataset_id: str, item_ids: list[str], *, version: int = 2, chunk: int = 0,
+          chunks: int = 1, **group_values: list[Any]) -> ItemsAdded:
+    return ItemsAdded(dataset_id=dataset_id, workspace=WORKSPACE, version=version,
+                      chunk=chunk, chunks=chunks, item_ids=item_ids, group_values=group_values)
+
+
+def deleted(dataset_id: str, item_ids: list[str], chunk: int = 0) -> ItemsDeleted:
+    return ItemsDeleted(dataset_id=dataset_id, workspace=WORKSPACE, deletion_id="del1",
+                        chunk=chunk, chunks=1, item_ids=item_ids)
+
+
+async def _created(harness: Harness, job_id: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in await harness.events(PackageCreated.TYPE)
+            if e["data"]["job_id"] == job_id]
+
+
+# --- items added ------------------------------------------------------------------------------
+
+
+async def test_new_items_join_only_the_auto_synchronising_jobs(harness: Harness) -> None:
+    synced, dataset_id, first = await publish(harness, items=10, package_size=5,
+                                              auto_sync=True)
+    fixed, _, _ = await publish(harness, package_size=5, dataset=dataset_id)
+    newer = harness.datasets.add(dataset_id, 2, 10)
+
+    event = new_event(added(dataset_id, newer[:7], chunk=0, chunks=2), source="/labelops/test")
+    assert await harness.deliver_raw(event.to_bytes(), ItemsAdded.TOPIC) == "handled"
+    assert await harness.deliver(added(dataset_id, newer[7:], chunk=1, chunks=2)) == "handled"
+
+    cut = [(p["index"], p["item_ids"]) for p in await packages_of(harness, synced)]
+    assert cut == [(0, first[:5]), (1, first[5:]), (2, newer[:5]), (3, newer[5:7]),
+                   (4, newer[7:])]  # indexes go on; each chunk is cut on its own
+    assert (await harness.db[JOBS].find_one({"_id": synced}))["package_count"] == 5
+    assert [c["index"] for c in await _created(harness, synced)] == [0, 1, 2, 3, 4]
+    assert len(await packages_of(harness, fixed)) == 2  # not auto-synchronised
+    new = await stored(harness, f"{synced}-p000002")
+    assert (new["state"], new["workspace"], new["holder"], new["version"]) == (
+        "open", WORKSPACE, "", 0)
+
+    # The same chunk again: as a redelivery, or announced again after a crash.
+    assert await harness.deliver_raw(event.to_bytes(), ItemsAdded.TOPIC) == "duplicate"
+    assert await harness.deliver(added(dataset_id, newer[:7], chunk=0, chunks=2)) == "handled"
+    assert len(await packages_of(harness, synced)) == 5
+    assert len(await _created(harness, synced)) == 5
+
+    # Items of the version the job was published on are its own already.
+    assert await harness.deliver(added(dataset_id, first, version=1)) == "handled"
+    assert len(await packages_of(harness, synced)) == 5
+
+    # The new packages are claimable at once, after the older ones.
+    lee = harness.client("lee", auth.LABELER)
+    assert [(await claim(lee, synced)).index for _ in range(5)] == [0, 1, 2, 3, 4]
+    await refused(claim(lee, synced), NOT_FOUND)
+
+
+async def test_new_items_are_grouped_by_the_jobs_rule(harness: Harness) -> None:
+    job_id, dataset_id, _ = await publish(
+        harness, items=2, auto_sync=True,
+        rule=PackageRuleSpec(kind="group", size=2, group_field="kind"))
+    before = len(await packages_of(harness, job_id))
+    newer = harness.datasets.add(dataset_id, 2, 5)
+    assert await harness.deliver(added(dataset_id, newer, kind=["a", "b", "a", None, "b"],
+                                       other=[1, 2, 3, 4, 5])) == "handled"
+    cut = [(p["group"], p["item_ids"]) for p in await packages_of(harness, job_id)][before:]
+    assert cut == [("a", [newer[0], newer[2]]), ("b", [newer[1], newer[4]]),
+                   ("", [newer[3]])]
+
+
+async def test_a_deleted_job_takes_no_new_items(harness: Harness) -> None:
+    job_id, dataset_id, _ = await publish(harness, items=5, auto_sync=True)
+    assert await harness.deliver(JobDeleted(job_id=job_id, dataset_id=dataset_id)) == "handled"
+    newer = harness.datasets.add(dataset_id, 2, 5)
+    assert await harness.deliver(added(dataset_id, newer)) == "handled"
+    assert len(await packages_of(harness, job_id)) == 1
+
+
+# --- items deleted ----------------------------------------------------------------------------
+
+
+async def test_deleted_items_leave_their_packages_and_an_emptied_one_closes(
+    harness: Harness,
+) -> None:
+    job_id, dataset_id, items = await publish(harness, items=15, package_size=5)
+    other_job, _, _ = await publish(harness, package_size=5, dataset=dataset_id)
+    lee, eve = harness.client("lee", auth.LABELER), harness.client("eve", auth.LABELER)
+    held = await claim(lee, job_id)
+    await save(lee, held.id, items[1])
+
+    gone = [items[0], *items[5:10], "not-in-any-package"]
+    event = new_event(deleted(dataset_id, gone), source="/labelops/test")
+    assert await harness.deliver_raw(event.to_bytes(), ItemsDeleted.TOPIC) == "handled"
+
+    doc = await stored(harness, held.id)
+    assert (doc["item_ids"], doc["item_count"], doc["state"], doc["holder"]) == (
+        items[1:5], 4, "labeling", "lee")  # the holder keeps it
+    emptied = await stored(harness, f"{job_id}-p000001")
+    assert (emptied["item_ids"], emptied["item_count"], emptied["state"], emptied["stage"]) == (
+        [], 0, "closed", "done")
+    [first] = await package_events(harness, held.id, REMOVED)
+    assert first["data"] == {"job_id": job_id, "package_id": held.id, "item_ids": [items[0]],
+                             "reason": "deleted from the dataset", "closed": False}
+    [second] = await package_events(harness, emptied["_id"], REMOVED)
+    assert (second["data"]["item_ids"], second["data"]["closed"]) == (items[5:10], True)
+    # every job on the dataset loses them
+    assert [p["item_count"] for p in await packages_of(harness, other_job)] == [4, 0, 5]
+
+    # Redelivered, or announced again: nothing more happens.
+    count = len(await harness.events(REMOVED))
+    assert await harness.deliver_raw(event.to_bytes(), ItemsDeleted.TOPIC) == "duplicate"
+    assert await harness.deliver(deleted(dataset_id, gone)) == "handled"
+    assert len(await harness.events(REMOVED)) == count
+    assert (await stored(harness, held.id))["version"] == doc["version"]
+
+    # The holder sees and submits the items left; the closed package is nobody's.
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=held.id))
+    assert [i.item_id for i in detail.items] == items[1:5]
+    assert json.loads(detail.items[0].answer_json)  # the draft stayed
+    await label_all(lee, held.id)
+    done = await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=held.id))
+    assert (done.state, done.item_count) == (pb.PACKAGE_STATE_ACCEPTED, 4)
+    [accepted] = await package_events(harness, held.id, PackageAccepted.TYPE)
+    assert [i["item_id"] for i in accepted["data"]["items"]] == items[1:5]
+    assert (await claim(eve, job_id)).id == f"{job_id}-p000002"
+    await refused(claim(eve, job_id), NOT_FOUND)
+    progress = await harness.client("ada", auth.ANNOTATION_ADMIN).GetJobProgress(
+        pb.GetJobProgressRequest(job_id=job_id))
+    assert dict(progress.packages_by_state) == {"accepted": 1, "closed": 1, "labeling": 1}
+    assert (progress.item_count, progress.accepted_items) == (9, 4)
+
+
+async def test_items_deleted_while_in_check_leave_the_sample_too(harness: Harness) -> None:
+    job_id, dataset_id, items = await publish(harness, items=4, package_size=4,
+                                              workflow="label_check", check_ratio=1.0)
+    lee, cho = harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER)
+    package = await claim(lee, job_id)
+    await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await claim(cho, job_id, CHECK)
+    assert await harness.deliver(deleted(dataset_id, items[:2])) == "handled"
+    detail = await cho.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    assert [(i.item_id, i.to_inspect) for i in detail.items] == [
+        (items[2], True), (items[3], True)]
+    done = await cho.ReviewPackage(pb.ReviewPackageRequest(
+        package_id=package.id, passed=True, rating=pb.RATING_B))
+    assert done.state == pb.PACKAGE_STATE_ACCEPTED
+    [accepted] = await package_events(harness, package.id, PackageAccepted.TYPE)
+    assert [i["item_id"] for i in accepted["data"]["items"]] == items[2:]
+
+
+async def test_a_job_whose_last_open_package_closes_completes(harness: Harness) -> None:
+    job_id, dataset_id, items = await publish(harness, items=10, package_size=5)
+    lee = harness.client("lee", auth.LABELER)
+    package = await claim(lee, job_id)
+    await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    assert await harness.events(JobCompleted.TYPE) == []
+
+    assert await harness.deliver(deleted(dataset_id, items[5:])) == "handled"
+    [completed] = await harness.events(JobCompleted.TYPE)  # without anyone asking
+    assert completed["data"] == {"job_id": job_id, "package_count": 2, "item_count": 5}
+    progress = await harness.client("ada", auth.ANNOTATION_ADMIN).GetJobProgress(
+        pb.GetJobProgressRequest(job_id=job_id))
+    assert progress.completed
+    assert len(await harness.events(JobCompleted.TYPE)) == 1
+
+
+async def test_a_job_whose_last_package_is_accepted_after_another_closed_completes(
+    harness: Harness,
+) -> None:
+    job_id, dataset_id, items = await publish(harness, items=10, package_size=5)
+    assert await harness.deliver(deleted(dataset_id, items[:5])) == "handled"
+    assert await harness.events(JobCompleted.TYPE) == []  # nothing accepted yet
+    lee = harness.client("lee", auth.LABELER)
+    package = await claim(lee, job_id)
+    assert package.index == 1
+    await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    [completed] = await harness.events(JobCompleted.TYPE)
+    assert completed["data"]["item_count"] == 5
+
+
+async def test_accepted_packages_stay_as_accepted(harness: Harness) -> None:
+    """Accepted results are frozen: deleting their items from the dataset later neither
+    changes nor closes the accepted package."""
+    job_id, dataset_id, items = await publish(harness, items=10, package_size=5)
+    lee = harness.client("lee", auth.LABELER)
+    package = await claim(lee, job_id)
+    await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    assert await harness.deliver(deleted(dataset_id, items[:6])) == "handled"
+    doc = await stored(harness, package.id)
+    assert (doc["state"], doc["item_ids"]) == ("accepted", items[:5])
+    assert await package_events(harness, package.id, REMOVED) == []
+    assert (await stored(harness, f"{job_id}-p000001"))["item_ids"] == items[6:]
+    progress = await harness.client("ada", auth.ANNOTATION_ADMIN).GetJobProgress(
+        pb.GetJobProgressRequest(job_id=job_id))
+    assert progress.accepted_items == 5
+
+
+# --- a label deleted with its items ---------------------------------------------------------
+
+
+TOPICS = [{"name": "label", "kind": "single_choice", "options": ["pos", "neg"]},
+          {"name": "tags", "kind": "multiple_choice", "options": ["x", "y"], "required": False}]
+
+
+async def test_a_label_deleted_with_its_items_takes_them_out_of_the_packages(
+    harness: Harness,
+) -> None:
+    job_id, _, items = await publish(harness, items=4, package_size=3, topics=TOPICS)
+    lee, eve = harness.client("lee", auth.LABELER), harness.client("eve", auth.LABELER)
+    first, second = await claim(lee, job_id), await claim(eve, job_id)
+    only, mixed, other = items[:3]
+    await save(lee, first.id, only, {"label": "pos"})
+    await save(lee, first.id, mixed, {"label": "pos", "tags": ["y"]})
+    await save(lee, first.id, other, {"label": "neg"})
+    await save(eve, second.id, items[3], {"label": "pos"})
+
+    topics = [{**TOPICS[0], "options": ["neg"]}, TOPICS[1]]
+    spec = await harness.spec(job_id, topics=topics, labels=[LabelDef(name="neg")])
+    event = new_event(JobLabelDeleted(job_id=job_id, kind="entity", name="pos",
+                                      delete_items=True, job=spec), source="/labelops/test")
+    assert await harness.deliver_raw(event.to_bytes(), JobLabelDeleted.TOPIC) == "handled"
+
+    # The items whose only label it was left; the others stay, marked where incomplete.
+    assert (await stored(harness, first.id))["item_ids"] == [mixed, other]
+    closed = await stored(harness, second.id)
+    assert (closed["state"], closed["item_ids"], closed["holder"]) == ("closed", [], "")
+    removed = await harness.events(REMOVED)
+    assert [(e["data"]["package_id"], e["data"]["item_ids"], e["data"]["closed"])
+            for e in removed] == [(first.id, [only], False), (second.id, [items[3]], True)]
+    assert removed[0]["data"]["reason"] == "its only label 'pos' was deleted"
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=first.id))
+    shown = {i.item_id: i for i in detail.items}
+    assert shown[mixed].needs_relabel and shown[mixed].relabel_reason == (
+        "label 'pos' was deleted; the answer is incomplete")
+    assert json.loads(shown[mixed].answer_json) == {"tags": ["y"]}
+    assert not shown[other].needs_relabel
+    await refused(lee.SubmitPackage(pb.SubmitPackageRequest(package_id=first.id)), FAILED,
+                  "1 of 2 items have no answer")
+    await refused(eve.SubmitPackage(pb.SubmitPackageRequest(package_id=second.id)),
+                  grpc.StatusCode.PERMISSION_DENIED)
+
+    # Redelivered: nothing more leaves.
+    assert await harness.deliver_raw(event.to_bytes(), JobLabelDeleted.TOPIC) == "duplicate"
+    assert await harness.deliver(JobLabelDeleted(job_id=job_id, kind="entity", name="pos",
+                                                 delete_items=True, job=spec)) == "handled"
+    assert len(await harness.events(REMOVED)) == 2
+
+    await save(lee, first.id, mixed, {"label": "neg", "tags": ["y"]})
+    done = await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=first.id))
+    assert done.state == pb.PACKAGE_STATE_ACCEPTED
+    [accepted] = await harness.events(PackageAccepted.TYPE)
+    assert [i["item_id"] for i in accepted["data"]["items"]] == [mixed, other]
+    assert len(await harness.events(JobCompleted.TYPE)) == 1  # accepted + closed
+    # the removed items' answers are kept (the dataset still has the items)
+    assert await harness.db[ANNOTATIONS].count_documents({"job_id": job_id}) == 4
+
+
+async def test_without_delete_items_every_item_stays(harness: Harness) -> None:
+    job_id, _, items = await publish(harness, items=2, package_size=2, topics=TOPICS)
+    lee = harness.client("lee", auth.LABELER)
+    package = await claim(lee, job_id)
+    await save(lee, package.id, items[0], {"label": "pos"})
+    spec = await harness.spec(job_id, topics=[{**TOPICS[0], "options": ["neg"]}, TOPICS[1]])
+    assert await harness.deliver(JobLabelDeleted(job_id=job_id, kind="entity", name="pos",
+                                                 job=spec)) == "handled"
+    assert (await stored(harness, package.id))["item_ids"] == items
+    assert await harness.events(REMOVED) == []
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    assert detail.items[0].needs_relabel
+    assert detail.items[0].relabel_reason == "label 'pos', the item's only label, was deleted"

@@ -38,8 +38,8 @@ async def test_live_metrics_pass_promtool(platform: ServiceProcesses, promtool: 
                                           service: str) -> None:
     text = await asyncio.to_thread(_scrape, SERVICES[service].metrics_port)
     assert "labelops_events_consumed_total" in text or "labelops_outbox_backlog" in text
-    done = subprocess.run([str(promtool), "check", "metrics"], input=text,
-                          capture_output=True, text=True, timeout=60)
+    done = await asyncio.to_thread(subprocess.run, [str(promtool), "check", "metrics"],
+                                   input=text, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{service}:\n{done.stdout}{done.stderr}"
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from labelops.assignment.v1 import assignment_pb2_grpc
+from labelops.assignment.v1 import acceptance_pb2_grpc, assignment_pb2_grpc
 from labelops_shared.grpc_server import GrpcService
 from labelops_shared.runtime import Runtime, ServiceParts
-from services.assignment import handlers
+from services.assignment import acceptance, handlers
+from services.assignment.adapters import acceptances
 from services.assignment.adapters.dataset_client import DatasetClient
 from services.assignment.adapters.repository import INDEXES, Repository
 from services.assignment.api import ROLES, AssignmentServicer
@@ -19,10 +20,16 @@ def build(rt: Runtime) -> ServiceParts:
     packages = Packages(repo, rt.outbox, rt.source, AssignmentSettings())
     handlers.register(rt.consumer, repo, datasets, packages)
     servicer = AssignmentServicer(repo, rt.outbox, datasets, rt.source, packages)
+    accepting = acceptance.AcceptanceServicer(
+        repo, acceptances.Acceptances(rt.db), rt.outbox, datasets, rt.source, packages,
+        complete=servicer._maybe_complete)
     return ServiceParts(
-        grpc_services=[GrpcService(
-            "labelops.assignment.v1.AssignmentService", servicer,
-            assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES)],
-        indexes=INDEXES,
+        grpc_services=[
+            GrpcService("labelops.assignment.v1.AssignmentService", servicer,
+                        assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES),
+            GrpcService("labelops.assignment.v1.AcceptanceService", accepting,
+                        acceptance_pb2_grpc.add_AcceptanceServiceServicer_to_server,
+                        acceptance.ROLES)],
+        indexes={**INDEXES, **acceptances.INDEXES},
         background=[packages.run],
     )

@@ -398,6 +398,26 @@ class PackageRejected(EventData):
     rejections: list[ItemRejection]
 
 
+class ItemRevised(EventData):
+    """An administrator changed an accepted item's answer. ``revision`` is greater than
+    every earlier revision of the item (its acceptance's included), so the latest revision
+    wins wherever accepted results are kept; ``data`` is the item's dataset record, so a
+    consumer never has to ask for it."""
+
+    TYPE = "labelops.package.item_revised.v1"
+    TOPIC = topics.ASSIGNMENT_EVENTS
+    job_id: str
+    package_id: str
+    item_id: str
+    answer: dict[str, Any]
+    revision: int
+    by: str
+    reason: str
+    data: dict[str, Any]
+    labeler: str = Field(default="", description="who labeled the accepted answer")
+    hard: bool = Field(default=False, description="marked as a hard example")
+
+
 class JobCompleted(EventData):
     TYPE = "labelops.job.completed.v1"
     TOPIC = topics.ASSIGNMENT_EVENTS

@@ -13,13 +13,14 @@ from typing import Any
 import grpc
 import pytest
 
-from labelops.assignment.v1 import assignment_pb2_grpc
+from labelops.assignment.v1 import acceptance_pb2_grpc, assignment_pb2_grpc
 from labelops_shared import auth, mongo, outbox
 from labelops_shared.contracts import JobMembers, JobPublished, JobSpec, LabelDef
 from labelops_shared.events import new_event
 from labelops_shared.grpc_server import GrpcService, bearer, start_server
 from labelops_shared.kafka import EventConsumer
-from services.assignment import handlers
+from services.assignment import acceptance, handlers
+from services.assignment.adapters import acceptances
 from services.assignment.adapters.repository import INDEXES, JOBS, Repository
 from services.assignment.api import ROLES, AssignmentServicer
 from services.assignment.moves import Packages
@@ -47,7 +48,7 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         url = up_infra()["LABELOPS_MONGO_URL"]
     client = mongo.connect(url, app_name="assignment-tests")
     database = client[f"labelops_assignment_test_{uuid.uuid4().hex[:10]}"]
-    await mongo.ensure_indexes(database, {**INDEXES, **outbox.INDEXES})
+    await mongo.ensure_indexes(database, {**INDEXES, **acceptances.INDEXES, **outbox.INDEXES})
     yield database
     await client.drop_database(database.name)
     await client.close()
@@ -78,6 +79,9 @@ class Harness:
         self.packages = packages
         self.replicas: list[tuple[Any, grpc.aio.Channel]] = []
         self.stub = assignment_pb2_grpc.AssignmentServiceStub(channel)
+        # AcceptanceService on the same server (harness.client(..., stub=harness.acceptance))
+        self.acceptance = acceptance_pb2_grpc.AcceptanceServiceStub(channel)
+        self.accepting: acceptance.AcceptanceServicer | None = None
 
     def client(self, subject: str, *roles: str, workspace: str = WORKSPACE,
                stub: Any = None) -> Client:
@@ -157,12 +161,19 @@ async def harness(db: Any) -> AsyncIterator[Harness]:
                         AssignmentSettings(lease_seconds=60, rescan_seconds=3600))
     handlers.register(consumer, repo, datasets, packages)
     servicer = AssignmentServicer(repo, box, datasets, "/labelops/assignment", packages)
+    accepting = acceptance.AcceptanceServicer(
+        repo, acceptances.Acceptances(db), box, datasets, "/labelops/assignment", packages,
+        complete=servicer._maybe_complete)
     server, port, _ = await start_server(
         [GrpcService("labelops.assignment.v1.AssignmentService", servicer,
-                     assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES)],
+                     assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES),
+         GrpcService("labelops.assignment.v1.AcceptanceService", accepting,
+                     acceptance_pb2_grpc.add_AcceptanceServiceServicer_to_server,
+                     acceptance.ROLES)],
         host="127.0.0.1", port=0, jwt_secret=SECRET)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     harness = Harness(db, port, channel, consumer, datasets, repo, packages)
+    harness.accepting = accepting
     yield harness
     for replica_server, replica_channel in harness.replicas:
         await replica_channel.close()

@@ -89,11 +89,12 @@ def _settings(job: JobSpec) -> Document:
     return job.model_dump()
 
 
-def _cutter(job: JobSpec) -> Cutter:
+def _cutter(job: JobSpec, packages_so_far: int = 0) -> Cutter:
+    """The job's cutter; new items' packages continue the targeted rule's rotation."""
     rule = job.package_rule
     try:
         return Cutter(rule.kind or "fixed", job.package_size, people=rule.labelers,
-                      teams=rule.teams)
+                      teams=rule.teams, turn=packages_so_far)
     except ValueError as exc:
         raise Rejected(f"job {job.job_id}: package_rule: {exc}") from exc
 
@@ -198,9 +199,9 @@ async def sync_items(event: Envelope[Any], ctx: HandlerContext, *, repo: Reposit
                 or data.version <= job_doc["dataset_version"]):
             continue
         job = JobSpec(**{k: v for k, v in job_doc.items() if k in JobSpec.model_fields})
-        cutter = _cutter(job)
-        values = data.group_values.get(job.package_rule.group_field, [])
         index = job_doc["package_count"]
+        cutter = _cutter(job, index)
+        values = data.group_values.get(job.package_rule.group_field, [])
         uow, docs = ctx.unit_of_work(), []
         for n, item_id in enumerate(data.item_ids):
             for cut in cutter.add(item_id, values[n] if n < len(values) else None):

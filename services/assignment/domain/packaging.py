@@ -40,8 +40,8 @@ class Cutter:
     size: int
     people: Sequence[str] = ()
     teams: Sequence[str] = ()
+    turn: int = 0  # whose turn the next targeted package is: a job's packages so far
     _open: dict[str, list[str]] = field(default_factory=dict)
-    _turn: int = 0
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -55,8 +55,8 @@ class Cutter:
         if self.kind != TARGETED:
             return {}
         named = [("people", p) for p in self.people] + [("teams", t) for t in self.teams]
-        kind, name = named[self._turn % len(named)]
-        self._turn += 1
+        kind, name = named[self.turn % len(named)]
+        self.turn += 1
         return {kind: [name]}
 
     def add(self, item_id: str, value: Any = None) -> Iterator[Cut]:

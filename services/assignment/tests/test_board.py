@@ -218,6 +218,13 @@ def test_targeted_packages_go_round_robin_to_people_then_teams() -> None:
     assert [c.targets for c in only_teams] == [{"teams": ["t1"]}, {"teams": ["t2"]}]
 
 
+def test_a_targeted_cut_can_continue_a_rotation() -> None:
+    """New items of a job with three packages so far: the fourth package's turn."""
+    cutter = Cutter("targeted", 1, people=["ann", "bob", "cy"], turn=3)
+    cuts = cut(cutter, [("a", None), ("b", None)])
+    assert [c.targets for c in cuts] == [{"people": ["ann"]}, {"people": ["bob"]}]
+
+
 @pytest.mark.parametrize(("kind", "size", "people", "why"), [
     ("fixed", 0, (), "package size must be at least 1"),
     ("group", -1, (), "package size must be at least 1"),

@@ -111,6 +111,20 @@ async def test_new_items_are_grouped_by_the_jobs_rule(harness: Harness) -> None:
                    ("", [newer[3]])]
 
 
+async def test_new_targeted_packages_continue_the_jobs_rotation(harness: Harness) -> None:
+    """Small imports, one package each: they take turns with the job's packages instead
+    of all going to the first person named."""
+    job_id, dataset_id, _ = await publish(
+        harness, items=2, package_size=2, auto_sync=True,
+        rule=PackageRuleSpec(kind="targeted", size=2, labelers=["ann", "bob"],
+                             teams=["t1"]))
+    for version in (2, 3, 4):
+        newer = harness.datasets.add(dataset_id, version, 2)
+        assert await harness.deliver(added(dataset_id, newer, version=version)) == "handled"
+    assert [p["targets"] for p in await packages_of(harness, job_id)] == [
+        {"people": ["ann"]}, {"people": ["bob"]}, {"teams": ["t1"]}, {"people": ["ann"]}]
+
+
 async def test_a_deleted_job_takes_no_new_items(harness: Harness) -> None:
     job_id, dataset_id, _ = await publish(harness, items=5, auto_sync=True)
     assert await harness.deliver(JobDeleted(job_id=job_id, dataset_id=dataset_id)) == "handled"

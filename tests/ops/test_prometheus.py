@@ -59,7 +59,7 @@ def test_the_required_alerts_exist() -> None:
     rules = yaml.safe_load(ALERTS.read_text())
     names = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     assert {"LabelOpsStageStalled", "LabelOpsConsumerLagGrowing", "LabelOpsDeadLetters",
-            "LabelOpsModelEndpointFailing"} <= names
+            "LabelOpsModelEndpointFailing", "LabelOpsModelCircuitOpen"} <= names
 
 
 def test_every_dashboard_query_is_valid_promql(promtool: Path, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_the_dashboard_covers_the_issue() -> None:
                    "labelops_assignment_items_processed_total",
                    "labelops_assignment_stage_wait_seconds",
                    "labelops_grpc_server_handling_seconds",
-                   "labelops_prelabel_labor_saved_items_total",
+                   "labelops_prelabel_reviewed_items_total",
                    "labelops_export_items_written_total", "labelops_kafka_consumer_lag",
                    "labelops_dead_letters_total", "labelops_outbox_backlog"):
         assert needed in used, f"the dashboard shows nothing of {needed}"

@@ -19,7 +19,7 @@ from prometheus_client import (
 
 # No `*_created` series beside every counter and histogram: Prometheus 2 stores them as
 # separate gauges, doubling the series for a timestamp nobody queries.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Handler and gRPC latencies: 5 ms .. 60 s.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -120,10 +120,10 @@ def is_hard(probabilities: Sequence[float], confidence_threshold: float,
             margin_threshold: float) -> bool:
     """Low confidence (best probability below the threshold) or a small margin (the two
     best probabilities closer than the threshold)."""
-    ranked = sorted(probabilities, reverse=True)
+    ranked = sorted((float(p) for p in probabilities), reverse=True)
     best = ranked[0] if ranked else 0.0
     second = ranked[1] if len(ranked) > 1 else 0.0
-    return best < confidence_threshold or best - second < margin_threshold
+    return bool(best < confidence_threshold or best - second < margin_threshold)
 
 
 @dataclass(frozen=True)

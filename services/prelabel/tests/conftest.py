@@ -44,7 +44,7 @@ SINGLE = {"name": "label", "kind": "single_choice", "options": ["pos", "neg"]}
 MISSING = object()  # an item without the pre-label field
 
 
-def test_settings(**overrides: Any) -> PrelabelSettings:
+def fast_settings(**overrides: Any) -> PrelabelSettings:
     values: dict[str, Any] = {
         "model_batch_size": 8, "model_concurrency": 2, "model_timeout_seconds": 2.0,
         "model_attempts": 2, "model_backoff_seconds": 0.01, "breaker_failures": 3,
@@ -206,7 +206,7 @@ class Harness:
 
 @pytest.fixture
 def settings() -> PrelabelSettings:
-    return test_settings()
+    return fast_settings()
 
 
 @pytest.fixture

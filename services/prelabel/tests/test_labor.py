@@ -1,0 +1,131 @@
+"""Labor saved: accepted answers compared with the stored pre-labels (domain, pure), and
+per job through the handlers and GetLaborSaved: accepted unchanged, changed, rejected
+while still pre-labeled; a later acceptance replaces an item's outcome."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_shared import auth
+from labelops_shared.contracts import (
+    AcceptedItem,
+    ItemRejection,
+    JobLabelRenamed,
+    PackageAccepted,
+    PackageChecked,
+    PackageCreated,
+    PackageRejected,
+    PackageSubmitted,
+    SubmittedItem,
+)
+from services.prelabel import metrics
+from services.prelabel.adapters.repository import ITEMS, PREDICTIONS, read_answers
+from services.prelabel.domain.labor import Outcome, canonical, kept, outcome, ratio
+from services.prelabel.tests.conftest import Harness, spec
+
+
+def test_answers_compare_by_meaning() -> None:
+    assert canonical(["b", "a"]) == canonical(["a", "b"])
+    assert canonical({"x": 1, "score": 0.3}) == canonical({"x": 1.0})
+    assert canonical([{"x": 1}, {"x": 2}]) != canonical([{"x": 2}, {"x": 1}])
+    assert kept({"label": "pos"}, {"label": "pos", "note": "fine"})
+    assert not kept({"label": "pos"}, {"label": "neg"}) and not kept({"label": "pos"}, None)
+    assert outcome({"tags": ["a", "b"]}, {"tags": ["b", "a"]}) is Outcome.UNCHANGED
+    assert outcome({"label": "pos"}, {}) is Outcome.CHANGED
+    assert ratio(3, 4) == 0.75 and ratio(0, 0) == 0.0
+
+
+def reviewed(outcome_name: str) -> float:
+    return metrics.REVIEWED_ITEMS.labels(outcome=outcome_name)._value.get()
+
+
+async def labor(harness: Harness, job_id: str) -> pb.LaborSaved:
+    found: pb.LaborSaved = await harness.admin().GetLaborSaved(
+        pb.GetLaborSavedRequest(job_id=job_id))
+    return found
+
+
+def accepted(job_id: str, answers: dict[str, str], revision: int = 1) -> PackageAccepted:
+    return PackageAccepted(job_id=job_id, package_id="p1", accepter="ava", items=[
+        AcceptedItem(item_id=i, data={}, answer={"label": a}, labeler="lee",
+                     revision=revision) for i, a in answers.items()])
+
+
+async def test_accepted_pre_labels_are_counted_unchanged_or_changed(harness: Harness) -> None:
+    ids = harness.items.add("d1", ["pos", "neg", "pos", "neg", "pos"])
+    job = spec()
+    await harness.publish(job)
+    await harness.deliver(PackageCreated(job_id=job.job_id, package_id="p1", index=0,
+                                         item_ids=[*ids, "unlabeled-extra"]))
+    before = reviewed("unchanged"), reviewed("changed")
+
+    await harness.deliver(accepted(job.job_id, {ids[0]: "pos", ids[1]: "neg", ids[2]: "neg",
+                                                "unlabeled-extra": "pos"}))
+    found = await labor(harness, job.job_id)
+    assert (found.prelabeled, found.accepted, found.accepted_unchanged,
+            found.accepted_changed, found.rejected) == (5, 3, 2, 1, 0)
+    assert found.unchanged_ratio == pytest.approx(2 / 3)
+    assert (reviewed("unchanged") - before[0], reviewed("changed") - before[1]) == (2, 1)
+
+    # Accepted again after rework: the item's outcome is replaced, not added.
+    await harness.deliver(accepted(job.job_id, {ids[2]: "pos"}, revision=2))
+    await harness.deliver(accepted(job.job_id, {ids[2]: "neg"}, revision=1))  # late, older
+    found = await labor(harness, job.job_id)
+    assert (found.accepted, found.accepted_unchanged, found.accepted_changed) == (3, 3, 0)
+    doc = await harness.db[ITEMS].find_one({"_id": f"{job.job_id}:{ids[2]}"})
+    assert doc["accepted_revision"] == 2 and doc["outcome"] == "unchanged"
+
+
+async def test_pre_labels_rejected_in_review_are_counted_once(harness: Harness) -> None:
+    ids = harness.items.add("d1", ["pos", "neg", "pos"])
+    job = spec()
+    await harness.publish(job)
+    await harness.deliver(PackageSubmitted(
+        job_id=job.job_id, package_id="p1", labeler="system", item_count=3,
+        skipped_labeling=True,
+        items=[SubmittedItem(item_id=ids[0], answer={"label": "pos"}),
+               SubmittedItem(item_id=ids[1], answer={"label": "pos"}),  # corrected
+               SubmittedItem(item_id=ids[2], answer={"label": "pos"})]))
+    rejections = [ItemRejection(item_id=i, reason="wrong") for i in ids[:2]]
+    await harness.deliver(PackageChecked(job_id=job.job_id, package_id="p1", checker="chen",
+                                         passed=False, rejections=rejections))
+    await harness.deliver(PackageRejected(job_id=job.job_id, package_id="p1", stage="accept",
+                                          by="ava", rejections=rejections))
+    await harness.deliver(PackageChecked(job_id=job.job_id, package_id="p1", checker="chen",
+                                         passed=True))
+    found = await labor(harness, job.job_id)
+    assert (found.prelabeled, found.rejected, found.accepted) == (3, 1, 0)
+
+
+async def test_a_label_rename_reaches_the_stored_pre_labels_and_answers(
+    harness: Harness,
+) -> None:
+    ids = harness.items.add("d1", ["pos", "neg"])
+    job = spec()
+    await harness.publish(job)
+    await harness.deliver(accepted(job.job_id, {ids[1]: "neg"}))
+    renamed = job.model_copy(update={"topics": [{"name": "label", "kind": "single_choice",
+                                                 "options": ["positive", "neg"]}]})
+    await harness.deliver(JobLabelRenamed(job_id=job.job_id, kind="entity", old_name="pos",
+                                          new_name="positive", job=renamed))
+    doc = await harness.db[PREDICTIONS].find_one({"_id": f"{job.job_id}:{ids[0]}"})
+    assert read_answers(doc["answers"]) == {"label": "positive"}
+    await harness.deliver(accepted(job.job_id, {ids[0]: "positive"}))
+    assert (await labor(harness, job.job_id)).accepted_unchanged == 2
+
+
+async def test_labor_saved_is_for_admins_of_the_workspace(harness: Harness) -> None:
+    job = spec(prelabel_field="")
+    await harness.publish(job)
+    request = pb.GetLaborSavedRequest(job_id=job.job_id)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await harness.client("lee", auth.LABELER).GetLaborSaved(request)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await harness.client("eve", auth.ANNOTATION_ADMIN, workspace="ws2").GetLaborSaved(
+            request)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    service = harness.client("jobs", auth.SERVICE, workspace="*")
+    assert (await service.GetLaborSaved(request)).prelabeled == 0

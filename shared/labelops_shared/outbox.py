@@ -225,7 +225,7 @@ class Outbox:
 
     async def oldest_age_seconds(self) -> float:
         """How long the oldest pending record has waited (0 when the outbox is empty)."""
-        cursor = self.records.find({}, {"created_at": 1}).sort("seq", ASCENDING).limit(1)
+        cursor = self.records.find({}, {"created_at": 1, "seq": 1}).sort("seq", ASCENDING).limit(1)
         oldest = [doc async for doc in cursor]
         if not oldest:
             return 0.0

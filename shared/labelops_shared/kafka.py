@@ -102,9 +102,9 @@ async def measure_lag(
     admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group_id: str,
     topic_names: Iterable[str],
 ) -> dict[str, int]:
-    await consumer.topics()  # refreshes the cluster metadata (partitions per topic)
-    partitions = [TopicPartition(topic, p) for topic in topic_names
-                  for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    described = await admin.describe_topics(list(topic_names))
+    partitions = [TopicPartition(topic["topic"], part["partition"]) for topic in described
+                  if not topic.get("error_code") for part in topic.get("partitions", ())]
     if not partitions:
         return {}
     offsets = await admin.list_consumer_group_offsets(group_id, partitions=partitions)

@@ -25,6 +25,7 @@ from labelops_shared.contracts import (
     PackageTransferred,
     SubmittedItem,
 )
+from labelops_shared.label_rewrites import labels_in
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.assignment.adapters.dataset_client import Datasets
@@ -40,6 +41,7 @@ from services.assignment.adapters.repository import (
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.answers import TopicsCache
 from services.assignment.domain.board import Slot
+from services.assignment.domain.stats import person_stats
 from services.assignment.domain.workflow import Stage, State
 from services.assignment.moves import (
     LostRace,
@@ -73,6 +75,7 @@ ROLES = {
     "RenewClaim": WORKERS,
     "ReleasePackage": auth.ADMINS | WORKERS,
     "TransferPackage": auth.ADMINS,
+    "GetWorkerStats": auth.ADMINS | WORKERS,
 }
 
 
@@ -189,12 +192,17 @@ class AssignmentServicer:
         docs = await self.repo.packages(request.job_id, state.value if state else None)
         if not caller.is_admin:
             docs = [d for d in docs if wf.visible_to_worker(d, caller.subject, caller.roles)]
-        if request.mine:
-            docs = [d for d in docs if caller.subject in (d["holder"], d["labeler"])]
+        if request.mine:  # what the caller holds, labeled, checked or accepted
+            docs = [d for d in docs if caller.subject in (
+                d["holder"], d["labeler"], d.get("checker"), d.get("accepter"))]
         if request.labeler:
             docs = [d for d in docs if d["labeler"] == request.labeler]
         if request.holder:
             docs = [d for d in docs if d["holder"] == request.holder]
+        if request.hard or request.label:
+            job = await self._job(request.job_id, context)
+            marked = await self._packages_marked(job, request.hard, request.label)
+            docs = [d for d in docs if d["_id"] in marked]
         return pb.ListPackagesResponse(packages=[_package_pb(d) for d in docs])
 
     async def GetPackage(self, request: pb.GetPackageRequest, context: Any) -> pb.PackageDetail:
@@ -234,6 +242,33 @@ class AssignmentServicer:
             job_id=job["_id"], package_count=sum(by_state.values()), item_count=items,
             packages_by_state=dict(by_state), accepted_items=accepted, completed=completed,
         )
+
+    async def _packages_marked(self, job: Document, hard: bool, label: str) -> set[str]:
+        """Packages of the job with an item whose latest answer is marked hard and/or uses
+        the label (read from the job's annotations; labels never reach the query)."""
+        latest: dict[tuple[str, str], Document] = {}
+        async for doc in self.repo.job_annotations(job["_id"]):
+            key = (doc["package_id"], doc["item_id"])
+            seen = latest.get(key)
+            if seen is None or wf.latest_answers([seen, doc])[doc["item_id"]] is doc:
+                latest[key] = doc
+        return {pkg for (pkg, _), doc in latest.items()
+                if (not hard or doc.get("hard"))
+                and (not label or label in labels_in(job["topics"], answer_of(doc)))}
+
+    async def GetWorkerStats(self, request: pb.GetWorkerStatsRequest,
+                             context: Any) -> pb.WorkerStats:
+        job = await self._job(request.job_id, context)
+        caller = auth.principal()
+        people = person_stats(await self.repo.packages(job["_id"]), system=[wf.SYSTEM_LABELER])
+        if not caller.is_admin:
+            people = [p for p in people if p.subject == caller.subject]
+        return pb.WorkerStats(job_id=job["_id"], people=[pb.PersonStats(
+            subject=p.subject, items_labeled=p.items_labeled, items_checked=p.items_checked,
+            items_accepted=p.items_accepted, rejections_received=p.rejections_received,
+            rejection_rate=p.rejection_rate, mean_rating=p.mean_rating,
+            mean_rating_letter=p.mean_rating_letter,
+            median_seconds_per_item=p.median_seconds_per_item) for p in people])
 
     # --- claim ----------------------------------------------------------------------
 
@@ -508,7 +543,7 @@ class AssignmentServicer:
                 await self._accepted(uow, doc, job, accepter=checker)
         else:
             rejections = await self._rejections(doc, request.rejections, context)
-            fields = self._back_to_labeler(doc, rejections)
+            fields = {**self._back_to_labeler(doc, rejections), "checker": checker}
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
                                     checker=checker, passed=False, rejections=rejections),
                      subject=subject)

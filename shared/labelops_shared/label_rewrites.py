@@ -82,22 +82,34 @@ class LabelRemoval:
     only_label: bool  # the deleted label was the only label of the answer
 
 
-def _labels_of(topics: Sequence[Mapping[str, Any]], answer: Mapping[str, Any]) -> int:
-    """How many label values the answer holds (choices, object labels, relations)."""
-    count = 0
+def labels_in(topics: Sequence[Mapping[str, Any]], answer: Mapping[str, Any]) -> list[str]:
+    """Every label value the answer holds, with repeats (choices, object labels, segment
+    classes, relations)."""
+    found: list[str] = []
     for topic in topics:
         value = answer.get(topic.get("name", ""))
         topic_kind = topic.get("kind")
         if topic_kind == "single_choice" and isinstance(value, str):
-            count += 1
+            found.append(value)
         elif topic_kind == "multiple_choice" and isinstance(value, list):
-            count += len(value)
+            found += [v for v in value if isinstance(v, str)]
         elif topic_kind in OBJECT_KINDS | {"relation"} and isinstance(value, list):
             for obj in value:
                 if isinstance(obj, Mapping):
-                    count += bool(obj.get("label")) + len(obj.get("labels") or ())
-                    count += len(obj.get("classes") or {})
-    return count
+                    if isinstance(obj.get("label"), str) and obj["label"]:
+                        found.append(obj["label"])
+                    found += [v for v in obj.get("labels") or () if isinstance(v, str)]
+                    classes = obj.get("classes") or {}
+                    if isinstance(classes, Mapping):
+                        for v in classes.values():
+                            found += [v] if isinstance(v, str) else [
+                                x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+    return found
+
+
+def _labels_of(topics: Sequence[Mapping[str, Any]], answer: Mapping[str, Any]) -> int:
+    """How many label values the answer holds (choices, object labels, relations)."""
+    return len(labels_in(topics, answer))
 
 
 def _strip_object(obj: dict[str, Any], name: str, label_class: str) -> tuple[bool, bool]:

@@ -219,9 +219,11 @@ def latest_answers(annotations: Iterable[Mapping[str, Any]]) -> dict[str, Mappin
 
 
 def visible_to_worker(package: Mapping[str, Any], subject: str, roles: Iterable[str]) -> bool:
-    """A worker sees the packages waiting for a stage they work in, and their own; never a
-    package another worker holds or labeled (unless it now waits for them to check)."""
-    if subject in (package["holder"], package["labeler"]):
+    """A worker sees the packages waiting for a stage they work in, and their own (held,
+    labeled, checked or accepted by them); never a package another worker holds or
+    labeled (unless it now waits for them to check)."""
+    if subject in (package["holder"], package["labeler"], package.get("checker"),
+                   package.get("accepter")):
         return True
     waiting = {"labeler": State.OPEN, "checker": State.TO_CHECK, "accepter": State.TO_ACCEPT}
     return any(package["state"] == waiting[r] for r in roles if r in waiting)

@@ -131,18 +131,58 @@ class Annotation(_message.Message):
     def __init__(self, package_id: _Optional[str] = ..., item_id: _Optional[str] = ..., answer_json: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class ListPackagesRequest(_message.Message):
-    __slots__ = ("job_id", "state", "mine", "labeler", "holder")
+    __slots__ = ("job_id", "state", "mine", "labeler", "holder", "hard", "label")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     MINE_FIELD_NUMBER: _ClassVar[int]
     LABELER_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: PackageState
     mine: bool
     labeler: str
     holder: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[PackageState, str]] = ..., mine: _Optional[bool] = ..., labeler: _Optional[str] = ..., holder: _Optional[str] = ...) -> None: ...
+    hard: bool
+    label: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[PackageState, str]] = ..., mine: _Optional[bool] = ..., labeler: _Optional[str] = ..., holder: _Optional[str] = ..., hard: _Optional[bool] = ..., label: _Optional[str] = ...) -> None: ...
+
+class GetWorkerStatsRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class PersonStats(_message.Message):
+    __slots__ = ("subject", "items_labeled", "items_checked", "items_accepted", "rejections_received", "rejection_rate", "mean_rating", "mean_rating_letter", "median_seconds_per_item")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_LABELED_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_RATE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_RATING_FIELD_NUMBER: _ClassVar[int]
+    MEAN_RATING_LETTER_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_SECONDS_PER_ITEM_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    items_labeled: int
+    items_checked: int
+    items_accepted: int
+    rejections_received: int
+    rejection_rate: float
+    mean_rating: float
+    mean_rating_letter: str
+    median_seconds_per_item: float
+    def __init__(self, subject: _Optional[str] = ..., items_labeled: _Optional[int] = ..., items_checked: _Optional[int] = ..., items_accepted: _Optional[int] = ..., rejections_received: _Optional[int] = ..., rejection_rate: _Optional[float] = ..., mean_rating: _Optional[float] = ..., mean_rating_letter: _Optional[str] = ..., median_seconds_per_item: _Optional[float] = ...) -> None: ...
+
+class WorkerStats(_message.Message):
+    __slots__ = ("job_id", "people")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    people: _containers.RepeatedCompositeFieldContainer[PersonStats]
+    def __init__(self, job_id: _Optional[str] = ..., people: _Optional[_Iterable[_Union[PersonStats, _Mapping]]] = ...) -> None: ...
 
 class ListPackagesResponse(_message.Message):
     __slots__ = ("packages",)

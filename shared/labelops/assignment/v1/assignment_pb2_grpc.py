@@ -89,6 +89,11 @@ class AssignmentServiceStub:
                 request_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.TransferPackageRequest.SerializeToString,
                 response_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
                 _registered_method=True)
+        self.GetWorkerStats = channel.unary_unary(
+                '/labelops.assignment.v1.AssignmentService/GetWorkerStats',
+                request_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.GetWorkerStatsRequest.SerializeToString,
+                response_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.WorkerStats.FromString,
+                _registered_method=True)
 
 
 class AssignmentServiceServicer:
@@ -169,6 +174,14 @@ class AssignmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWorkerStats(self, request, context):
+        """Per person: items labeled, checked, accepted; rejection rate; mean rating; median
+        time per item. Administrators see everyone; a worker sees only their own line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AssignmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -226,6 +239,11 @@ def add_AssignmentServiceServicer_to_server(servicer, server):
                     servicer.TransferPackage,
                     request_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.TransferPackageRequest.FromString,
                     response_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.SerializeToString,
+            ),
+            'GetWorkerStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkerStats,
+                    request_deserializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.GetWorkerStatsRequest.FromString,
+                    response_serializer=labelops_dot_assignment_dot_v1_dot_assignment__pb2.WorkerStats.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -525,6 +543,33 @@ class AssignmentService:
             '/labelops.assignment.v1.AssignmentService/TransferPackage',
             labelops_dot_assignment_dot_v1_dot_assignment__pb2.TransferPackageRequest.SerializeToString,
             labelops_dot_assignment_dot_v1_dot_assignment__pb2.Package.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkerStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.assignment.v1.AssignmentService/GetWorkerStats',
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.GetWorkerStatsRequest.SerializeToString,
+            labelops_dot_assignment_dot_v1_dot_assignment__pb2.WorkerStats.FromString,
             options,
             channel_credentials,
             insecure,

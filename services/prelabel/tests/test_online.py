@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from services.prelabel.reference_model import Behaviour, ReferenceModel, predict
 from services.prelabel.settings import PrelabelSettings
 from services.prelabel.tests.conftest import Harness, online_spec, spec
 
+ROOT = str(Path(__file__).resolve().parents[3])
 SENTIMENT = {"name": "label", "kind": "single_choice",
              "options": ["positive", "negative", "neutral"]}
 TEXTS = ["I love this phone", "terrible battery, never again", "it is a phone",
@@ -214,3 +216,28 @@ async def test_the_worker_runs_in_the_background(harness: Harness,
         assert len(await harness.predictions()) == 1
     finally:
         task.cancel()
+
+
+async def test_the_reference_model_runs_as_a_program() -> None:
+    """``python -m services.prelabel.reference_model --http 0 --grpc 0`` (what the demo and
+    the end-to-end tests start) serves both transports until terminated."""
+    import re
+    import sys
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.prelabel.reference_model", "--http", "0", "--grpc",
+        "0", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        found = re.search(r"HTTP (\S+), gRPC http://(\S+)#grpc", line)
+        assert found, line
+        body = {"job_id": "j", "topics": [SENTIMENT], "labels": [], "items": [
+            {"id": "i1", "data": {"source": "great"}, "content": []}]}
+        for transport in (HttpTransport(found[1]), GrpcTransport(found[2])):
+            reply = await transport.predict(body, 10.0)
+            await transport.close()
+            assert reply.items[0].answers[0].answer == "positive"
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 20) in (0, -15)

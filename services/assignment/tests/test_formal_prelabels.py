@@ -4,11 +4,13 @@ people. A check rejection of such a package sends it to the open pool."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
 import grpc
+import pytest
 
 from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
@@ -204,3 +206,77 @@ async def test_new_items_already_prelabeled_skip_labeling(harness: Harness) -> N
     assert checking.id == synced["_id"]
     await refused(claim(harness.client("cy", auth.CHECKER), job_id, CHECK),
                   grpc.StatusCode.NOT_FOUND)
+
+
+async def test_a_claim_made_while_the_system_decides_wins(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forced interleaving: the handler found the package open, a labeler claimed it before
+    the handler's submit. The labeler keeps it; the system submits nothing."""
+    job_id, _, items = await publish(harness, items=3, package_size=3, prelabel=FORMAL,
+                                     workflow="label_check")
+    lee = harness.client("lee", auth.LABELER)
+    read_prelabels = harness.repo.prelabels
+    claimed: list[str] = []
+
+    async def reading(*args: Any, **kwargs: Any) -> Any:
+        if not claimed:
+            claimed.append((await claim(lee, job_id)).id)
+        return await read_prelabels(*args, **kwargs)
+
+    monkeypatch.setattr(harness.repo, "prelabels", reading)
+    assert await harness.deliver(predictions(job_id, valid(*items))) == "handled"
+    package_id = f"{job_id}-p000000"
+    assert claimed == [package_id]
+    doc = await stored(harness, package_id)
+    assert (doc["state"], doc["holder"], doc["version"]) == ("labeling", "lee", 1)
+    assert kinds(await package_events(harness, package_id)) == ["created", "claimed"]
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=package_id))
+    assert all(json.loads(i.prelabel_json) == {"label": "neg", "tags": ["y"]}
+               for i in detail.items)  # shown to confirm
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+@pytest.mark.parametrize("lead", [0.0, 0.004, 0.01])
+async def test_a_claim_racing_the_formal_submit_ends_in_one_state(
+    harness: Harness, lead: float, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A labeler claims (on another replica) ``lead`` seconds after the handler of the
+    pre-labels starts deciding about the package: either the labeler holds it and nothing
+    was submitted for it, or the system submitted it and the claim found nothing."""
+    job_id, _, items = await publish(harness, items=3, package_size=3, prelabel=FORMAL,
+                                     workflow="label_check")
+    lee = harness.client("lee", auth.LABELER, stub=await harness.replica())
+    await harness.packages.rebuild()
+    deciding = asyncio.Event()
+    find_packages = harness.repo.packages_holding
+
+    async def finding(*args: Any, **kwargs: Any) -> Any:
+        deciding.set()
+        return await find_packages(*args, **kwargs)
+
+    monkeypatch.setattr(harness.repo, "packages_holding", finding)
+
+    async def grab() -> str:
+        await asyncio.wait_for(deciding.wait(), timeout=10)
+        await asyncio.sleep(lead)
+        try:
+            return (await claim(lee, job_id)).id
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() is grpc.StatusCode.NOT_FOUND, exc
+            return ""
+
+    claimed, handled = await asyncio.gather(
+        grab(), harness.deliver(predictions(job_id, valid(*items))))
+    assert handled == "handled"
+    package_id = f"{job_id}-p000000"
+    doc = await stored(harness, package_id)
+    events = kinds(await package_events(harness, package_id))
+    assert doc["version"] == 1
+    if claimed:
+        assert (doc["state"], doc["holder"], doc["labeler"]) == ("labeling", "lee", "lee")
+        assert events == ["created", "claimed"]
+    else:
+        assert (doc["state"], doc["holder"], doc["labeler"]) == ("to_check", "", "prelabel")
+        assert events == ["created", "submitted"]

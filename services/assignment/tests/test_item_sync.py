@@ -5,10 +5,12 @@ out of the packages. Every change is idempotent under redelivery."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import grpc
+import pytest
 
 from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
@@ -23,6 +25,7 @@ from labelops_shared.contracts import (
     PackageCreated,
     PackageItemsRemoved,
     PackageRuleSpec,
+    PackageSubmitted,
 )
 from labelops_shared.events import new_event
 from services.assignment.adapters.repository import ANNOTATIONS, JOBS
@@ -329,3 +332,49 @@ async def test_without_delete_items_every_item_stays(harness: Harness) -> None:
     detail = await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))
     assert detail.items[0].needs_relabel
     assert detail.items[0].relabel_reason == "label 'pos', the item's only label, was deleted"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+@pytest.mark.parametrize("lead", [-0.01, 0.0, 0.01])
+async def test_a_submit_racing_an_item_deletion_ends_consistent(
+    harness: Harness, lead: float,
+) -> None:
+    """The holder submits (on another replica) while one of the package's items is deleted:
+    either the submit came first and the item then left the submitted package, or the
+    deletion came first and the submit was refused (read again, it goes through without
+    the item). The events always tell the same story as the package."""
+    job_id, dataset_id, items = await publish(harness, items=3, package_size=3,
+                                              workflow="label_check")
+    lee = harness.client("lee", auth.LABELER, stub=await harness.replica())
+    package = await claim(lee, job_id)
+    await label_all(lee, package.id)
+
+    async def submit() -> bool:
+        await asyncio.sleep(max(-lead, 0))
+        try:
+            await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+            return True
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() is grpc.StatusCode.ABORTED, exc
+            return False
+
+    async def delete() -> str:
+        await asyncio.sleep(max(lead, 0))
+        return await harness.deliver(deleted(dataset_id, [items[0]]))
+
+    submitted, handled = await asyncio.gather(submit(), delete())
+    assert handled == "handled"
+    if not submitted:  # the client's retry
+        await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    doc = await stored(harness, package.id)
+    assert (doc["state"], doc["item_ids"], doc["version"]) == ("to_check", items[1:], 3)
+    events = await package_events(harness, package.id)
+    [sent] = [e for e in events if e["type"] == PackageSubmitted.TYPE]
+    order = [e["type"].split(".")[2] for e in events]
+    submit_first = order == ["created", "claimed", "submitted", "items_removed"]
+    assert submit_first or order == ["created", "claimed", "items_removed", "submitted"]
+    assert submitted or not submit_first  # a refused submit happened after, retried
+    # what was submitted is what the package held then
+    assert [i["item_id"] for i in sent["data"]["items"]] == (
+        items if submit_first else items[1:])

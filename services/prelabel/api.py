@@ -10,7 +10,7 @@ import grpc
 from labelops.prelabel.v1 import prelabel_pb2 as pb
 from labelops_shared import auth
 from labelops_shared.mongo import Document
-from services.prelabel import online
+from services.prelabel import metrics, online
 from services.prelabel.adapters.model_client import Models
 from services.prelabel.adapters.repository import UNITS, Repository
 from services.prelabel.domain import labor
@@ -123,6 +123,7 @@ class PrelabelServicer:
         except JobNotFound:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
         except Refused as exc:
+            metrics.AUTO_LABEL_RUNS.labels(state="refused").inc()
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -234,7 +234,8 @@ async def package_submitted(event: Envelope[Any], ctx: HandlerContext) -> None:
         key = item_key(data.job_id, item.item_id)
         uow.insert(ITEMS, {"_id": key, "job_id": data.job_id, "item_id": item.item_id,
                            "package_id": data.package_id})
-        uow.set(ITEMS, key, {"submitted_json": None if item.invalid else dump(item.answer)})
+        uow.set(ITEMS, key, {"submitted_json": None if item.invalid else dump(item.answer),
+                             "invalid": item.invalid})
     await ctx.commit(uow)
 
 

@@ -8,6 +8,7 @@ import asyncio
 from typing import Any, Protocol
 
 import httpx
+from minio.error import S3Error
 
 from labelops_shared import storage
 
@@ -39,8 +40,6 @@ class ObjectMedia:
         return await asyncio.to_thread(self._read_object, bucket, key, uri)
 
     def _read_object(self, bucket: str, key: str, uri: str) -> bytes:
-        from minio.error import S3Error
-
         try:
             stat = self._client.stat_object(bucket, key)
             if stat.size is not None and stat.size > self._max:

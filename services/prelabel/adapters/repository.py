@@ -102,6 +102,7 @@ class Repository:
         """Every item of the job with its answers decoded (``accepted``, ``submitted``)."""
         async for doc in self.db[ITEMS].find({"job_id": job_id}):
             yield {"item_id": doc["item_id"], "removed": doc.get("removed", False),
+                   "invalid": doc.get("invalid", False),
                    "accepted": (json.loads(doc["accepted_json"])
                                 if doc.get("accepted_json") else None),
                    "submitted": (json.loads(doc["submitted_json"])

@@ -101,8 +101,8 @@ def plan(items: Iterable[Mapping[str, Any]], target: Target, train_on: TrainOn) 
     labeled: list[tuple[str, str]] = []
     unlabeled: list[str] = []
     for item in items:
-        if item.get("removed"):
-            continue
+        if item.get("removed") or item.get("invalid"):
+            continue  # gone from the job, or marked invalid by a labeler (no answer expected)
         label = training_label(item, target, train_on)
         if label is not None:
             labeled.append((str(item["item_id"]), label))

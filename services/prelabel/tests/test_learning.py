@@ -163,7 +163,8 @@ def test_training_on_submitted_answers_counts_them_as_labeled() -> None:
     assert accepted.counts == {"sport": 5} and len(accepted.unlabeled) == 6
     submitted = rules.plan(found, TARGET, TrainOn.SUBMITTED)
     assert submitted.counts == {"sport": 5, "food": 5} and submitted.unlabeled == []
-    removed = rules.plan([{"item_id": "x", "removed": True}], TARGET, TrainOn.ACCEPTED)
+    removed = rules.plan([{"item_id": "x", "removed": True},
+                          {"item_id": "y", "invalid": True}], TARGET, TrainOn.ACCEPTED)
     assert removed.unlabeled == []
 
 

@@ -74,7 +74,6 @@ CLAIM_TARGET_MS = 50.0  # issue 5: claim p99 ≤ 50 ms at 64 labelers
 CHECKABLE_TARGET_S = 1.0  # issue 5: submit → claimable by checkers p99 ≤ 1 s
 RPC_TIMEOUT = 120.0
 CLAIM_RETRIES = 100  # UNAVAILABLE/ABORTED claims retried (a service that is gone: stop)
-CHECK_GRACE_S = 10.0  # after the labelers stop, how long checkers may still pick up
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -265,7 +264,8 @@ async def level(env: dict[str, str], job_id: str, concurrency: int, seconds: flo
 
 
 async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checker_count: int,
-                    seconds: float, pids: dict[str, int | None]) -> dict[str, Any]:
+                    seconds: float, grace: float,
+                    pids: dict[str, int | None]) -> dict[str, Any]:
     """Labelers submit while checkers poll ClaimPackage(check) without pause; per package,
     SubmitPackage returned → a checker's ClaimPackage returned it."""
     labeler_workers = [Worker(env, f"bench-check-labeler-{n}", auth.LABELER)
@@ -302,7 +302,7 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
             return await labelers(labeler_workers, job_id, seconds, timings)
         finally:
             labeling_over.set()
-            give_up[0] = time.perf_counter() + CHECK_GRACE_S
+            give_up[0] = time.perf_counter() + grace
 
     cpu = Cpu(pids)
     try:
@@ -312,6 +312,7 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
     delays = [(claimed_at[p] - t) * 1000 for p, t in timings.submitted_at.items()
               if p in claimed_at]
     return {"labelers": labeler_count, "checkers": checker_count, "seconds": wall,
+            "grace_s": grace,
             "submitted": len(timings.submitted_at), "claimed_by_checkers": len(delays),
             "not_claimed": len(timings.submitted_at) - len(delays),
             "submit_to_claim": summary(delays), "empty_poll": summary(empty_polls),
@@ -507,7 +508,8 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
             say(f"submit → check claim: {args.check_labelers} labelers, {args.checkers} "
                 f"checkers polling, {args.check_seconds:.0f}s")
             found["checkable"] = asyncio.run(checkable(
-                env, job_id, args.check_labelers, args.checkers, args.check_seconds, pids))
+                env, job_id, args.check_labelers, args.checkers, args.check_seconds,
+                args.check_grace, pids))
         found["levels"] = []
         for concurrency in args.levels:
             say(f"{concurrency} labelers, {args.seconds:.0f}s")
@@ -566,7 +568,8 @@ def print_tables(run: dict[str, Any]) -> None:
         table.add_row("max", f"{s['max_ms']:,.1f} ms", "")
         table.add_row("packages submitted / claimed by a checker",
                       f"{check['submitted']} / {check['claimed_by_checkers']}",
-                      f"not claimed within {CHECK_GRACE_S:.0f} s: {check['not_claimed']}")
+                      f"not claimed {check['grace_s']:.0f} s after the labelers stopped: "
+                      f"{check['not_claimed']}")
         table.add_row("checker poll finding nothing, p50 / p99 (the resolution)",
                       f"{ms_pair(check['empty_poll'])} ms", "")
         table.add_row("labelers meanwhile: claim / save / submit p50 / p99 (ms)",
@@ -640,6 +643,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--check-labelers", type=int, default=16)
     parser.add_argument("--checkers", type=int, default=4, help="0 skips the check phase")
     parser.add_argument("--check-seconds", type=float, default=30)
+    parser.add_argument("--check-grace", type=float, default=30,
+                        help="how long checkers go on after the labelers stop")
     parser.add_argument("--ls-tasks", type=int, default=None,
                         help="Label Studio tasks (default: --items)")
     parser.add_argument("--skip-label-studio", action="store_true")

@@ -284,8 +284,12 @@ class AcceptanceServicer:
                         doc = await self.repo.package(package_id)
                 return None
 
-        found = await asyncio.gather(*(take(c["package_id"]) for c in session["candidates"]))
-        taken = [d for d in found if d is not None and d["holder"] == who]
+        found = await asyncio.gather(*(take(c["package_id"]) for c in session["candidates"]),
+                                     return_exceptions=True)
+        failed = [e for e in found if isinstance(e, BaseException)]
+        if failed:  # every move ended first: a re-run finds a settled state
+            raise failed[0]
+        taken = [d for d in found if isinstance(d, dict) and d["holder"] == who]
         by = session["sampling"]
         items = [(i, d["_id"]) for d in taken for i in d["item_ids"]]
         chosen = ac.sample(sid, [i for i, _ in items], ac.Sampling(by["by"], by["value"]))

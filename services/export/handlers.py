@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from labelops_shared import mongo
 from labelops_shared.contracts import (
+    AcceptedItem,
+    ItemRevised,
     JobCreated,
     JobLabelDeleted,
     JobLabelRenamed,
@@ -42,24 +44,18 @@ def register(consumer: EventConsumer) -> None:
         """One document per (job, item) with its latest accepted revision. One job's events
         arrive in order on one partition, handled one at a time, so read-compare-put is safe."""
         data: PackageAccepted = event.data
-        ids = [f"{data.job_id}:{item.item_id}" for item in data.items]
-        current = await _revisions(ctx, ids)
-        uow = ctx.unit_of_work()
-        # When the view took the revision in: incremental exports select on it (event times
-        # can arrive late; this time only grows with what the view holds).
-        stored_at = datetime.now(UTC)
-        for item, doc_id in zip(data.items, ids, strict=True):
-            if should_replace(current.get(doc_id), item.revision):
-                uow.put(LABELED, {
-                    "_id": doc_id, "job_id": data.job_id, "item_id": item.item_id,
-                    "data_json": stored_json(item.data),
-                    "answer_json": stored_json(item.answer),
-                    "labeler": item.labeler, "accepter": data.accepter, "hard": item.hard,
-                    "package_id": data.package_id, "revision": item.revision,
-                    "accepted_at": event.time, "stored_at": stored_at,
-                })
-        if await ctx.commit(uow):
-            metrics.ACCEPTED_ITEMS.inc(len(uow.ops))
+        await _take_revisions(ctx, event, data.job_id, data.package_id, data.accepter,
+                              data.items)
+
+    @consumer.on(ItemRevised)
+    async def revise_item(event: Envelope[Any], ctx: HandlerContext) -> None:
+        """An administrator's change of an accepted item: a newer revision, taken in like an
+        accepted one (the event carries the item's data), with who changed it and why."""
+        data: ItemRevised = event.data
+        item = AcceptedItem(item_id=data.item_id, data=data.data, answer=data.answer,
+                            labeler=data.labeler, revision=data.revision, hard=data.hard)
+        await _take_revisions(ctx, event, data.job_id, data.package_id, data.by, [item],
+                              {"revised_by": data.by, "revision_reason": data.reason})
 
     @consumer.on(PackageItemsRemoved)
     async def items_removed(event: Envelope[Any], ctx: HandlerContext) -> None:
@@ -96,6 +92,33 @@ def register(consumer: EventConsumer) -> None:
 
 
 REWRITE_BATCH = 200
+
+
+async def _take_revisions(ctx: HandlerContext, event: Envelope[Any], job_id: str,
+                          package_id: str, accepter: str, items: Sequence[AcceptedItem],
+                          extra: dict[str, Any] | None = None) -> None:
+    """One document per (job, item) with its latest accepted revision: an item's revision
+    replaces the stored one only if newer (a redelivery, or an event overtaken by a later
+    revision, changes nothing). One job's events arrive in order on one partition, handled
+    one at a time, so read-compare-put is safe."""
+    ids = [f"{job_id}:{item.item_id}" for item in items]
+    current = await _revisions(ctx, ids)
+    uow = ctx.unit_of_work()
+    # When the view took the revision in: incremental exports select on it (event times
+    # can arrive late; this time only grows with what the view holds).
+    stored_at = datetime.now(UTC)
+    for item, doc_id in zip(items, ids, strict=True):
+        if should_replace(current.get(doc_id), item.revision):
+            uow.put(LABELED, {
+                "_id": doc_id, "job_id": job_id, "item_id": item.item_id,
+                "data_json": stored_json(item.data),
+                "answer_json": stored_json(item.answer),
+                "labeler": item.labeler, "accepter": accepter, "hard": item.hard,
+                "package_id": package_id, "revision": item.revision,
+                "accepted_at": event.time, "stored_at": stored_at, **(extra or {}),
+            })
+    if await ctx.commit(uow):
+        metrics.ACCEPTED_ITEMS.inc(len(uow.ops))
 
 
 async def _revisions(ctx: HandlerContext, ids: list[str]) -> dict[str, int]:

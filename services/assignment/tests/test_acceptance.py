@@ -5,8 +5,10 @@ finished with each scope and overwrite policy, one at a time per job, resumable.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -16,6 +18,7 @@ from labelops.assignment.v1 import acceptance_pb2 as apb
 from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
 from services.assignment.acceptance import ROLES
+from services.assignment.adapters.acceptances import ACCEPTANCES
 from services.assignment.adapters.repository import ANNOTATIONS, PACKAGES, annotation_id
 from services.assignment.domain.acceptance import Sampling, holder, sample
 from services.assignment.tests.conftest import ANSWER, Harness
@@ -502,3 +505,60 @@ async def test_who_may_accept(harness: Harness) -> None:
     assert (await team.ada.FinishAcceptance(apb.FinishAcceptanceRequest(
         acceptance_id=started.id, scope=apb.ACCEPTANCE_SCOPE_ALL_PASS,
         overwrite=apb.OVERWRITE_POLICY_KEEP))).finished_by == "ada"
+
+
+async def test_starts_and_claims_racing_leave_each_package_one_holder(
+        harness: Harness) -> None:
+    team, waiting = await _team(harness, items=20, waiting=4)
+    accepters = [harness.client(f"acc{n}", auth.ACCEPTER) for n in range(3)]
+    outcomes = await asyncio.gather(
+        team.start(percent=100), team.ada.StartAcceptance(apb.StartAcceptanceRequest(
+            job_id=team.job_id, quantity=3)),
+        *(a.ClaimPackage(pb.ClaimPackageRequest(job_id=team.job_id, stage=ACCEPT))
+          for a in accepters), return_exceptions=True)
+    sessions = [o for o in outcomes if isinstance(o, apb.Acceptance)]
+    claims = [o for o in outcomes if isinstance(o, pb.Package)]
+    errors = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(sessions) == 1, outcomes  # one acceptance at a time
+    assert all(e.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+               for e in errors), errors
+    [session] = sessions
+    states = await team.states()
+    assert sorted(session.package_ids) == sorted(
+        p for p in waiting if states[p] == ("accepting", holder(session.id)))
+    assert sorted(c.id for c in claims) == sorted(
+        p for p in waiting if states[p][1].startswith("acc") and ":" not in states[p][1])
+    assert len(session.package_ids) + len(claims) == 4
+    claimed = [e["data"]["package_id"] for e in await harness.events(
+        "labelops.package.claimed.v1") if e["data"]["stage"] == "accept"]
+    assert sorted(claimed) == sorted(waiting)  # one claim event per package
+
+
+async def test_a_start_that_died_is_completed_by_the_next_reader(harness: Harness) -> None:
+    team, waiting = await _team(harness, items=15, waiting=3)
+    move = harness.packages.move
+    calls = []
+
+    async def dying(*args: Any, **kw: Any) -> Any:
+        calls.append(kw.get("owner"))
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return await move(*args, **kw)
+
+    harness.packages.move = dying  # type: ignore[method-assign]
+    await refused(team.start(percent=100), grpc.StatusCode.UNKNOWN)
+    harness.packages.move = move  # type: ignore[method-assign]
+    [session] = await harness.db[ACCEPTANCES].find({"job_id": team.job_id}).to_list(None)
+    assert session["state"] == "starting"
+    await refused(team.start(percent=100), grpc.StatusCode.FAILED_PRECONDITION, "is starting")
+    shown = await team.acc.GetAcceptance(apb.GetAcceptanceRequest(job_id=team.job_id))
+    assert shown.state == apb.ACCEPTANCE_STATE_STARTING  # its starter may still be at work
+
+    await harness.db[ACCEPTANCES].update_one({"_id": session["_id"]}, {"$set": {
+        "started_at": datetime.now(UTC) - timedelta(minutes=5)}})
+    resumed = await team.acc.GetAcceptance(apb.GetAcceptanceRequest(job_id=team.job_id))
+    assert resumed.state == apb.ACCEPTANCE_STATE_ONGOING
+    assert sorted(resumed.package_ids) == waiting and resumed.report.sampled == 15
+    claimed = [e["data"]["package_id"] for e in await harness.events(
+        "labelops.package.claimed.v1") if e["data"]["holder"] == holder(session["_id"])]
+    assert sorted(claimed) == waiting  # each package taken in once

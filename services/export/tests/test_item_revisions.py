@@ -1,0 +1,57 @@
+"""An administrator's revision of an accepted item (``ItemRevised``) reaches the labeled
+view like an acceptance: the latest revision per item wins, older or redelivered ones
+change nothing, and the next export holds the revised answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from labelops_shared.annotations import build_template
+from labelops_shared.contracts import ItemRevised
+from labelops_shared.events import new_event
+from services.export.adapters.repository import LABELED
+from services.export.tests.conftest import Harness
+
+TEXT = build_template("text_classification", [{"name": "pos"}, {"name": "neg"}]).to_dict()
+
+
+def _revised(revision: int, label: str, item: str = "ds1:1:0001") -> ItemRevised:
+    return ItemRevised(job_id="j1", package_id="p1", item_id=item,
+                       answer={"label": label}, revision=revision, by="ada",
+                       reason="the text is negative", data={"text": f"text of {item}"},
+                       labeler="lee", hard=True)
+
+
+async def _view(harness: Harness, item: str = "ds1:1:0001") -> dict[str, Any]:
+    doc: dict[str, Any] = await harness.db[LABELED].find_one({"_id": f"j1:{item}"})
+    return doc
+
+
+async def test_a_revision_replaces_the_accepted_answer(harness: Harness) -> None:
+    await harness.create_job("j1", TEXT, ["pos", "neg"])
+    await harness.accept("j1", "p1", [(f"ds1:1:{n:04d}", {"text": f"text of ds1:1:{n:04d}"},
+                                       {"label": "pos"}, "lee", 6) for n in range(3)])
+    assert await harness.deliver(_revised(7, "neg")) == "handled"
+    doc = await _view(harness)
+    assert (json.loads(doc["answer_json"]), doc["revision"], doc["accepter"]) == (
+        {"label": "neg"}, 7, "ada")
+    assert (doc["revised_by"], doc["revision_reason"], doc["labeler"], doc["hard"]) == (
+        "ada", "the text is negative", "lee", True)
+    assert json.loads(doc["data_json"]) == {"text": "text of ds1:1:0001"}
+
+    # The same revision again (a redelivery with a new id), an older one, or the earlier
+    # acceptance arriving late change nothing.
+    raw = new_event(_revised(7, "pos"), source="/labelops/test").to_bytes()
+    assert await harness.consumer.handle(raw, topic=ItemRevised.TOPIC) == "handled"
+    await harness.deliver(_revised(5, "pos"))
+    await harness.accept("j1", "p1", [("ds1:1:0001", {}, {"label": "pos"}, "lee", 6)])
+    assert json.loads((await _view(harness))["answer_json"]) == {"label": "neg"}
+    await harness.deliver(_revised(9, "neg"))
+    assert (await _view(harness))["revision"] == 9
+
+    await harness.deliver(_revised(8, "pos"))  # overtaken by revision 9
+    done = await harness.finished((await harness.start("j1", "manifest")).id)
+    lines = {json.loads(x)["id"]: json.loads(x) for x in harness.file(done).splitlines()}
+    assert lines["ds1:1:0001"]["label"] == "neg" and lines["ds1:1:0000"]["label"] == "pos"
+    assert len(lines) == 3

@@ -630,6 +630,8 @@ def print_tables(run: dict[str, Any]) -> None:
     for lv in ls_levels.values():
         if lv["errors"]:
             console.print(f"Label Studio errors at {lv['concurrency']}: {lv['errors']}")
+    for line in (ls or {}).get("server_log_errors", [])[-10:]:
+        console.print(f"  label-studio log: {line[:200]}", markup=False)
 
 
 def parse_args() -> argparse.Namespace:

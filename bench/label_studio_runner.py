@@ -160,6 +160,11 @@ def run(tasks: int, levels: list[int], seconds: float, say: Any = print) -> dict
         loaded = side(server, "load", "--url", server.url, "--project",
                       str(project["project"]), "--tokens-file", str(tokens_file),
                       "--levels", ",".join(map(str, levels)), "--seconds", str(seconds))
+        if any(lv["errors"] for lv in loaded["levels"]):
+            # the server's account of its errors, before its data directory goes
+            lines = server.log.read_text(errors="replace").splitlines()
+            loaded["server_log_errors"] = [line for line in lines if any(
+                word in line for word in ("ERROR", "Error", "error", "Traceback"))][-40:]
     return {"version": version, "server": "label-studio start (Django runserver, SQLite)",
             "tasks": project["tasks"], "import_s": project["import_s"],
             "import_tasks_per_s": project["tasks"] / project["import_s"], **loaded}

@@ -30,9 +30,6 @@ import sys
 import time
 from typing import Any
 
-# This file's folder (bench/) is not a package path here: it must not shadow label_studio.
-sys.path[:] = [p for p in sys.path if p and not p.rstrip("/").endswith("bench")]
-
 LABELS = ("positive", "negative", "neutral")
 LABEL_CONFIG = """<View>
   <Text name="text" value="$text"/>
@@ -69,6 +66,8 @@ def task_text(n: int) -> str:
 def create_users(count: int, prefix: str) -> list[str]:
     from types import SimpleNamespace
 
+    # This file's folder (bench/) must not shadow the label_studio package.
+    sys.path[:] = [p for p in sys.path if p and not p.rstrip("/").endswith("bench")]
     from label_studio import server
 
     server._setup_env()

@@ -476,6 +476,20 @@ def clean_up(admin: Clients, job_id: str | None, dataset_id: str | None) -> None
 # -- the run --------------------------------------------------------------------------------
 
 
+def assignment_db_size(env: dict[str, str]) -> dict[str, int]:
+    """Documents in the assignment service's collections that its scans read (on FerretDB
+    a filtered read scans its whole collection, so these sizes move the figures)."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(env["LABELOPS_MONGO_URL"])
+    try:
+        db = client["labelops_assignment"]
+        return {name: db[name].estimated_document_count()
+                for name in ("packages", "annotations", "prelabels", "tickets")}
+    finally:
+        client.close()
+
+
 def stack_pids() -> dict[str, int | None]:
     processes = ServiceProcesses(Path(labelops_home()))
     return {"assignment": processes.pid("assignment"),
@@ -492,7 +506,7 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
     admin = connect(auth.issue_token(env["LABELOPS_JWT_SECRET"], subject="bench-admin",
                                      workspace=WORKSPACE, ttl_seconds=TOKEN_TTL,
                                      roles=[auth.ANNOTATION_ADMIN, auth.WORKSPACE_ADMIN]))
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"assignment_db_before": assignment_db_size(env)}
     dataset_id = job_id = None
     try:
         say(f"importing {args.items:,} items")
@@ -536,6 +550,8 @@ def print_tables(run: dict[str, Any]) -> None:
                             f"{packaging['packages']:,} packages of {packaging['package_size']}")
         for column in ("figure", "value"):
             table.add_column(column)
+        table.add_row("assignment database before the run (all jobs)", ", ".join(
+            f"{n:,} {name}" for name, n in ours["assignment_db_before"].items()))
         table.add_row("dataset import (before the job)", f"{ours['dataset_import_s']:.1f} s")
         table.add_row("PublishJob → first packages counted",
                       f"{packaging['first_packages_s']:.1f} s")

@@ -631,10 +631,12 @@ def print_tables(run: dict[str, Any]) -> None:
     row("items answered / s", "LabelOps", lambda lv: f"{lv['items_per_s']:,.1f}", by_c)
     row("", "Label Studio", lambda lv: f"{lv['annotations_per_s']:,.1f}", ls_levels)
     row("packages / s", "LabelOps", lambda lv: f"{lv['packages_per_s']:,.2f}", by_c)
-    row("claims / s", "LabelOps", lambda lv: f"{lv['claim']['count'] / lv['seconds']:,.2f}",
+    row("claims / s (claims measured)", "LabelOps",
+        lambda lv: f"{lv['claim']['count'] / lv['seconds']:,.2f} ({lv['claim']['count']})",
         by_c)
     row("", "Label Studio (next)",
-        lambda lv: f"{lv['next']['count'] / lv['seconds']:,.1f}", ls_levels)
+        lambda lv: f"{lv['next']['count'] / lv['seconds']:,.1f} ({lv['next']['count']})",
+        ls_levels)
     row("errors", "LabelOps", lambda lv: str(sum(lv["errors"].values())), by_c)
     row("", "Label Studio", lambda lv: str(sum(lv["errors"].values())), ls_levels)
     row("CPU cores", "LabelOps", lambda lv: " · ".join(
@@ -657,10 +659,10 @@ def parse_args() -> argparse.Namespace:
                         help="items per package (1,000,000 items allow 50-200)")
     parser.add_argument("--levels", default="1,16,64",
                         help="labeler concurrencies, comma-separated")
-    parser.add_argument("--seconds", type=float, default=30, help="per level")
+    parser.add_argument("--seconds", type=float, default=60, help="per level")
     parser.add_argument("--check-labelers", type=int, default=16)
     parser.add_argument("--checkers", type=int, default=4, help="0 skips the check phase")
-    parser.add_argument("--check-seconds", type=float, default=30)
+    parser.add_argument("--check-seconds", type=float, default=60)
     parser.add_argument("--check-grace", type=float, default=30,
                         help="how long checkers go on after the labelers stop")
     parser.add_argument("--ls-tasks", type=int, default=None,

@@ -165,7 +165,8 @@ class AcceptanceServicer:
         if session is None or caller.workspace not in ("*", session["workspace"]):
             await _abort(context, grpc.StatusCode.NOT_FOUND,
                          f"acceptance_id: acceptance {session_id!r} not found")
-        return await self._settled(session), await self._job(session["job_id"], context)
+        job = await self._job(session["job_id"], context)
+        return await self._settled(session), job
 
     @staticmethod
     async def _working(job: Document, context: Any) -> None:

@@ -21,6 +21,7 @@ from services.assignment.acceptance import ROLES
 from services.assignment.adapters.acceptances import ACCEPTANCES
 from services.assignment.adapters.repository import ANNOTATIONS, PACKAGES, annotation_id
 from services.assignment.domain.acceptance import Sampling, holder, sample
+from services.assignment.domain.replay import replay
 from services.assignment.tests.conftest import ANSWER, Harness
 
 LABEL, CHECK, ACCEPT = pb.STAGE_LABEL, pb.STAGE_CHECK, pb.STAGE_ACCEPT
@@ -459,6 +460,11 @@ async def test_finishing_resumes_after_a_crash_moving_each_package_once(
     # checked (v4), taken in (v5), finished (v6): the crashed move's ticket was taken
     # again by its owner, no version was skipped
     assert {d["version"] for d in docs} == {6}
+    # Every move announced itself once: the events alone rebuild the package states.
+    rebuilt = replay("label_check_accept", [e for e in events
+                                            if e["data"].get("job_id") == team.job_id])
+    assert not rebuilt.violations
+    assert {p: (r.state, r.holder) for p, r in rebuilt.packages.items()} == states
 
 
 async def test_who_may_accept(harness: Harness) -> None:

@@ -76,10 +76,6 @@ def resolve(mapping: Sequence[tuple[str, str]], topics: Sequence[Mapping[str, An
     return found
 
 
-def _type(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def coerce(topic: Mapping[str, Any], value: Any) -> Any:
     """The answer a raw dataset value stands for, before checking: a lone label is a list of
     one for a multiple-choice topic, and JSON text is read for a structured topic."""
@@ -174,7 +170,3 @@ class Tally:
                    predictions=int(doc.get("predictions", 0)),
                    missing=int(doc.get("missing", 0)), invalid=int(doc.get("invalid", 0)),
                    invalid_values=list(doc.get("invalid_values", [])))
-
-
-def type_name(value: Any) -> str:
-    return _type(value)

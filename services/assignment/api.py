@@ -210,6 +210,7 @@ class AssignmentServicer:
         job = await self._job(doc["job_id"], context)
         data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
         prelabels = await self.repo.prelabels(doc["job_id"], doc["item_ids"])
+        marks = await self.repo.prelabel_marks(doc["job_id"], doc["item_ids"])
         saved = await self.repo.annotations(doc["_id"])
         answers = wf.latest_answers(saved)
         inspect = set(doc["to_inspect"])
@@ -220,7 +221,12 @@ class AssignmentServicer:
 
         def item(item_id: str) -> pb.PackageItem:
             latest = answers.get(item_id) or {}
+            mark = marks.get(item_id) or {}
             return pb.PackageItem(
+                prelabel_to_confirm=bool(mark.get("to_confirm")),
+                prelabel_hard=bool(mark.get("hard")),
+                prelabel_confidence=float(mark.get("confidence") or 0.0),
+                prelabel_source=str(mark.get("source", "")),
                 item_id=item_id, data_json=as_json(data.get(item_id, {})),
                 prelabel_json=as_json(prelabels[item_id]) if item_id in prelabels else "",
                 answer_json=as_json(answer_of(latest)) if latest else "",
@@ -311,12 +317,23 @@ class AssignmentServicer:
         saves the scan, the package's ticket settles the race."""
         board = self.packages.board
         waiting = wf.CLAIMABLE[stage].value
-        # Targeted packages need an await to decide (team members), so candidates are
-        # filtered in two steps: synchronously by what the slot says, then here.
+        # Packages reserved for others are passed over on the board, so however many come
+        # first they never use up the attempts: the caller's membership of the teams the
+        # job's rule names is read once (a team not known here is checked by _may_claim).
+        rule_teams = (job.get("package_rule") or {}).get("teams") or []
+        member = {t: subject in await self.repo.team_labelers([t])
+                  for t in (rule_teams if stage is Stage.LABEL else [])}
         rebuilt, tried = False, set()
+
+        def allowed(s: Slot) -> bool:
+            if s.package_id in tried or (stage is Stage.CHECK and s.labeler == subject):
+                return False
+            if stage is not Stage.LABEL or not (s.targets or s.target_teams):
+                return True
+            return subject in s.targets or any(member.get(t, True) for t in s.target_teams)
+
         for _ in range(CLAIM_ATTEMPTS):
-            slot = board.take(job["_id"], waiting, lambda s: s.package_id not in tried and not (
-                stage is Stage.CHECK and s.labeler == subject))
+            slot = board.take(job["_id"], waiting, allowed)
             if slot is None:
                 if not rebuilt and await self.packages.rebuild(min_age=1.0):
                     rebuilt = True

@@ -301,13 +301,23 @@ async def store_prelabels(event: Envelope[Any], ctx: HandlerContext, *, repo: Re
     data: PredictionsReady = event.data
     uow = ctx.unit_of_work()
     by_item: dict[str, dict[str, Any]] = {}
+    hard: set[str] = set()
+    confidence: dict[str, float] = {}
     for p in data.predictions:
         by_item.setdefault(p.item_id, {})[p.topic] = p.answer
+        if p.hard:
+            hard.add(p.item_id)
+        if p.confidence is not None:  # the item's least sure topic
+            confidence[p.item_id] = min(confidence.get(p.item_id, 1.0), p.confidence)
     for item_id, answers in by_item.items():
         doc_id = prelabel_id(data.job_id, item_id)
         uow.insert(PRELABELS, {"_id": doc_id, "job_id": data.job_id, "item_id": item_id,
                                PRELABEL_JSON: {}})
-        uow.set(PRELABELS, doc_id, {"source": data.source, **prelabel_fields(answers)})
+        # "to be confirmed" (auto labeling): shown to the worker, never submitted for them
+        uow.set(PRELABELS, doc_id, {"source": data.source, "to_confirm": data.to_confirm,
+                                    "hard": item_id in hard,
+                                    "confidence": confidence.get(item_id),
+                                    **prelabel_fields(answers)})
     await ctx.commit(uow, part="prelabels")
     job = await repo.job(data.job_id)
     if job is not None and by_item:
@@ -337,6 +347,9 @@ async def _skip_formal(repo: Repository, datasets: Datasets, packages: Packages,
         prelabels = await repo.prelabels(job["_id"], doc["item_ids"])
         if any(i not in prelabels for i in doc["item_ids"]):
             continue
+        marks = await repo.prelabel_marks(job["_id"], doc["item_ids"])
+        if any(marks.get(i, {}).get("to_confirm") for i in doc["item_ids"]):
+            continue  # auto-labeled: a worker confirms or corrects them
         data = (await datasets.items(job["dataset_id"], doc["item_ids"])
                 if checker.needs_item else {})
         if any(checker.validate(prelabels[i], data.get(i)) for i in doc["item_ids"]):

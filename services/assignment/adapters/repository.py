@@ -162,6 +162,15 @@ class Repository:
         docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)
         return {d["item_id"]: prelabel_answers(d) for d in docs}
 
+    async def prelabel_marks(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Document]:
+        """Per pre-labeled item: to_confirm, hard, confidence, source."""
+        ids = [prelabel_id(job_id, i) for i in item_ids]
+        docs = await self.db[PRELABELS].find(
+            {"_id": {"$in": ids}},
+            {"item_id": 1, "to_confirm": 1, "hard": 1, "confidence": 1, "source": 1},
+        ).to_list(None)
+        return {d["item_id"]: d for d in docs}
+
     async def job_annotations(self, job_id: str) -> AsyncIterator[Document]:
         """Every annotation of the job, in _id order (a scan on FerretDB v1)."""
         cursor = self.db[ANNOTATIONS].find({"job_id": job_id}).sort("_id", ASCENDING)

@@ -280,3 +280,24 @@ async def test_a_claim_racing_the_formal_submit_ends_in_one_state(
     else:
         assert (doc["state"], doc["holder"], doc["labeler"]) == ("to_check", "", "prelabel")
         assert events == ["created", "submitted"]
+
+
+async def test_auto_labels_to_be_confirmed_are_shown_never_submitted(harness: Harness) -> None:
+    """Auto labeling's predictions wait for a worker to confirm or correct them, even on a
+    formal job; the worker sees them with the model's confidence and hard marks."""
+    job_id, _, items = await publish(harness, items=3, package_size=3, prelabel=FORMAL,
+                                     workflow="label_check")
+    auto = PredictionsReady(job_id=job_id, source="auto", to_confirm=True, predictions=[
+        Prediction(item_id=i, topic=topic, answer=answer, confidence=0.9 - n / 10,
+                   hard=n == 2)
+        for n, i in enumerate(items) for topic, answer in valid(i)[i].items()])
+    assert await harness.deliver(auto) == "handled"
+    assert (await stored(harness, f"{job_id}-p000000"))["state"] == "open"
+    lee = harness.client("lee", auth.LABELER)
+    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id,
+                                                            stage=pb.STAGE_LABEL))
+    detail = await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    shown = [(json.loads(i.prelabel_json), i.prelabel_to_confirm, i.prelabel_hard,
+              round(i.prelabel_confidence, 2), i.prelabel_source) for i in detail.items]
+    assert shown == [({"label": "neg", "tags": ["y"]}, True, n == 2, round(0.9 - n / 10, 2),
+                      "auto") for n in range(3)]

@@ -167,3 +167,20 @@ async def test_packages_targeted_at_a_team_go_to_its_labelers(harness: Harness) 
     await team(deleted=True)
     assert await harness.db["teams"].find_one({"_id": "t1"}) is None
     assert (await claim(harness.client("ann", auth.LABELER), job_id)).index == 0
+
+
+async def test_a_targeted_package_is_found_behind_many_reserved_for_others(
+    harness: Harness,
+) -> None:
+    """Seventy labelers, one package each in turn: the last one named still gets hers,
+    however many packages reserved for others come first (and again after a release)."""
+    people = [f"p{n:02d}" for n in range(70)]
+    job_id, _, _ = await publish(harness, items=140, package_size=1, rule=PackageRuleSpec(
+        kind="targeted", size=1, labelers=people))
+    last = harness.client("p69", auth.LABELER)
+    first = await claim(last, job_id)
+    assert (first.index, list(first.targets)) == (69, ["p69"])
+    assert (await claim(last, job_id)).index == 139
+    await refused(claim(last, job_id), NOT_FOUND, "no open package")
+    await last.ReleasePackage(pb.ReleasePackageRequest(package_id=first.id, reason="later"))
+    assert (await claim(last, job_id)).index == 69

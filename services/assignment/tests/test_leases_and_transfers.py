@@ -94,20 +94,26 @@ async def test_the_sweeper_releases_an_expired_claim_and_spares_a_renewed_one(
 ) -> None:
     """No database tricks: a short lease really runs out, unless the holder works."""
     job_id, _, items = await publish(harness, items=10, package_size=5)
-    monkeypatch.setattr(harness.packages.settings, "lease_seconds", 1.5)
+    monkeypatch.setattr(harness.packages.settings, "lease_seconds", 2.0)
     lee, eve = harness.client("lee", auth.LABELER), harness.client("eve", auth.LABELER)
     idle = await claim(lee, job_id)
     busy = await claim(eve, job_id)
-    await asyncio.sleep(0.8)
+    first_leases = [await _lease_of(harness, p.id) for p in (idle, busy)]
+    await asyncio.sleep(1.0)
     assert await harness.packages.expire_leases() == 0
     await save(eve, busy.id, items[5])  # eve works: her lease starts again
-    await asyncio.sleep(0.9)  # lee's lease is over, eve's renewed one is not
+    renewed = await _lease_of(harness, busy.id)
 
+    async def until(moment: datetime) -> None:
+        await asyncio.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0) + 0.05)
+
+    await until(max(lease for lease in first_leases if lease is not None))
+    assert renewed is not None and renewed > datetime.now(UTC)  # only lee's lease is over
     assert await harness.packages.expire_leases() == 1
     assert await harness.packages.expire_leases() == 0  # once
     assert ((await stored(harness, idle.id))["state"], (await stored(harness, busy.id))[
         "state"]) == ("open", "labeling")
-    await asyncio.sleep(1.0)
+    await until(renewed)
     assert await harness.packages.expire_leases() == 1
     assert (await stored(harness, busy.id))["state"] == "open"
     released = await harness.events(RELEASED)
@@ -380,8 +386,8 @@ async def _race_submit_and_expiry(harness: Harness, monkeypatch: pytest.MonkeyPa
     lee = harness.client("lee", auth.LABELER)
     package = await claim(lee, job_id)
     await label_all(lee, package.id)
-    monkeypatch.setattr(harness.packages.settings, "lease_seconds", 0.3)
-    await save(lee, package.id, items[0])  # the last save: the lease ends in 0.3 s
+    monkeypatch.setattr(harness.packages.settings, "lease_seconds", 0.5)
+    await save(lee, package.id, items[0])  # the last save: the lease ends in 0.5 s
     monkeypatch.setattr(harness.packages.settings, "lease_seconds", 60.0)
     lease = await _lease_of(harness, package.id)
     assert lease is not None
@@ -426,7 +432,7 @@ async def test_submit_against_lease_expiry_ends_in_one_state(
     the pool, the submit refused): never both, never neither."""
     other = harness.client("lee", auth.LABELER, stub=await harness.replica())
     outcomes = [await _race_submit_and_expiry(harness, monkeypatch, other, offset)
-                for offset in (-0.1, -0.02, -0.01, -0.006, -0.004, -0.002, 0.0, 0.005, 0.1)]
+                for offset in (-0.45, -0.02, -0.01, -0.006, -0.004, -0.002, 0.0, 0.005, 0.1)]
     assert "ok" in outcomes and set(outcomes) - {"ok"}  # both sides won some rounds
 
 

@@ -62,6 +62,7 @@ WORKERS = frozenset({auth.LABELER, auth.CHECKER, auth.ACCEPTER})
 # A claim that keeps losing races (other replicas with a stale board) gives up after this
 # many candidates and answers UNAVAILABLE: the client retries.
 CLAIM_ATTEMPTS = 64
+ACCEPTANCE_HOLDER = "acceptance:"  # a job-level acceptance holds its packages
 
 ROLES = {
     "ListPackages": auth.ADMINS | WORKERS,
@@ -243,7 +244,7 @@ class AssignmentServicer:
     ) -> pb.JobProgress:
         job = await self._job(request.job_id, context)
         by_state, items, accepted = await self.repo.progress(job["_id"])
-        completed = await self._maybe_complete(job, by_state, items)
+        completed = await self.maybe_complete(job, by_state, items)
         return pb.JobProgress(
             job_id=job["_id"], package_count=sum(by_state.values()), item_count=items,
             packages_by_state=dict(by_state), accepted_items=accepted, completed=completed,
@@ -384,6 +385,15 @@ class AssignmentServicer:
                          f"package_id: your claim of {doc['_id']} expired at "
                          f"{_rfc3339(lease)}; claim a package again")
 
+    @staticmethod
+    async def _not_in_acceptance(doc: Document, context: Any) -> None:
+        """A package a job-level acceptance took in moves only when that acceptance ends."""
+        if doc["holder"].startswith(ACCEPTANCE_HOLDER):
+            session = doc["holder"].removeprefix(ACCEPTANCE_HOLDER)
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"package_id: {doc['_id']} is in acceptance {session}; finish "
+                         "that acceptance first")
+
     async def ReleasePackage(self, request: pb.ReleasePackageRequest,
                              context: Any) -> pb.Package:
         doc = await self._held(request.package_id, context, admin_ok=True)
@@ -391,6 +401,7 @@ class AssignmentServicer:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                          "reason: say why the package is released")
         await self._job(doc["job_id"], context)
+        await self._not_in_acceptance(doc, context)
         stage = wf.working_stage(doc["state"])
         try:
             fields = released_fields(doc)
@@ -417,6 +428,7 @@ class AssignmentServicer:
         if errors:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))
         job = await self._working_job(doc, context)
+        await self._not_in_acceptance(doc, context)
         try:
             stage, state = wf.transfer(doc["state"])
         except wf.WorkflowError as exc:
@@ -515,7 +527,7 @@ class AssignmentServicer:
             await self._accepted(uow, doc, job, accepter="")
         moved = await self._commit(context, doc, fields, uow, "submit")
         if state is State.ACCEPTED:
-            await self._maybe_complete(job)
+            await self.maybe_complete(job)
         return _package_pb(moved)
 
     # --- check and acceptance -------------------------------------------------------
@@ -568,7 +580,7 @@ class AssignmentServicer:
                                      by=checker, rejections=rejections), subject=subject)
         moved = await self._commit(context, doc, fields, uow, "review")
         if state is State.ACCEPTED:
-            await self._maybe_complete(job)
+            await self.maybe_complete(job)
         return _package_pb(moved)
 
     async def AcceptPackage(self, request: pb.AcceptPackageRequest, context: Any) -> pb.Package:
@@ -589,7 +601,7 @@ class AssignmentServicer:
                      subject=f"packages/{doc['_id']}")
         moved = await self._commit(context, doc, fields, uow, "acceptance")
         if state is State.ACCEPTED:
-            await self._maybe_complete(job)
+            await self.maybe_complete(job)
         return _package_pb(moved)
 
     async def _accepted(self, uow: UnitOfWork, doc: Document, job: Document,
@@ -602,7 +614,7 @@ class AssignmentServicer:
             for i in doc["item_ids"] if i in final and not final[i].get("invalid")],
             accepter=accepter)
 
-    async def _maybe_complete(self, job: Document, by_state: Any = None,
+    async def maybe_complete(self, job: Document, by_state: Any = None,
                               items: int = 0) -> bool:
         """Emit JobCompleted once all the job's packages are accepted or closed."""
         return await self.packages.complete_if_done(job, by_state, items)

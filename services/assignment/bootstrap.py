@@ -22,7 +22,7 @@ def build(rt: Runtime) -> ServiceParts:
     servicer = AssignmentServicer(repo, rt.outbox, datasets, rt.source, packages)
     accepting = acceptance.AcceptanceServicer(
         repo, acceptances.Acceptances(rt.db), rt.outbox, datasets, rt.source, packages,
-        complete=servicer._maybe_complete)
+        complete=servicer.maybe_complete)
     return ServiceParts(
         grpc_services=[
             GrpcService("labelops.assignment.v1.AssignmentService", servicer,

@@ -163,7 +163,7 @@ async def harness(db: Any) -> AsyncIterator[Harness]:
     servicer = AssignmentServicer(repo, box, datasets, "/labelops/assignment", packages)
     accepting = acceptance.AcceptanceServicer(
         repo, acceptances.Acceptances(db), box, datasets, "/labelops/assignment", packages,
-        complete=servicer._maybe_complete)
+        complete=servicer.maybe_complete)
     server, port, _ = await start_server(
         [GrpcService("labelops.assignment.v1.AssignmentService", servicer,
                      assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES),

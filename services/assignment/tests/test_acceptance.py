@@ -392,16 +392,21 @@ async def test_the_overwrite_policy_decides_over_an_earlier_acceptance(
         assert (newer["acceptance"], json.loads(newer["answer_json"])) == (second, FIXED)
 
 
-async def test_a_package_released_meanwhile_is_left_out(harness: Harness) -> None:
+async def test_a_package_in_an_acceptance_cannot_be_released_or_transferred(
+        harness: Harness) -> None:
     team, waiting = await _team(harness, items=10, waiting=2)
     sid = (await team.start(percent=100)).id
-    await team.admin.ReleasePackage(pb.ReleasePackageRequest(package_id=waiting[1],
-                                                             reason="needed elsewhere"))
+    for call in (team.admin.ReleasePackage(pb.ReleasePackageRequest(
+                     package_id=waiting[1], reason="needed elsewhere")),
+                 team.admin.TransferPackage(pb.TransferPackageRequest(
+                     package_id=waiting[1], to="acc", reason="needed elsewhere"))):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert f"is in acceptance {sid}" in (refused.value.details() or "")
     finished = await team.finish(sid, "ALL_PASS")
-    assert (finished.outcome.packages_accepted, finished.outcome.packages_left_out) == (1, 1)
-    states = await team.states()
-    assert states[waiting[1]] == ("to_accept", "")
-    assert len(await harness.events("labelops.package.accepted.v1")) == 1
+    assert (finished.outcome.packages_accepted, finished.outcome.packages_left_out) == (2, 0)
+    assert len(await harness.events("labelops.package.accepted.v1")) == 2
 
 
 async def test_a_package_claimed_before_the_start_is_not_taken(harness: Harness) -> None:

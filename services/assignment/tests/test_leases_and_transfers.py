@@ -6,6 +6,7 @@ expiry or a transfer end in one state with the winner's events only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,6 +120,39 @@ async def test_the_sweeper_releases_an_expired_claim_and_spares_a_renewed_one(
     released = await harness.events(RELEASED)
     assert [(e["data"]["package_id"], e["data"]["holder"]) for e in released] == [
         (idle.id, "lee"), (busy.id, "eve")]
+
+
+async def test_the_background_sweeper_expires_claims_made_on_any_replica(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service's upkeep task: it rebuilds its board (learning of claims other replicas
+    made) and releases what ran out, with nobody calling it."""
+    job_id, _, _ = await publish(harness, items=10, package_size=5)
+    settings = harness.packages.settings
+    monkeypatch.setattr(settings, "lease_seconds", 0.5)
+    monkeypatch.setattr(settings, "sweep_seconds", 0.05)
+    monkeypatch.setattr(settings, "rescan_seconds", 0.2)
+    here = await claim(harness.client("lee", auth.LABELER), job_id)
+    elsewhere = await claim(harness.client("eve", auth.LABELER, stub=await harness.replica()),
+                            job_id)
+    known = harness.packages.board.get(elsewhere.id)
+    assert known is None or not known.holder  # this replica's board has not seen eve's claim
+    upkeep = asyncio.create_task(harness.packages.run())
+    try:
+        for _ in range(200):
+            states = {(await stored(harness, p.id))["state"] for p in (here, elsewhere)}
+            if states == {"open"}:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        upkeep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await upkeep
+    assert states == {"open"}
+    released = await harness.events(RELEASED)
+    assert sorted((e["data"]["package_id"], e["data"]["holder"], e["data"]["reason"])
+                  for e in released) == [(here.id, "lee", "lease expired"),
+                                         (elsewhere.id, "eve", "lease expired")]
 
 
 async def test_an_expired_lease_returns_the_package_to_the_pool_with_its_drafts(

@@ -24,6 +24,7 @@ from labelops_shared.contracts import (
     PredictionsReady,
     PrelabelSpec,
 )
+from services.assignment import handlers
 from services.assignment.tests.conftest import ANSWER, WORKSPACE, Harness
 from services.assignment.tests.support import (
     CHECK,
@@ -189,6 +190,23 @@ async def test_prelabels_arriving_before_the_cut_are_applied_at_cut_time(
     assert (await stored(harness, first))["state"] == "to_check"
     assert kinds(await package_events(harness, first)) == ["created", "submitted"]
     assert (await stored(harness, f"{job_id}-p000001"))["state"] == "open"
+
+
+async def test_a_job_fully_prelabeled_before_its_cut_completes_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handlers, "PACKAGES_PER_COMMIT", 2)  # the cut commits in parts
+    job_id = uuid.uuid4().hex
+    dataset_id = f"d{job_id[:6]}"
+    items = harness.datasets.add(dataset_id, 1, 10)
+    assert await harness.deliver(predictions(job_id, valid(*items))) == "handled"
+    await publish(harness, package_size=2, prelabel=FORMAL, dataset=dataset_id,
+                  job_id=job_id)
+    accepted = [e for e in await harness.events(PackageAccepted.TYPE)
+                if e["data"]["job_id"] == job_id]
+    assert len(accepted) == 5
+    [completed] = await harness.events(JobCompleted.TYPE)  # once, when the cut ended
+    assert completed["data"] == {"job_id": job_id, "package_count": 5, "item_count": 10}
 
 
 async def test_new_items_already_prelabeled_skip_labeling(harness: Harness) -> None:

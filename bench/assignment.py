@@ -264,7 +264,7 @@ async def level(env: dict[str, str], job_id: str, concurrency: int, seconds: flo
 
 
 async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checker_count: int,
-                    seconds: float, grace: float,
+                    seconds: float, grace: float, poll_pause: float,
                     pids: dict[str, int | None]) -> dict[str, Any]:
     """Labelers submit while checkers poll ClaimPackage(check) without pause; per package,
     SubmitPackage returned → a checker's ClaimPackage returned it."""
@@ -291,6 +291,8 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.NOT_FOUND:
                     empty_polls.append((time.perf_counter() - t) * 1000)
+                    if poll_pause:
+                        await asyncio.sleep(poll_pause)
                 else:
                     check_errors[f"ClaimPackage(check) {_code(exc)}"] += 1
                     await asyncio.sleep(0.05)
@@ -312,7 +314,7 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
     delays = [(claimed_at[p] - t) * 1000 for p, t in timings.submitted_at.items()
               if p in claimed_at]
     return {"labelers": labeler_count, "checkers": checker_count, "seconds": wall,
-            "grace_s": grace,
+            "grace_s": grace, "poll_pause_s": poll_pause,
             "submitted": len(timings.submitted_at), "claimed_by_checkers": len(delays),
             "not_claimed": len(timings.submitted_at) - len(delays),
             "submit_to_claim": summary(delays), "empty_poll": summary(empty_polls),
@@ -523,7 +525,7 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
                 f"checkers polling, {args.check_seconds:.0f}s")
             found["checkable"] = asyncio.run(checkable(
                 env, job_id, args.check_labelers, args.checkers, args.check_seconds,
-                args.check_grace, pids))
+                args.check_grace, args.check_poll_ms / 1000, pids))
         found["levels"] = []
         for concurrency in args.levels:
             say(f"{concurrency} labelers, {args.seconds:.0f}s")
@@ -573,8 +575,11 @@ def print_tables(run: dict[str, Any]) -> None:
     check = ours.get("checkable")
     if check:
         s = check["submit_to_claim"]
+        pause = check.get("poll_pause_s", 0) * 1000
         table = Table(title=f"Submit → claimable by checkers ({check['labelers']} labelers, "
-                            f"{check['checkers']} checkers polling, {check['seconds']:.0f}s)")
+                            f"{check['checkers']} checkers polling"
+                            f"{f' with {pause:.0f} ms pauses' if pause else ' back to back'}, "
+                            f"{check['seconds']:.0f}s)")
         for column in ("figure", "value", "target"):
             table.add_column(column)
         p99_s = s["p99_ms"] / 1000
@@ -665,6 +670,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--check-seconds", type=float, default=60)
     parser.add_argument("--check-grace", type=float, default=30,
                         help="how long checkers go on after the labelers stop")
+    parser.add_argument("--check-poll-ms", type=float, default=0,
+                        help="checkers' pause after a claim that found nothing (0: none)")
     parser.add_argument("--ls-tasks", type=int, default=None,
                         help="Label Studio tasks (default: --items)")
     parser.add_argument("--skip-label-studio", action="store_true")

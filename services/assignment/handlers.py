@@ -232,14 +232,13 @@ async def drop_deleted_items(event: Envelope[Any], ctx: HandlerContext, *,
 
 async def _remove_items(repo: Repository, packages: Packages, ctx: HandlerContext,
                         job_id: str, item_ids: Sequence[str], reason: str) -> None:
-    """Take the items out of the job's packages; a package left empty is closed. Each
+    """Take the items out of the job's packages; a package left empty is closed (an
+    accepted one stays accepted, so deleted items also leave the export view). Each
     package change takes its ticket (it may race with its holder's submit); the ticket's
     owner is this event, so a redelivery after a crash goes on where it stopped."""
     gone, closed = set(item_ids), False
     for doc in await repo.packages_holding(job_id, list(item_ids)):
         for _ in range(MOVE_ATTEMPTS):
-            if doc["state"] == State.ACCEPTED:
-                break  # accepted results are frozen
             left = [i for i in doc["item_ids"] if i not in gone]
             if len(left) == len(doc["item_ids"]):
                 break  # already taken out (a redelivery)
@@ -247,19 +246,22 @@ async def _remove_items(repo: Repository, packages: Packages, ctx: HandlerContex
             fields: Document = {"item_ids": left, "item_count": len(left),
                                 "to_inspect": [i for i in doc.get("to_inspect", [])
                                                if i not in gone]}
-            if not left:
+            # An accepted package stays accepted (its results are never un-accepted); its
+            # deleted items leave it, and the export view, all the same.
+            closing = not left and doc["state"] != State.ACCEPTED
+            if closing:
                 fields.update(state=State.CLOSED.value, stage="done", holder="",
                               lease_until=None)
             uow = ctx.unit_of_work()
             uow.emit(PackageItemsRemoved(job_id=job_id, package_id=doc["_id"],
-                                         item_ids=removed, reason=reason, closed=not left),
+                                         item_ids=removed, reason=reason, closed=closing),
                      subject=f"packages/{doc['_id']}")
             part = f"remove-{doc['_id']}-v{doc.get('version', 0)}"
             try:
                 await packages.move(doc, fields, uow, action="remove items", actor="",
                                     owner=f"{ctx.key}:{part}",
                                     commit=partial(_commit_part, ctx, part))
-                closed = closed or not left
+                closed = closed or closing
                 break
             except LostRace:
                 fresh = await repo.package(doc["_id"])

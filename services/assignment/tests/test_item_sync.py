@@ -241,9 +241,11 @@ async def test_a_job_whose_last_package_is_accepted_after_another_closed_complet
     assert completed["data"]["item_count"] == 5
 
 
-async def test_accepted_packages_stay_as_accepted(harness: Harness) -> None:
-    """Accepted results are frozen: deleting their items from the dataset later neither
-    changes nor closes the accepted package."""
+async def test_accepted_packages_stay_accepted_while_deleted_items_leave_them(
+        harness: Harness) -> None:
+    """Accepted results are never un-accepted: deleting items from the dataset later takes
+    them out of the accepted package (and so out of the export view) without closing it,
+    even when none is left."""
     job_id, dataset_id, items = await publish(harness, items=10, package_size=5)
     lee = harness.client("lee", auth.LABELER)
     package = await claim(lee, job_id)
@@ -251,12 +253,13 @@ async def test_accepted_packages_stay_as_accepted(harness: Harness) -> None:
     await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
     assert await harness.deliver(deleted(dataset_id, items[:6])) == "handled"
     doc = await stored(harness, package.id)
-    assert (doc["state"], doc["item_ids"]) == ("accepted", items[:5])
-    assert await package_events(harness, package.id, REMOVED) == []
+    assert (doc["state"], doc["item_ids"]) == ("accepted", [])
+    [removed] = await package_events(harness, package.id, REMOVED)
+    assert (removed["data"]["item_ids"], removed["data"]["closed"]) == (items[:5], False)
     assert (await stored(harness, f"{job_id}-p000001"))["item_ids"] == items[6:]
     progress = await harness.client("ada", auth.ANNOTATION_ADMIN).GetJobProgress(
         pb.GetJobProgressRequest(job_id=job_id))
-    assert progress.accepted_items == 5
+    assert progress.accepted_items == 0
 
 
 # --- a label deleted with its items ---------------------------------------------------------

@@ -195,7 +195,7 @@ async def sync_items(event: Envelope[Any], ctx: HandlerContext, *, repo: Reposit
     data: ItemsAdded = event.data
     for job_doc in await repo.jobs_of_dataset(data.dataset_id):
         if (not job_doc.get("auto_sync") or job_doc.get("package_count") is None
-                or job_doc.get("status") == JobStatus.DELETED
+                or job_doc.get("status") in (JobStatus.DELETED, JobStatus.FINISHED)
                 or data.version <= job_doc["dataset_version"]):
             continue
         job = JobSpec(**{k: v for k, v in job_doc.items() if k in JobSpec.model_fields})

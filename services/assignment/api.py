@@ -28,6 +28,7 @@ from labelops_shared.contracts import (
 from labelops_shared.label_rewrites import labels_in
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.assignment import metrics
 from services.assignment.adapters.dataset_client import Datasets
 from services.assignment.adapters.repository import (
     ANNOTATIONS,
@@ -358,10 +359,16 @@ class AssignmentServicer:
                                         stage=stage, holder=subject),
                          subject=f"packages/{doc['_id']}")
                 try:
-                    return await self.packages.move(doc, fields, uow, action=f"claim {stage}",
-                                                    actor=subject)
+                    won = await self.packages.move(doc, fields, uow, action=f"claim {stage}",
+                                                   actor=subject)
                 except LostRace:
+                    metrics.CLAIM_CONFLICTS.inc()
                     continue  # move() showed the board the package as it now is
+                since = doc.get("waiting_since")
+                if since is not None:
+                    metrics.WAIT_SECONDS.labels(stage.value).observe(
+                        (datetime.now(UTC) - _aware(since)).total_seconds())
+                return won
             finally:
                 board.give_back(slot)
         raise LostRace(f"job {job['_id']}: every candidate was taken meanwhile")
@@ -526,6 +533,7 @@ class AssignmentServicer:
         if state is State.ACCEPTED:
             await self._accepted(uow, doc, job, accepter="")
         moved = await self._commit(context, doc, fields, uow, "submit")
+        metrics.ITEMS.labels("label", "labeled").inc(doc["item_count"])
         if state is State.ACCEPTED:
             await self.maybe_complete(job)
         return _package_pb(moved)
@@ -579,6 +587,10 @@ class AssignmentServicer:
             uow.emit(PackageRejected(job_id=doc["job_id"], package_id=doc["_id"], stage="check",
                                      by=checker, rejections=rejections), subject=subject)
         moved = await self._commit(context, doc, fields, uow, "review")
+        if request.passed:
+            metrics.ITEMS.labels("check", "passed").inc(doc["item_count"])
+        else:
+            metrics.ITEMS.labels("check", "rejected").inc(len(request.rejections))
         if state is State.ACCEPTED:
             await self.maybe_complete(job)
         return _package_pb(moved)
@@ -600,6 +612,10 @@ class AssignmentServicer:
                                      stage="accept", by=accepter, rejections=rejections),
                      subject=f"packages/{doc['_id']}")
         moved = await self._commit(context, doc, fields, uow, "acceptance")
+        if request.accepted:
+            metrics.ITEMS.labels("accept", "accepted").inc(doc["item_count"])
+        else:
+            metrics.ITEMS.labels("accept", "rejected").inc(len(request.rejections))
         if state is State.ACCEPTED:
             await self.maybe_complete(job)
         return _package_pb(moved)

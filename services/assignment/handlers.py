@@ -107,6 +107,7 @@ def _package_doc(job: JobSpec, index: int, cut: Cut) -> Document:
         "stage": stage_of(State.OPEN), "labeler": "", "holder": "", "version": 0,
         "rework_count": 0, "rating": "", "to_inspect": [], "rejections": [],
         "group": cut.group, "targets": cut.targets, "lease_until": None,
+        "waiting_since": datetime.now(UTC),
     }
 
 

@@ -28,6 +28,7 @@ from labelops_shared.contracts import (
 )
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
+from services.assignment import metrics
 from services.assignment.adapters.dataset_client import Datasets
 from services.assignment.adapters.repository import PACKAGES, Repository
 from services.assignment.domain import workflow as wf
@@ -56,7 +57,8 @@ def slot_of(doc: Document) -> Slot:
         version=doc.get("version", 0), labeler=doc.get("labeler", ""),
         holder=doc.get("holder", ""),
         lease_until=_aware(lease).timestamp() if lease else None,
-        targets=tuple(targets.get("people", [])), target_teams=tuple(targets.get("teams", [])))
+        targets=tuple(targets.get("people", [])), target_teams=tuple(targets.get("teams", [])),
+        item_count=int(doc.get("item_count", 0)))
 
 
 class Packages:
@@ -69,6 +71,7 @@ class Packages:
         self.board = Board(frozenset(s.value for s in wf.CLAIMABLE.values()))
         self._rebuilt_at = 0.0
         self._rebuilding = asyncio.Lock()
+        self._reported: set[tuple[str, str]] = set()
 
     def lease_until(self, now: datetime | None = None) -> datetime:
         return (now or datetime.now(UTC)) + timedelta(seconds=self.settings.lease_seconds)
@@ -81,10 +84,25 @@ class Packages:
         async with self._rebuilding:
             if time.monotonic() - self._rebuilt_at < min_age:
                 return False
+            started = time.monotonic()
             slots = [slot_of(doc) async for doc in self.repo.workflow_packages()]
             self.board.replace_all(slots)
             self._rebuilt_at = time.monotonic()
+            metrics.BOARD_REBUILD_SECONDS.observe(self._rebuilt_at - started)
+            self._report_counts()
             return True
+
+    def _report_counts(self) -> None:
+        """Packages by job and state, items waiting per stage, on the gauges; series of
+        jobs gone are removed."""
+        counts, items = self.board.counts()
+        for stage, waiting in wf.CLAIMABLE.items():
+            metrics.ITEMS_WAITING.labels(stage.value).set(items.get(waiting.value, 0))
+        for key in self._reported - set(counts):
+            metrics.PACKAGES.remove(*key)
+        for (job_id, state), count in counts.items():
+            metrics.PACKAGES.labels(job_id, state).set(count)
+        self._reported = set(counts)
 
     def show(self, doc: Document) -> None:
         """The board learns the package's current state."""
@@ -126,6 +144,8 @@ class Packages:
             version += 1
         taken_at = time.monotonic()
         moved = {**fields, "version": version}
+        if fields.get("state") in self.board.claimable_states:
+            moved["waiting_since"] = datetime.now(UTC)  # the stage's wait, in metrics
         uow.set(PACKAGES, doc["_id"], moved)
         if time.monotonic() - taken_at > STALE_TICKET.total_seconds() / 2:
             raise LostRace(f"package {doc['_id']}: too slow to commit version {version}")
@@ -190,6 +210,7 @@ class Packages:
                 await self.move(doc, fields, uow, action="lease expired", actor="",
                                 owner=f"lease:{doc['_id']}:v{doc.get('version', 0)}")
                 released += 1
+                metrics.LEASES_EXPIRED.labels(stage.value).inc()
             except LostRace:
                 continue
         return released
@@ -206,6 +227,7 @@ class Packages:
                     await self.rebuild()
                     last_rebuild = time.monotonic()
                 await self.expire_leases()
+                self._report_counts()
             except Exception:  # a database hiccup must not end the sweeper
                 log.exception("claim board upkeep failed; retrying")
 

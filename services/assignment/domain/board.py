@@ -30,6 +30,7 @@ class Slot:
     lease_until: float | None = None  # seconds since the epoch
     targets: tuple[str, ...] = ()  # people a targeted package is reserved for
     target_teams: tuple[str, ...] = ()
+    item_count: int = 0
 
 
 @dataclass
@@ -98,6 +99,16 @@ class Board:
         """A taken slot whose claim was not made (the caller gave up): queue it again."""
         if slot.package_id in self._taken:
             self.update(self._slots.get(slot.package_id, slot))
+
+    def counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Packages on the board by (job, state), and items by state."""
+        packages: dict[tuple[str, str], int] = {}
+        items: dict[str, int] = {}
+        for slot in self._slots.values():
+            key = (slot.job_id, slot.state)
+            packages[key] = packages.get(key, 0) + 1
+            items[slot.state] = items.get(slot.state, 0) + slot.item_count
+        return packages, items
 
     def waiting(self, job_id: str, state: str) -> int:
         """Packages of the job waiting in this state (entries still valid)."""

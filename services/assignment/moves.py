@@ -85,6 +85,7 @@ class Packages:
             if time.monotonic() - self._rebuilt_at < min_age:
                 return False
             started = time.monotonic()
+            self.board.begin_rebuild()
             slots = [slot_of(doc) async for doc in self.repo.workflow_packages()]
             self.board.replace_all(slots)
             self._rebuilt_at = time.monotonic()

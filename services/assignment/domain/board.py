@@ -40,6 +40,7 @@ class Board:
     _queues: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
     _leases: list[tuple[float, str, int]] = field(default_factory=list)
+    _recent: dict[str, Slot | None] | None = None  # learned during a rebuild's scan
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -50,6 +51,8 @@ class Board:
     def update(self, slot: Slot) -> None:
         """The package's state as it now is (after a move, or read back): it goes back in
         its stage's queue if it waits for a claim, and its lease is watched if held."""
+        if self._recent is not None:
+            self._recent[slot.package_id] = slot
         self._taken.discard(slot.package_id)
         self._slots[slot.package_id] = slot
         if slot.state in self.claimable_states:
@@ -59,16 +62,29 @@ class Board:
             heapq.heappush(self._leases, (slot.lease_until, slot.package_id, slot.version))
 
     def forget(self, package_id: str) -> None:
+        if self._recent is not None:
+            self._recent[package_id] = None
         self._taken.discard(package_id)
         self._slots.pop(package_id, None)
 
+    def begin_rebuild(self) -> None:
+        """A scan of the database starts: what the board learns from now on is newer than
+        the scan and wins over it in ``replace_all``."""
+        self._recent = {}
+
     def replace_all(self, slots: Iterable[Slot]) -> None:
-        """Rebuild from a scan of the database. Slots taken by claims in flight stay
-        taken: their claims put them back with what they find."""
+        """Rebuild from a scan of the database; changes the board learned while the scan
+        ran (packages cut, claimed, moved meanwhile) are applied over it. Slots taken by
+        claims in flight stay taken: their claims put them back with what they find."""
+        recent, self._recent = self._recent or {}, None
         taken = self._taken
         self._slots, self._queues, self._leases, self._taken = {}, {}, [], set()
         for slot in slots:
-            self.update(slot)
+            if slot.package_id not in recent:
+                self.update(slot)
+        for package_id, newer in recent.items():
+            if newer is not None:
+                self.update(newer)
         self._taken = taken
 
     def take(self, job_id: str, state: str, allowed: Callable[[Slot], bool]) -> Slot | None:

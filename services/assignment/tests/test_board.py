@@ -234,3 +234,18 @@ def test_a_targeted_cut_can_continue_a_rotation() -> None:
 def test_bad_rules_are_refused(kind: str, size: int, people: tuple[str, ...], why: str) -> None:
     with pytest.raises(ValueError, match=why):
         Cutter(kind, size, people=people)
+
+
+def test_what_the_board_learns_during_a_rebuild_wins_over_the_older_scan() -> None:
+    """A rebuild's scan is older than what claims and cuts showed the board meanwhile:
+    packages cut during the scan stay, and a package claimed during it stays claimed."""
+    board = Board(frozenset({"open"}))
+    board.update(Slot("j-p0", "j", 0, "open", 0))
+    board.begin_rebuild()
+    scanned = [Slot("j-p0", "j", 0, "open", 0)]  # read before the claim and the cut
+    board.update(Slot("j-p0", "j", 0, "labeling", 1, holder="lee"))
+    board.update(Slot("j-p1", "j", 1, "open", 0))  # cut while the scan ran
+    board.replace_all(scanned)
+    taken = board.take("j", "open", lambda s: True)
+    assert taken is not None and taken.package_id == "j-p1"
+    assert board.take("j", "open", lambda s: True) is None

@@ -74,6 +74,7 @@ CLAIM_TARGET_MS = 50.0  # issue 5: claim p99 ≤ 50 ms at 64 labelers
 CHECKABLE_TARGET_S = 1.0  # issue 5: submit → claimable by checkers p99 ≤ 1 s
 RPC_TIMEOUT = 120.0
 CLAIM_RETRIES = 100  # UNAVAILABLE/ABORTED claims retried (a service that is gone: stop)
+NOT_FOUND_PATIENCE = 120.0  # how long a labeler asks again while the job has open packages
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -112,6 +113,25 @@ class Timings:
     items: int = 0
     submitted_at: dict[str, float] = field(default_factory=dict)  # package → submit returned
     out_of_packages: bool = False
+    error_samples: dict[str, str] = field(default_factory=dict)  # first message of each kind
+
+    def error(self, kind: str, exc: grpc.aio.AioRpcError) -> None:
+        self.errors[kind] += 1
+        self.error_samples.setdefault(kind, (exc.details() or "")[:200])
+
+
+@dataclass
+class BenchJob:
+    """The bench's job; only the bench claims its packages, so those not yet claimed for
+    labeling are the open ones."""
+
+    job_id: str
+    packages: int
+    claimed: int = 0
+
+    @property
+    def open_left(self) -> int:
+        return self.packages - self.claimed
 
 
 class Cpu:
@@ -180,26 +200,38 @@ def _code(exc: grpc.aio.AioRpcError) -> str:
     return exc.code().name if exc.code() else "UNKNOWN"
 
 
-async def label_package(worker: Worker, job_id: str, timings: Timings) -> bool:
+async def label_package(worker: Worker, job: BenchJob, timings: Timings) -> bool:
     """One loop of a labeler: claim, read, answer every item, submit. False when there was
     no open package left to claim."""
     clock = time.perf_counter
-    t = clock()  # a claim's latency includes the retries the service asked for
-    for attempt in range(CLAIM_RETRIES + 1):
+    t = clock()  # a claim's latency includes the retries
+    attempt = 0
+    while True:
         try:
             package = await worker.call("ClaimPackage", apb.ClaimPackageRequest(
-                job_id=job_id, stage=apb.STAGE_LABEL))
+                job_id=job.job_id, stage=apb.STAGE_LABEL))
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
-                timings.out_of_packages = True
-                return False
-            timings.errors[f"ClaimPackage {_code(exc)}"] += 1
+                if job.open_left <= 0:
+                    timings.out_of_packages = True
+                    return False
+                # "none left" while packages are open: counted, and asked again (as a
+                # person would) until NOT_FOUND_PATIENCE runs out
+                timings.error("ClaimPackage NOT_FOUND while packages are open", exc)
+                if clock() - t > NOT_FOUND_PATIENCE:
+                    timings.out_of_packages = True
+                    return False
+                await asyncio.sleep(0.2)
+                continue
+            timings.error(f"ClaimPackage {_code(exc)}", exc)
             retry = exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
-            if not retry or attempt == CLAIM_RETRIES:
+            attempt += 1
+            if not retry or attempt > CLAIM_RETRIES:
                 raise
             await asyncio.sleep(0.01 * min(attempt, 20))  # the service asks for a retry
             continue
         timings.claim.append((clock() - t) * 1000)
+        job.claimed += 1
         break
     method = "GetPackage"
     try:
@@ -220,7 +252,7 @@ async def label_package(worker: Worker, job_id: str, timings: Timings) -> bool:
         timings.submit.append((done - t) * 1000)
     except grpc.aio.AioRpcError as exc:
         # the package is left to its lease; counted, and the labeler goes on
-        timings.errors[f"{method} {_code(exc)}"] += 1
+        timings.error(f"{method} {_code(exc)}", exc)
         return True
     timings.submitted_at[package.id] = done
     timings.packages += 1
@@ -228,7 +260,7 @@ async def label_package(worker: Worker, job_id: str, timings: Timings) -> bool:
     return True
 
 
-async def labelers(workers: list[Worker], job_id: str, seconds: float,
+async def labelers(workers: list[Worker], job: BenchJob, seconds: float,
                    timings: Timings) -> float:
     """Every worker labels packages until the time is up (finishing the package it holds);
     the wall time, drain included."""
@@ -237,21 +269,21 @@ async def labelers(workers: list[Worker], job_id: str, seconds: float,
 
     async def loop(worker: Worker) -> None:
         while time.perf_counter() < deadline and not timings.out_of_packages:
-            if not await label_package(worker, job_id, timings):
+            if not await label_package(worker, job, timings):
                 return
 
     await asyncio.gather(*(loop(w) for w in workers))
     return time.perf_counter() - started
 
 
-async def level(env: dict[str, str], job_id: str, concurrency: int, seconds: float,
+async def level(env: dict[str, str], job: BenchJob, concurrency: int, seconds: float,
                 pids: dict[str, int | None]) -> dict[str, Any]:
     workers = [Worker(env, f"bench-labeler-{concurrency}-{n}", auth.LABELER)
                for n in range(concurrency)]
     timings = Timings()
     cpu = Cpu(pids)
     try:
-        wall = await labelers(workers, job_id, seconds, timings)
+        wall = await labelers(workers, job, seconds, timings)
     finally:
         await asyncio.gather(*(w.close() for w in workers))
     return {"concurrency": concurrency, "seconds": wall, "packages": timings.packages,
@@ -259,11 +291,12 @@ async def level(env: dict[str, str], job_id: str, concurrency: int, seconds: flo
             "packages_per_s": timings.packages / wall,
             "claim": summary(timings.claim), "get": summary(timings.get),
             "save": summary(timings.save), "submit": summary(timings.submit),
-            "errors": dict(timings.errors), "out_of_packages": timings.out_of_packages,
+            "errors": dict(timings.errors), "error_samples": timings.error_samples,
+            "out_of_packages": timings.out_of_packages,
             "cpu_cores": cpu.cores()}
 
 
-async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checker_count: int,
+async def checkable(env: dict[str, str], job: BenchJob, labeler_count: int, checker_count: int,
                     seconds: float, grace: float, poll_pause: float,
                     pids: dict[str, int | None]) -> dict[str, Any]:
     """Labelers submit while checkers poll ClaimPackage(check) without pause; per package,
@@ -283,7 +316,7 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
         return labeling_over.is_set() and all(p in claimed_at for p in timings.submitted_at)
 
     async def checker(worker: Worker) -> None:
-        request = apb.ClaimPackageRequest(job_id=job_id, stage=apb.STAGE_CHECK)
+        request = apb.ClaimPackageRequest(job_id=job.job_id, stage=apb.STAGE_CHECK)
         while not all_picked() and time.perf_counter() < give_up[0]:
             t = time.perf_counter()
             try:
@@ -301,7 +334,7 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
 
     async def labeling() -> float:
         try:
-            return await labelers(labeler_workers, job_id, seconds, timings)
+            return await labelers(labeler_workers, job, seconds, timings)
         finally:
             labeling_over.set()
             give_up[0] = time.perf_counter() + grace
@@ -320,7 +353,8 @@ async def checkable(env: dict[str, str], job_id: str, labeler_count: int, checke
             "submit_to_claim": summary(delays), "empty_poll": summary(empty_polls),
             "labeler_claim": summary(timings.claim), "labeler_save": summary(timings.save),
             "labeler_submit": summary(timings.submit),
-            "errors": dict(timings.errors + check_errors), "cpu_cores": cpu.cores()}
+            "errors": dict(timings.errors + check_errors),
+            "error_samples": timings.error_samples, "cpu_cores": cpu.cores()}
 
 
 # -- the dataset and the job ----------------------------------------------------------------
@@ -518,18 +552,19 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
             f"(packages of {args.package_size})")
         job_id, found["packaging"] = build_packages(admin, env, dataset_id, args.items,
                                                     args.package_size, pids["assignment"])
+        job = BenchJob(job_id, found["packaging"]["packages"])
         say(f"{found['packaging']['packages']:,} packages in "
             f"{found['packaging']['all_packages_s']:.1f}s")
         if args.checkers:
             say(f"submit → check claim: {args.check_labelers} labelers, {args.checkers} "
                 f"checkers polling, {args.check_seconds:.0f}s")
             found["checkable"] = asyncio.run(checkable(
-                env, job_id, args.check_labelers, args.checkers, args.check_seconds,
+                env, job, args.check_labelers, args.checkers, args.check_seconds,
                 args.check_grace, args.check_poll_ms / 1000, pids))
         found["levels"] = []
         for concurrency in args.levels:
             say(f"{concurrency} labelers, {args.seconds:.0f}s")
-            result = asyncio.run(level(env, job_id, concurrency, args.seconds, pids))
+            result = asyncio.run(level(env, job, concurrency, args.seconds, pids))
             found["levels"].append(result)
             say(f"  {result['packages']} packages, {result['items_per_s']:,.0f} items/s, "
                 f"claim p99 {result['claim']['p99_ms']:,.1f} ms, errors {result['errors']}")
@@ -647,9 +682,14 @@ def print_tables(run: dict[str, Any]) -> None:
     row("CPU cores", "LabelOps", lambda lv: " · ".join(
         f"{k.split()[-1]} {v}" for k, v in lv["cpu_cores"].items()), by_c)
     console.print(table)
-    for lv in levels:
-        if lv["errors"]:
-            console.print(f"LabelOps errors at {lv['concurrency']}: {lv['errors']}")
+    phases = [(f"{lv['concurrency']} labelers", lv) for lv in levels]
+    if check:
+        phases.insert(0, ("the check phase", check))
+    for name, phase in phases:
+        if phase["errors"]:
+            console.print(f"LabelOps errors in {name}: {phase['errors']}", markup=False)
+            for kind, message in phase.get("error_samples", {}).items():
+                console.print(f"  {kind}: {message}", markup=False)
     for lv in ls_levels.values():
         if lv["errors"]:
             console.print(f"Label Studio errors at {lv['concurrency']}: {lv['errors']}")

@@ -627,7 +627,9 @@ def print_tables(run: dict[str, Any]) -> None:
                       f"not claimed {check['grace_s']:.0f} s after the labelers stopped: "
                       f"{check['not_claimed']}")
         table.add_row("checker poll finding nothing, p50 / p99 (the resolution)",
-                      f"{ms_pair(check['empty_poll'])} ms", "")
+                      f"{ms_pair(check['empty_poll'])} ms (max "
+                      f"{check['empty_poll']['max_ms']:,.0f}, n {check['empty_poll']['count']})",
+                      "")
         table.add_row("labelers meanwhile: claim / save / submit p50 / p99 (ms)",
                       f"{ms_pair(check['labeler_claim'])} · {ms_pair(check['labeler_save'])} · "
                       f"{ms_pair(check['labeler_submit'])}", "")

@@ -15,6 +15,7 @@ from labelops_shared import auth, storage
 from labelops_shared.contracts import ExportStarted
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import UnitOfWork
+from services.export.adapters.assignment_client import Assignment
 from services.export.adapters.repository import EXPORTS, Repository
 from services.export.domain.formats import FORMATS
 from services.export.domain.plan import (
@@ -24,6 +25,7 @@ from services.export.domain.plan import (
     filter_from_document,
     plan_export,
 )
+from services.export.domain.reconcile import Reconciliation, reconcile
 from services.export.writer import ExportWriter, object_key
 
 _STATE = {"running": pb.EXPORT_STATE_RUNNING, "completed": pb.EXPORT_STATE_COMPLETED,
@@ -34,13 +36,15 @@ ROLES = {
     "GetExport": auth.ADMINS,
     "ListExports": auth.ADMINS,
     "GetLabeledView": auth.ADMINS | {auth.SERVICE},
+    "ReconcileJob": auth.ADMINS,
 }
 
 
 class ExportServicer:
-    def __init__(self, repo: Repository, writer: ExportWriter) -> None:
+    def __init__(self, repo: Repository, writer: ExportWriter, assignment: Assignment) -> None:
         self.repo = repo
         self.writer = writer
+        self.assignment = assignment
 
     async def _job(self, job_id: str, context: Any) -> Document:
         return await auth.visible_or_abort(await self.repo.job(job_id), context,
@@ -102,6 +106,7 @@ class ExportServicer:
                 "state": "running", "items_written": 0, "items_total": 0,
                 "bucket": storage.EXPORTS_BUCKET, "created_at": datetime.now(UTC),
                 "requested_by": auth.principal().subject,
+                "owner": self.writer.owner,  # the process writing it (see writer.sweep)
             }
             record["object_key"] = object_key(record)
             try:
@@ -137,3 +142,41 @@ class ExportServicer:
         job = await self._job(request.job_id, context)
         return pb.LabeledView(job_id=job["_id"],
                               item_count=await self.repo.labeled_count(job["_id"]))
+
+    async def ReconcileJob(
+        self, request: pb.ReconcileJobRequest, context: Any
+    ) -> pb.Reconciliation:
+        job = await self._job(request.job_id, context)
+        # The view first: an acceptance relayed meanwhile shows as the view being behind
+        # (the usual direction of a passing difference), not ahead.
+        view = await self.repo.labeled_by_package(job["_id"])
+        try:
+            accepted = await self.assignment.accepted_items(job["_id"])
+            packages = None
+            if request.by_package:
+                packages = await self.assignment.accepted_packages(
+                    job["_id"], _caller_token(context))
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                code = grpc.StatusCode.UNAVAILABLE
+            await context.abort(code, f"assignment service: {exc.details()}")
+            raise
+        return _reconciliation_pb(reconcile(job["_id"], view, accepted, packages))
+
+
+def _caller_token(context: Any) -> str:
+    header = dict(context.invocation_metadata() or ()).get("authorization", "")
+    return str(header).removeprefix("Bearer ")
+
+
+def _reconciliation_pb(found: Reconciliation) -> pb.Reconciliation:
+    return pb.Reconciliation(
+        job_id=found.job_id, view_items=found.view_items,
+        assignment_items=found.assignment_items, difference=found.difference,
+        matches=found.matches, checked_at=datetime.now(UTC).isoformat(),
+        view_packages=found.view_packages, accepted_packages=found.accepted_packages,
+        differing_packages=found.differing_packages,
+        packages=[pb.PackageDifference(package_id=d.package_id, view_items=d.view_items,
+                                       assignment_items=d.assignment_items,
+                                       accepted=d.accepted) for d in found.packages])

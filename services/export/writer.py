@@ -5,19 +5,28 @@ presents a truncated file.
 
 The format writers are synchronous generators (pure, CPU bound): they run in a worker thread
 fed by the event loop with batches of items read from the database through a small bounded
-queue, so neither side holds more than a few batches and the loop stays responsive."""
+queue, so neither side holds more than a few batches and the loop stays responsive.
+
+Crashes: each record names the process writing it (its owner), and every process records
+that it is alive every few seconds. A background loop fails running exports whose writer
+is gone (``domain.records``), at start and then periodically, so an export interrupted by a
+crash never stays "running"; an export the service is stopped in the middle of is failed
+on the way out. Either way its record never names an object.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import hashlib
 import logging
 import os
 import queue
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from minio import Minio
@@ -27,7 +36,7 @@ from labelops_shared.contracts import ExportCompleted, ExportFailed
 from labelops_shared.mongo import Document, decode_keys
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.export import metrics
-from services.export.adapters.repository import EXPORTS, Repository
+from services.export.adapters.repository import EXPORTS, WRITERS, Repository
 from services.export.domain.formats import (
     AcceptedItem,
     ExportJob,
@@ -36,12 +45,17 @@ from services.export.domain.formats import (
     write_export,
 )
 from services.export.domain.plan import FORMATS, filter_from_document, view_query
+from services.export.domain.records import abandoned
 from services.export.domain.view import accepted_values
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1000
 BATCH = 1000  # items per hand-over to the writing thread
 QUEUED_BATCHES = 4
+ALIVE_EVERY = 10.0  # seconds between a process's signs of life (and sweeps)
+STALE_AFTER = timedelta(seconds=60)  # a writer silent this long is taken for gone
+SPOOL_PREFIX = "labelops-export-"
+STOPPED = "stopped: the export service was shut down while writing it; start a new export"
 
 
 def accepted_item(doc: Document) -> AcceptedItem:
@@ -88,19 +102,38 @@ class _Pipeline:
             raise
 
 
+def _dead_here(owner: str) -> bool:
+    """The owner names a process of this host (``host:pid``) that has exited."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 class ExportWriter:
     def __init__(self, repo: Repository, outbox: Outbox, storage_client: Minio,
-                 source: str) -> None:
+                 source: str, *, owner: str | None = None, alive_every: float = ALIVE_EVERY,
+                 stale_after: timedelta = STALE_AFTER) -> None:
         self.repo = repo
         self.outbox = outbox
         self.storage = storage_client
         self.source = source
-        self._running: set[asyncio.Task[None]] = set()
+        self.owner = owner or outbox.owner
+        self.alive_every = alive_every
+        self.stale_after = stale_after
+        self.started_at = datetime.now(UTC)
+        self._running: dict[str, asyncio.Task[None]] = {}
 
     def start(self, record: Document) -> None:
         task = asyncio.create_task(self.run(record))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        self._running[record["_id"]] = task
+        task.add_done_callback(lambda _: self._running.pop(record["_id"], None))
 
     async def run(self, record: Document) -> None:
         fmt = str(record.get("format", "manifest"))
@@ -109,6 +142,10 @@ class ExportWriter:
         try:
             await self._write(record)
             outcome = "completed"
+        except asyncio.CancelledError:  # the service is stopping (see watch)
+            metrics.EXPORTS.labels(format=fmt, outcome="failed").inc()
+            await self.fail(record, STOPPED)
+            raise
         except Exception as exc:
             log.exception("export failed", extra={"export": record["_id"]})
             outcome = "failed"
@@ -128,7 +165,7 @@ class ExportWriter:
         total = await self.repo.labeled_matching({**query, "job_id": record["job_id"]})
         await exports.update_one({"_id": record["_id"]}, {"$set": {"items_total": total}})
         fmt = record.get("format", "manifest")
-        fd, path = tempfile.mkstemp(prefix="labelops-export-",
+        fd, path = tempfile.mkstemp(prefix=f"{SPOOL_PREFIX}{record['_id']}-",
                                     suffix=f".{FORMATS[fmt].extension}")
         os.close(fd)
         try:
@@ -162,6 +199,8 @@ class ExportWriter:
         if await self.outbox.commit(uow, key=f"export-done:{record['_id']}"):
             metrics.EXPORT_BYTES.labels(format=fmt).inc(pipeline.size)
             metrics.EXPORT_ITEMS.labels(format=fmt).inc(written - pipeline.counted)
+        else:  # failed meanwhile (taken for abandoned): the record keeps saying so
+            log.warning("export finished after it was failed", extra={"export": record["_id"]})
 
     async def _feed(self, record: Document, pipeline: _Pipeline,
                     query: dict[str, Any]) -> None:
@@ -195,13 +234,77 @@ class ExportWriter:
         await self.outbox.commit(uow, key=f"export-done:{record['_id']}")
 
     async def fail_interrupted(self) -> None:
-        """Exports left running by a process that died are failed, with the reason."""
-        async for record in self.repo.db[EXPORTS].find({"state": "running"}):
-            await self.fail(record, "interrupted by a restart; start a new export")
+        """Background, for the life of the service: say this process is alive and fail the
+        running exports whose writer is gone (at start, then every ``alive_every``
+        seconds). When the service stops, the exports it is writing are failed."""
+        try:
+            while True:
+                try:
+                    await self.alive()
+                    await self.sweep()
+                except Exception:  # a database hiccup must not end the loop
+                    log.exception("export sweep failed; retrying")
+                await asyncio.sleep(self.alive_every)
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+
+    async def alive(self) -> None:
+        """This process's sign of life (only this process writes its document)."""
+        await self.repo.db[WRITERS].replace_one(
+            {"_id": self.owner},
+            {"_id": self.owner, "alive_at": datetime.now(UTC), "started_at": self.started_at},
+            upsert=True)
+
+    async def sweep(self) -> list[str]:
+        """Fail the running exports nobody writes any more; their ids."""
+        running = await self.repo.db[EXPORTS].find({"state": "running"}).to_list(None)
+        running = [r for r in running if r["_id"] not in self._running]
+        if not running:
+            return []
+        owners = sorted({str(r.get("owner")) for r in running if r.get("owner")})
+        alive_at = {d["_id"]: d["alive_at"] for d in await self.repo.db[WRITERS].find(
+            {"_id": {"$in": owners}}).to_list(None)} if owners else {}
+        now = datetime.now(UTC)
+        failed = []
+        for record in running:
+            gone = abandoned(record, now=now, me=self.owner, started_at=self.started_at,
+                             alive_at=alive_at, stale_after=self.stale_after,
+                             dead_here=_dead_here)
+            if gone is None:
+                continue
+            log.warning("export abandoned by its writer", extra={
+                "export": gone.export_id, "owner": record.get("owner"), "reason": gone.reason})
+            await self.fail(record, gone.reason)
+            metrics.EXPORTS.labels(format=str(record.get("format", "manifest")),
+                                   outcome="failed").inc()
+            if gone.local:
+                _remove_spools(gone.export_id)
+            failed.append(gone.export_id)
+        return failed
+
+    async def stop(self) -> None:
+        """The service stops: the exports being written are failed, and this process says
+        it is gone."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.repo.db[WRITERS].delete_one({"_id": self.owner})
 
     def presigned_url(self, record: Document) -> str:
         return str(self.storage.presigned_get_object(record["bucket"], record["object_key"],
                                                      expires=storage.PRESIGN_TTL))
+
+
+def _remove_spools(export_id: str) -> None:
+    """The temporary file of an export whose writer on this host died."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(),
+                                       f"{glob.escape(SPOOL_PREFIX + export_id)}-*")):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def object_key(record: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from labelops_shared.mongo import Document
 
 JOBS, LABELED, EXPORTS = "jobs", "labeled_items", "exports"
+WRITERS = "export_writers"  # each service process's last sign of life
 INDEXES = {
     LABELED: [IndexModel([("job_id", ASCENDING), ("item_id", ASCENDING)])],
     EXPORTS: [IndexModel([("job_id", ASCENDING), ("version", ASCENDING)], unique=True),
@@ -27,6 +29,15 @@ class Repository:
 
     async def labeled_count(self, job_id: str) -> int:
         return await self.db[LABELED].count_documents({"job_id": job_id})
+
+    async def labeled_by_package(self, job_id: str) -> Counter[str]:
+        """The job's labeled items counted by the package they were accepted in (one pass
+        over the job's view documents, package ids only)."""
+        counts: Counter[str] = Counter()
+        cursor = self.db[LABELED].find({"job_id": job_id}, {"package_id": 1, "_id": 0})
+        async for doc in cursor.batch_size(5000):
+            counts[str(doc.get("package_id", ""))] += 1
+        return counts
 
     async def labeled_matching(self, query: dict[str, Any]) -> int:
         return await self.db[LABELED].count_documents(query)

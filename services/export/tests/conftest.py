@@ -27,7 +27,7 @@ from labelops_shared.kafka import EventConsumer
 from services.export import handlers
 from services.export.adapters.repository import Repository
 from services.export.api import ROLES, ExportServicer
-from services.export.tests.fakes import ExportDatabase, FakeStorage
+from services.export.tests.fakes import ExportDatabase, FakeAssignment, FakeStorage
 from services.export.writer import ExportWriter
 
 SECRET = "export-test-secret-of-at-least-32-bytes-long"
@@ -36,12 +36,14 @@ WORKSPACE = "ws1"
 
 class Harness:
     def __init__(self, db: ExportDatabase, storage: FakeStorage, consumer: EventConsumer,
-                 channel: grpc.aio.Channel) -> None:
+                 channel: grpc.aio.Channel, port: int, writer: ExportWriter,
+                 assignment: FakeAssignment) -> None:
         self.db, self.storage, self.consumer = db, storage, consumer
+        self.port, self.writer, self.assignment = port, writer, assignment
         self.stub = export_pb2_grpc.ExportServiceStub(channel)
-        token = auth.issue_token(SECRET, subject="ada", workspace=WORKSPACE,
-                                 roles=(auth.ANNOTATION_ADMIN,))
-        self.metadata = bearer(token)
+        self.token = auth.issue_token(SECRET, subject="ada", workspace=WORKSPACE,
+                                      roles=(auth.ANNOTATION_ADMIN,))
+        self.metadata = bearer(self.token)
 
     async def deliver(self, data: Any) -> str:
         raw = new_event(data, source="/labelops/test").to_bytes()
@@ -99,11 +101,13 @@ async def harness() -> AsyncIterator[Harness]:
     storage = FakeStorage()
     repo = Repository(db)  # type: ignore[arg-type]
     writer = ExportWriter(repo, box, storage, "/labelops/export")  # type: ignore[arg-type]
+    assignment = FakeAssignment()
     server, port, _ = await start_server(
-        [GrpcService("labelops.export.v1.ExportService", ExportServicer(repo, writer),
+        [GrpcService("labelops.export.v1.ExportService",
+                     ExportServicer(repo, writer, assignment),
                      export_pb2_grpc.add_ExportServiceServicer_to_server, ROLES)],
         host="127.0.0.1", port=0, jwt_secret=SECRET)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield Harness(db, storage, consumer, channel)
+    yield Harness(db, storage, consumer, channel, port, writer, assignment)
     await channel.close()
     await server.stop(None)

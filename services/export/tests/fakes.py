@@ -47,6 +47,10 @@ class ExportCollection(FakeCollection):
     async def count_documents(self, flt: dict[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if _matches(d, flt))
 
+    async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
+                          upsert: bool = False) -> None:
+        self.docs[flt["_id"]] = copy.deepcopy(doc)
+
 
 class ExportDatabase(FakeDatabase):
     def __getitem__(self, name: str) -> ExportCollection:
@@ -60,9 +64,30 @@ class FakeStorage:
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.url_base = "http://storage.test"
 
     def fput_object(self, bucket: str, key: str, path: str, content_type: str = "") -> None:
         self.objects[(bucket, key)] = (Path(path).read_bytes(), content_type)
 
     def presigned_get_object(self, bucket: str, key: str, expires: Any = None) -> str:
-        return f"http://storage.test/{bucket}/{key}?signed"
+        return f"{self.url_base}/{bucket}/{key}?signed"
+
+
+class FakeAssignment:
+    """The assignment service's side of a reconciliation: accepted item counts per job and
+    accepted packages with their item counts; the tokens it was asked with."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, int] = {}
+        self.packages: dict[str, dict[str, int]] = {}
+        self.tokens: list[str] = []
+        self.error: Exception | None = None
+
+    async def accepted_items(self, job_id: str) -> int:
+        if self.error:
+            raise self.error
+        return self.accepted.get(job_id, 0)
+
+    async def accepted_packages(self, job_id: str, caller_token: str) -> dict[str, int]:
+        self.tokens.append(caller_token)
+        return dict(self.packages.get(job_id, {}))

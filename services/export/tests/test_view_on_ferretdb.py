@@ -1,12 +1,14 @@
 """The accepted view on the real database: answers whose structure the database would refuse
 as a document (polygon points are nested arrays; keys with ``$`` or ``.``) are stored and
-come back exactly, and a label rename rewrites them."""
+come back exactly, and a label rename rewrites them; the reconciliation's counts per package
+and the sweep of abandoned exports run on it too."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,8 +25,8 @@ from labelops_shared.contracts import (
 from labelops_shared.events import new_event
 from labelops_shared.kafka import EventConsumer
 from services.export import handlers
-from services.export.adapters.repository import INDEXES, LABELED
-from services.export.writer import accepted_item
+from services.export.adapters.repository import EXPORTS, INDEXES, LABELED, WRITERS, Repository
+from services.export.writer import ExportWriter, accepted_item
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +83,33 @@ async def test_polygons_and_odd_keys_are_stored_and_renamed(consumer: EventConsu
     after = accepted_item(await view.find_one({"_id": f"{job}:i1"}))
     assert after.answer["objects"][0]["label"] == "feline"
     assert after.answer["objects"][0]["points"] == ANSWER["objects"][0]["points"]
+
+
+async def test_reconcile_counts_and_the_sweep_on_the_real_database(
+        consumer: EventConsumer) -> None:
+    job = uuid.uuid4().hex
+    for package, first in (("p1", 0), ("p2", 3)):
+        accepted = PackageAccepted(job_id=job, package_id=package, accepter="ava", items=[
+            AcceptedItem(item_id=f"i{n}", data={"source": "t"}, answer={}, labeler="lee",
+                         revision=1) for n in range(first, first + 3 + first)])
+        assert await _deliver(consumer, accepted) == "handled"
+    repo = Repository(consumer.outbox.db)
+    assert await repo.labeled_by_package(job) == {"p1": 3, "p2": 6}
+
+    now = datetime.now(UTC)
+    exports = consumer.outbox.db[EXPORTS]
+    for export_id, owner, version in (("silent", "pod-gone", 1), ("alive", "pod-busy", 2)):
+        await exports.insert_one({
+            "_id": export_id, "job_id": job, "workspace": "ws", "format": "manifest",
+            "version": version, "state": "running", "bucket": "b", "object_key": "k",
+            "created_at": now - timedelta(minutes=10), "owner": owner})
+    writers = consumer.outbox.db[WRITERS]
+    await writers.insert_one({"_id": "pod-gone", "alive_at": now - timedelta(minutes=2)})
+    await writers.insert_one({"_id": "pod-busy", "alive_at": now})
+    writer = ExportWriter(repo, consumer.outbox, None, "/test",  # type: ignore[arg-type]
+                          owner="pod-new")
+    await writer.alive()
+    assert await writer.sweep() == ["silent"]
+    states = {d["_id"]: d["state"] async for d in exports.find({})}
+    assert states == {"silent": "failed", "alive": "running"}
+    assert (await writers.find_one({"_id": "pod-new"}))["alive_at"] is not None

@@ -127,3 +127,47 @@ class LabeledView(_message.Message):
     job_id: str
     item_count: int
     def __init__(self, job_id: _Optional[str] = ..., item_count: _Optional[int] = ...) -> None: ...
+
+class ReconcileJobRequest(_message.Message):
+    __slots__ = ("job_id", "by_package")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    by_package: bool
+    def __init__(self, job_id: _Optional[str] = ..., by_package: _Optional[bool] = ...) -> None: ...
+
+class PackageDifference(_message.Message):
+    __slots__ = ("package_id", "view_items", "assignment_items", "accepted")
+    PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    package_id: str
+    view_items: int
+    assignment_items: int
+    accepted: bool
+    def __init__(self, package_id: _Optional[str] = ..., view_items: _Optional[int] = ..., assignment_items: _Optional[int] = ..., accepted: _Optional[bool] = ...) -> None: ...
+
+class Reconciliation(_message.Message):
+    __slots__ = ("job_id", "view_items", "assignment_items", "difference", "matches", "checked_at", "view_packages", "accepted_packages", "differing_packages", "packages")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    VIEW_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    DIFFERING_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    view_items: int
+    assignment_items: int
+    difference: int
+    matches: bool
+    checked_at: str
+    view_packages: int
+    accepted_packages: int
+    differing_packages: int
+    packages: _containers.RepeatedCompositeFieldContainer[PackageDifference]
+    def __init__(self, job_id: _Optional[str] = ..., view_items: _Optional[int] = ..., assignment_items: _Optional[int] = ..., difference: _Optional[int] = ..., matches: _Optional[bool] = ..., checked_at: _Optional[str] = ..., view_packages: _Optional[int] = ..., accepted_packages: _Optional[int] = ..., differing_packages: _Optional[int] = ..., packages: _Optional[_Iterable[_Union[PackageDifference, _Mapping]]] = ...) -> None: ...

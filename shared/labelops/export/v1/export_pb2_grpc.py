@@ -54,6 +54,11 @@ class ExportServiceStub:
                 request_serializer=labelops_dot_export_dot_v1_dot_export__pb2.GetLabeledViewRequest.SerializeToString,
                 response_deserializer=labelops_dot_export_dot_v1_dot_export__pb2.LabeledView.FromString,
                 _registered_method=True)
+        self.ReconcileJob = channel.unary_unary(
+                '/labelops.export.v1.ExportService/ReconcileJob',
+                request_serializer=labelops_dot_export_dot_v1_dot_export__pb2.ReconcileJobRequest.SerializeToString,
+                response_deserializer=labelops_dot_export_dot_v1_dot_export__pb2.Reconciliation.FromString,
+                _registered_method=True)
 
 
 class ExportServiceServicer:
@@ -84,6 +89,15 @@ class ExportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReconcileJob(self, request, context):
+        """Compares the labeled view's count of the job's accepted items with the assignment
+        service's (GetJobProgress.accepted_items) and reports both and the difference; with
+        by_package, the packages whose counts differ too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +120,11 @@ def add_ExportServiceServicer_to_server(servicer, server):
                     servicer.GetLabeledView,
                     request_deserializer=labelops_dot_export_dot_v1_dot_export__pb2.GetLabeledViewRequest.FromString,
                     response_serializer=labelops_dot_export_dot_v1_dot_export__pb2.LabeledView.SerializeToString,
+            ),
+            'ReconcileJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileJob,
+                    request_deserializer=labelops_dot_export_dot_v1_dot_export__pb2.ReconcileJobRequest.FromString,
+                    response_serializer=labelops_dot_export_dot_v1_dot_export__pb2.Reconciliation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +235,33 @@ class ExportService:
             '/labelops.export.v1.ExportService/GetLabeledView',
             labelops_dot_export_dot_v1_dot_export__pb2.GetLabeledViewRequest.SerializeToString,
             labelops_dot_export_dot_v1_dot_export__pb2.LabeledView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelops.export.v1.ExportService/ReconcileJob',
+            labelops_dot_export_dot_v1_dot_export__pb2.ReconcileJobRequest.SerializeToString,
+            labelops_dot_export_dot_v1_dot_export__pb2.Reconciliation.FromString,
             options,
             channel_credentials,
             insecure,

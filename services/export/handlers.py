@@ -101,22 +101,35 @@ async def _take_revisions(ctx: HandlerContext, event: Envelope[Any], job_id: str
     replaces the stored one only if newer (a redelivery, or an event overtaken by a later
     revision, changes nothing). One job's events arrive in order on one partition, handled
     one at a time, so read-compare-put is safe."""
-    ids = [f"{job_id}:{item.item_id}" for item in items]
-    current = await _revisions(ctx, ids)
+    newest: dict[str, AcceptedItem] = {}  # an item twice in one event: its newest revision
+    for item in items:
+        doc_id = f"{job_id}:{item.item_id}"
+        if doc_id not in newest or item.revision >= newest[doc_id].revision:
+            newest[doc_id] = item
+    current = await _revisions(ctx, list(newest))
     uow = ctx.unit_of_work()
     # When the view took the revision in: incremental exports select on it (event times
     # can arrive late; this time only grows with what the view holds).
     stored_at = datetime.now(UTC)
-    for item, doc_id in zip(items, ids, strict=True):
-        if should_replace(current.get(doc_id), item.revision):
-            uow.put(LABELED, {
-                "_id": doc_id, "job_id": job_id, "item_id": item.item_id,
-                "data_json": stored_json(item.data),
-                "answer_json": stored_json(item.answer),
-                "labeler": item.labeler, "accepter": accepter, "hard": item.hard,
-                "package_id": package_id, "revision": item.revision,
-                "accepted_at": event.time, "stored_at": stored_at, **(extra or {}),
-            })
+    replaced = []
+    for doc_id, item in newest.items():
+        if not should_replace(current.get(doc_id), item.revision):
+            continue
+        doc = {"_id": doc_id, "job_id": job_id, "item_id": item.item_id,
+               "data_json": stored_json(item.data), "answer_json": stored_json(item.answer),
+               "labeler": item.labeler, "accepter": accepter, "hard": item.hard,
+               "package_id": package_id, "revision": item.revision,
+               "accepted_at": event.time, "stored_at": stored_at, **(extra or {})}
+        if doc_id in current:
+            replaced.append(doc)
+        else:
+            # Items new to the view are inserted, all in one round trip (the outbox applies
+            # a run of inserts as one insert_many): an upsert per item costs a read and a
+            # write each, about 50 times more on FerretDB. Safe: one job's events are
+            # handled one at a time, so nothing wrote the item since it was read.
+            uow.insert(LABELED, doc)
+    for doc in replaced:
+        uow.put(LABELED, doc)
     if await ctx.commit(uow):
         metrics.ACCEPTED_ITEMS.inc(len(uow.ops))
 

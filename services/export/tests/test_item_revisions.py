@@ -55,3 +55,22 @@ async def test_a_revision_replaces_the_accepted_answer(harness: Harness) -> None
     lines = {json.loads(x)["id"]: json.loads(x) for x in harness.file(done).splitlines()}
     assert lines["ds1:1:0001"]["label"] == "neg" and lines["ds1:1:0000"]["label"] == "pos"
     assert len(lines) == 3
+
+
+async def test_new_items_are_inserted_and_known_ones_replaced_in_one_event(
+        harness: Harness) -> None:
+    await harness.create_job("j1", TEXT, ["pos", "neg"])
+    await harness.accept("j1", "p1", [("ds1:1:0001", {"text": "a"}, {"label": "pos"}, "lee", 1)])
+    # one event: a known item's newer revision, a new item, and a new item twice (its newest
+    # revision wins whatever the order)
+    await harness.accept("j1", "p2", [
+        ("ds1:1:0001", {"text": "a"}, {"label": "neg"}, "lee", 2),
+        ("ds1:1:0002", {"text": "b"}, {"label": "pos"}, "lee", 1),
+        ("ds1:1:0003", {"text": "c"}, {"label": "neg"}, "lee", 3),
+        ("ds1:1:0003", {"text": "c"}, {"label": "pos"}, "lee", 2)])
+    answers = {i: (json.loads((await _view(harness, i))["answer_json"])["label"],
+                   (await _view(harness, i))["revision"])
+               for i in ("ds1:1:0001", "ds1:1:0002", "ds1:1:0003")}
+    assert answers == {"ds1:1:0001": ("neg", 2), "ds1:1:0002": ("pos", 1),
+                       "ds1:1:0003": ("neg", 3)}
+    assert (await _view(harness, "ds1:1:0001"))["package_id"] == "p2"

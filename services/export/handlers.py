@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo.errors import BulkWriteError
+
 from labelops_shared import mongo
 from labelops_shared.contracts import (
     AcceptedItem,
@@ -22,6 +24,7 @@ from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from labelops_shared.label_rewrites import delete_label, rename_label
 from labelops_shared.mongo import decode_keys
+from labelops_shared.outbox import DUPLICATE_KEY
 from services.export import metrics
 from services.export.adapters.repository import JOBS, LABELED
 from services.export.domain.view import accepted_values, should_replace, stored_json
@@ -99,39 +102,52 @@ async def _take_revisions(ctx: HandlerContext, event: Envelope[Any], job_id: str
                           extra: dict[str, Any] | None = None) -> None:
     """One document per (job, item) with its latest accepted revision: an item's revision
     replaces the stored one only if newer (a redelivery, or an event overtaken by a later
-    revision, changes nothing). One job's events arrive in order on one partition, handled
-    one at a time, so read-compare-put is safe."""
+    revision, changes nothing).
+
+    Items are first inserted, all in one round trip; only those the view holds already
+    (the inserts refused as duplicates, usually none) are read and, when newer, replaced
+    through the outbox. Reading every item first cost a point read each, most of the time
+    of an event on FerretDB. Safe: one job's events arrive in order on one partition and are
+    handled one at a time, so nothing writes an item between the read and the put; an
+    insert is idempotent, so a crash before the commit redelivers an event whose inserts
+    find their documents there and change nothing (the view has no events to announce)."""
     newest: dict[str, AcceptedItem] = {}  # an item twice in one event: its newest revision
     for item in items:
         doc_id = f"{job_id}:{item.item_id}"
         if doc_id not in newest or item.revision >= newest[doc_id].revision:
             newest[doc_id] = item
-    current = await _revisions(ctx, list(newest))
-    uow = ctx.unit_of_work()
     # When the view took the revision in: incremental exports select on it (event times
     # can arrive late; this time only grows with what the view holds).
     stored_at = datetime.now(UTC)
-    replaced = []
-    for doc_id, item in newest.items():
-        if not should_replace(current.get(doc_id), item.revision):
-            continue
-        doc = {"_id": doc_id, "job_id": job_id, "item_id": item.item_id,
-               "data_json": stored_json(item.data), "answer_json": stored_json(item.answer),
-               "labeler": item.labeler, "accepter": accepter, "hard": item.hard,
-               "package_id": package_id, "revision": item.revision,
-               "accepted_at": event.time, "stored_at": stored_at, **(extra or {})}
-        if doc_id in current:
-            replaced.append(doc)
-        else:
-            # Items new to the view are inserted, all in one round trip (the outbox applies
-            # a run of inserts as one insert_many): an upsert per item costs a read and a
-            # write each, about 50 times more on FerretDB. Safe: one job's events are
-            # handled one at a time, so nothing wrote the item since it was read.
-            uow.insert(LABELED, doc)
-    for doc in replaced:
-        uow.put(LABELED, doc)
+    docs = {doc_id: {
+        "_id": doc_id, "job_id": job_id, "item_id": item.item_id,
+        "data_json": stored_json(item.data), "answer_json": stored_json(item.answer),
+        "labeler": item.labeler, "accepter": accepter, "hard": item.hard,
+        "package_id": package_id, "revision": item.revision,
+        "accepted_at": event.time, "stored_at": stored_at, **(extra or {}),
+    } for doc_id, item in newest.items()}
+    known = await _insert_new(ctx.outbox.db[LABELED], list(docs.values()))
+    current = await _revisions(ctx, known)
+    uow = ctx.unit_of_work()
+    for doc_id in known:
+        if should_replace(current.get(doc_id), newest[doc_id].revision):
+            uow.put(LABELED, docs[doc_id])
     if await ctx.commit(uow):
-        metrics.ACCEPTED_ITEMS.inc(len(uow.ops))
+        metrics.ACCEPTED_ITEMS.inc(len(docs) - len(known) + len(uow.ops))
+
+
+async def _insert_new(collection: Any, docs: list[dict[str, Any]]) -> list[str]:
+    """Insert the documents whose ``_id`` is free; the ids of those already there."""
+    if not docs:
+        return []
+    try:
+        await mongo.retry_busy(lambda: collection.insert_many(docs, ordered=False))
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return [docs[e["index"]]["_id"] for e in errors]
+    return []
 
 
 async def _revisions(ctx: HandlerContext, ids: list[str]) -> dict[str, int]:

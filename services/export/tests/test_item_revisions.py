@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from labelops_shared.annotations import build_template
 from labelops_shared.contracts import ItemRevised
 from labelops_shared.events import new_event
@@ -74,3 +76,24 @@ async def test_new_items_are_inserted_and_known_ones_replaced_in_one_event(
     assert answers == {"ds1:1:0001": ("neg", 2), "ds1:1:0002": ("pos", 1),
                        "ds1:1:0003": ("neg", 3)}
     assert (await _view(harness, "ds1:1:0001"))["package_id"] == "p2"
+
+
+async def test_a_crash_between_the_inserts_and_the_commit_is_redone_to_the_same_view(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.create_job("j1", TEXT, ["pos", "neg"])
+    box = harness.writer.outbox
+    real_commit = box.commit
+    failures = [RuntimeError("the process died before its commit")]
+
+    async def commit_failing_once(uow: Any, *, key: str | None = None) -> bool:
+        if failures:
+            raise failures.pop()
+        return await real_commit(uow, key=key)
+
+    monkeypatch.setattr(box, "commit", commit_failing_once)
+    await harness.accept("j1", "p1", [(f"ds1:1:{n:04d}", {"text": "t"}, {"label": "pos"},
+                                       "lee", 1) for n in range(3)])  # handled on the retry
+    assert not failures
+    assert [(await _view(harness, f"ds1:1:{n:04d}"))["revision"] for n in range(3)] == [1, 1, 1]
+    done = await harness.finished((await harness.start("j1", "manifest")).id)
+    assert len(harness.file(done).splitlines()) == 3

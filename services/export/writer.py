@@ -156,14 +156,18 @@ class ExportWriter:
         metrics.EXPORT_SECONDS.labels(format=fmt).observe(time.monotonic() - started)
 
     async def _write(self, record: Document) -> None:
-        exports = self.repo.db[EXPORTS]
         job_doc = await self.repo.job(record["job_id"]) or {}
         job = ExportJob(job_doc.get("topics", []), job_doc.get("content", []),
                         job_doc.get("name", ""))
         where = filter_from_document(record.get("filter"))
         query = view_query(where, record.get("since"))
-        total = await self.repo.labeled_matching({**query, "job_id": record["job_id"]})
-        await exports.update_one({"_id": record["_id"]}, {"$set": {"items_total": total}})
+        # The total is counted beside the writing, not before it: on FerretDB a count scans
+        # the collection like the read itself, which would double an export's time. The
+        # feed writes it with its next progress update (one writer of the record at a time:
+        # FerretDB writes whole documents back, so concurrent updates can undo each other).
+        counting = asyncio.ensure_future(
+            self.repo.labeled_matching({**query, "job_id": record["job_id"]}))
+        counting.add_done_callback(lambda f: f.cancelled() or f.exception())  # never unread
         fmt = record.get("format", "manifest")
         fd, path = tempfile.mkstemp(prefix=f"{SPOOL_PREFIX}{record['_id']}-",
                                     suffix=f".{FORMATS[fmt].extension}")
@@ -172,8 +176,9 @@ class ExportWriter:
             pipeline = _Pipeline(fmt, job, where, path)
             writing = asyncio.ensure_future(asyncio.to_thread(pipeline.run))
             try:
-                await self._feed(record, pipeline, query)
+                await self._feed(record, pipeline, query, counting)
             finally:
+                counting.cancel()  # unless done: the record gets the count written at the end
                 await asyncio.to_thread(pipeline.feed.put, None)
                 await asyncio.wait([writing])
             writing.result()  # the format's own error (an image without a size), if any
@@ -202,11 +207,12 @@ class ExportWriter:
         else:  # failed meanwhile (taken for abandoned): the record keeps saying so
             log.warning("export finished after it was failed", extra={"export": record["_id"]})
 
-    async def _feed(self, record: Document, pipeline: _Pipeline,
-                    query: dict[str, Any]) -> None:
+    async def _feed(self, record: Document, pipeline: _Pipeline, query: dict[str, Any],
+                    counting: asyncio.Future[int]) -> None:
         exports = self.repo.db[EXPORTS]
         batch: list[AcceptedItem] = []
         reported = 0
+        total_reported = False
         async for doc in self.repo.labeled(record["job_id"], query):
             batch.append(accepted_item(doc))
             if len(batch) < BATCH:
@@ -218,10 +224,14 @@ class ExportWriter:
             written = pipeline.selection.kept
             metrics.EXPORT_ITEMS.labels(format=pipeline.fmt).inc(written - pipeline.counted)
             pipeline.counted = written
-            if written - reported >= PROGRESS_EVERY:
+            progress: dict[str, Any] = {"items_written": written}
+            if not total_reported and counting.done() and not counting.cancelled() \
+                    and counting.exception() is None:
+                progress["items_total"] = counting.result()
+                total_reported = True
+            if written - reported >= PROGRESS_EVERY or "items_total" in progress:
                 reported = written
-                await exports.update_one({"_id": record["_id"]},
-                                         {"$set": {"items_written": written}})
+                await exports.update_one({"_id": record["_id"]}, {"$set": progress})
         if batch and not pipeline.failed:
             await asyncio.to_thread(pipeline.feed.put, batch)
 

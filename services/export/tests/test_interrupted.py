@@ -200,3 +200,19 @@ async def test_stopping_the_service_fails_the_exports_it_writes(
         pb.EXPORT_STATE_FAILED, STOPPED, "")
     assert await harness.db[WRITERS].find_one({"_id": "test"}) is None
     assert _events(harness, "labelops.export.failed.v1") == ["labelops.export.failed.v1"]
+
+
+async def test_a_running_export_shows_its_progress_against_the_total(
+        harness: Harness, blocked: _BlockedStorage) -> None:
+    await _job_with_items(harness, 2500)
+    started = await harness.start("j1", "manifest")
+    assert (started.items_written, started.items_total) == (0, 0)  # counted beside the writing
+    await _reached(blocked)  # every item written, the upload in progress
+    running = await harness.stub.GetExport(pb.GetExportRequest(export_id=started.id),
+                                           metadata=harness.metadata)
+    assert running.state == pb.EXPORT_STATE_RUNNING
+    assert running.items_total == 2500
+    assert 0 < running.items_written < 2500  # as far as the writing thread had come
+    blocked.release.set()
+    done = await harness.finished(started.id)
+    assert (done.items_written, done.items_total) == (2500, 2500)

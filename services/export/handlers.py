@@ -26,7 +26,7 @@ from labelops_shared.label_rewrites import delete_label, rename_label
 from labelops_shared.mongo import decode_keys
 from labelops_shared.outbox import DUPLICATE_KEY
 from services.export import metrics
-from services.export.adapters.repository import JOBS, LABELED
+from services.export.adapters.repository import COUNTS, JOBS, LABELED
 from services.export.domain.view import accepted_values, should_replace, stored_json
 
 
@@ -37,6 +37,10 @@ def register(consumer: EventConsumer) -> None:
         uow.put(JOBS, {"_id": job.job_id, "workspace": job.workspace, "name": job.name,
                        "topics": job.topics, "content": job.content,
                        "labels": [lb.name for lb in job.labels]})
+        if isinstance(event.data, JobCreated):
+            # A new job has nothing accepted: its count of view items starts here (jobs
+            # created before counts were kept have none, and are counted by scanning).
+            uow.insert(COUNTS, {"_id": job.job_id, "items": 0})
         await ctx.commit(uow, part=None if final else "job")
 
     consumer.on(JobCreated)(keep_job)
@@ -65,9 +69,12 @@ def register(consumer: EventConsumer) -> None:
         """Items that left the job (deleted from the dataset, or deleted with their only
         label) leave the view: later exports no longer hold them."""
         data: PackageItemsRemoved = event.data
+        ids = list(dict.fromkeys(f"{data.job_id}:{item_id}" for item_id in data.item_ids))
+        held = await _revisions(ctx, ids)
         uow = ctx.unit_of_work()
-        for item_id in data.item_ids:
-            uow.delete(LABELED, f"{data.job_id}:{item_id}")
+        for doc_id in held:
+            uow.delete(LABELED, doc_id)
+        await _count(ctx, uow, data.job_id, -len(held))
         await ctx.commit(uow)
 
     @consumer.on(JobLabelRenamed)
@@ -124,16 +131,34 @@ async def _take_revisions(ctx: HandlerContext, event: Envelope[Any], job_id: str
         "data_json": stored_json(item.data), "answer_json": stored_json(item.answer),
         "labeler": item.labeler, "accepter": accepter, "hard": item.hard,
         "package_id": package_id, "revision": item.revision,
-        "accepted_at": event.time, "stored_at": stored_at, **(extra or {}),
+        "accepted_at": event.time, "stored_at": stored_at, "event_id": event.id,
+        **(extra or {}),
     } for doc_id, item in newest.items()}
     known = await _insert_new(ctx.outbox.db[LABELED], list(docs.values()))
-    current = await _revisions(ctx, known)
+    found = await mongo.find_by_ids(ctx.outbox.db[LABELED], known,
+                                    {"revision": 1, "event_id": 1})
+    # Inserted by an earlier attempt at this very event (a crash before its commit): new
+    # to the view all the same, for the count.
+    again = {d["_id"] for d in found if d.get("event_id") == event.id}
+    current = {d["_id"]: int(d["revision"]) for d in found if d["_id"] not in again}
     uow = ctx.unit_of_work()
-    for doc_id in known:
-        if should_replace(current.get(doc_id), newest[doc_id].revision):
+    for doc_id in current:
+        if should_replace(current[doc_id], newest[doc_id].revision):
             uow.put(LABELED, docs[doc_id])
+    new = len(docs) - len(current)
+    await _count(ctx, uow, job_id, new)
     if await ctx.commit(uow):
-        metrics.ACCEPTED_ITEMS.inc(len(docs) - len(known) + len(uow.ops))
+        metrics.ACCEPTED_ITEMS.inc(new + len(uow.ops))
+
+
+async def _count(ctx: HandlerContext, uow: Any, job_id: str, change: int) -> None:
+    """The job's count of view items moves with the items that came or went, in the same
+    commit (one job's events are handled one at a time, so read and set is safe)."""
+    if not change:
+        return
+    counted = await ctx.outbox.db[COUNTS].find_one({"_id": job_id})
+    if counted is not None:
+        uow.set(COUNTS, job_id, {"items": max(0, int(counted["items"]) + change)})
 
 
 async def _insert_new(collection: Any, docs: list[dict[str, Any]]) -> list[str]:

@@ -49,9 +49,10 @@ from services.export.domain.records import abandoned
 from services.export.domain.view import accepted_values
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 1000
+PROGRESS_SECONDS = 1.0  # the record's progress is updated at most this often
 BATCH = 1000  # items per hand-over to the writing thread
 QUEUED_BATCHES = 4
+READ_AHEAD = 2  # batches of documents read ahead of the hand-over
 ALIVE_EVERY = 10.0  # seconds between a process's signs of life (and sweeps)
 STALE_AFTER = timedelta(seconds=60)  # a writer silent this long is taken for gone
 SPOOL_PREFIX = "labelops-export-"
@@ -73,7 +74,7 @@ class _Pipeline:
     def __init__(self, fmt: str, job: ExportJob, selection_filter: Any, path: str) -> None:
         self.fmt = fmt
         self.job = job
-        self.feed: queue.Queue[list[AcceptedItem] | None] = queue.Queue(QUEUED_BATCHES)
+        self.feed: queue.Queue[list[Document] | None] = queue.Queue(QUEUED_BATCHES)
         self.selection = Selection(self._items(), job, selection_filter)
         self.stats = ExportStats()
         self.digest = hashlib.sha256()
@@ -84,8 +85,11 @@ class _Pipeline:
         self._ended = False
 
     def _items(self) -> Iterator[AcceptedItem]:
+        """The view's documents made items here, in the writing thread, so the event loop
+        only reads."""
         while (batch := self.feed.get()) is not None:
-            yield from batch
+            for doc in batch:
+                yield accepted_item(doc)
         self._ended = True
 
     def run(self) -> None:
@@ -161,13 +165,20 @@ class ExportWriter:
                         job_doc.get("name", ""))
         where = filter_from_document(record.get("filter"))
         query = view_query(where, record.get("since"))
-        # The total is counted beside the writing, not before it: on FerretDB a count scans
-        # the collection like the read itself, which would double an export's time. The
-        # feed writes it with its next progress update (one writer of the record at a time:
-        # FerretDB writes whole documents back, so concurrent updates can undo each other).
-        counting = asyncio.ensure_future(
-            self.repo.labeled_matching({**query, "job_id": record["job_id"]}))
-        counting.add_done_callback(lambda f: f.cancelled() or f.exception())  # never unread
+        # The total: the job's kept count when the export takes every item (a point read);
+        # else counted beside the writing, not before it, since on FerretDB a count scans
+        # the collection like the read itself. The feed writes it with its next progress
+        # update (one writer of the record at a time: FerretDB writes whole documents
+        # back, so concurrent updates can undo each other).
+        kept = await self.repo.kept_count(record["job_id"]) if not query else None
+        counting: asyncio.Future[int]
+        if kept is not None:
+            counting = asyncio.get_running_loop().create_future()
+            counting.set_result(kept)
+        else:
+            counting = asyncio.ensure_future(
+                self.repo.labeled_matching({**query, "job_id": record["job_id"]}))
+            counting.add_done_callback(lambda f: f.cancelled() or f.exception())  # read
         fmt = record.get("format", "manifest")
         fd, path = tempfile.mkstemp(prefix=f"{SPOOL_PREFIX}{record['_id']}-",
                                     suffix=f".{FORMATS[fmt].extension}")
@@ -182,6 +193,8 @@ class ExportWriter:
                 await asyncio.to_thread(pipeline.feed.put, None)
                 await asyncio.wait([writing])
             writing.result()  # the format's own error (an image without a size), if any
+            await self.repo.db[EXPORTS].update_one(  # every item written; the upload next
+                {"_id": record["_id"]}, {"$set": {"items_written": pipeline.selection.kept}})
             await asyncio.to_thread(self.storage.fput_object, record["bucket"],
                                     record["object_key"], path,
                                     content_type=FORMATS[fmt].content_type)
@@ -209,31 +222,52 @@ class ExportWriter:
 
     async def _feed(self, record: Document, pipeline: _Pipeline, query: dict[str, Any],
                     counting: asyncio.Future[int]) -> None:
+        """The view's documents to the writing thread in batches, read a few batches ahead
+        (the database works on the next ones while these are handed over), with the
+        record's progress updated about every second."""
         exports = self.repo.db[EXPORTS]
-        batch: list[AcceptedItem] = []
-        reported = 0
+        read: asyncio.Queue[list[Document] | None] = asyncio.Queue(READ_AHEAD)
+
+        failures: list[Exception] = []
+
+        async def reader() -> None:
+            batch: list[Document] = []
+            try:
+                async for doc in self.repo.labeled(record["job_id"], query):
+                    batch.append(doc)
+                    if len(batch) >= BATCH:
+                        await read.put(batch)
+                        batch = []
+                await read.put(batch)
+            except Exception as exc:  # handed to the feed, which raises it
+                failures.append(exc)
+            await read.put(None)
+
+        reading = asyncio.ensure_future(reader())
         total_reported = False
-        async for doc in self.repo.labeled(record["job_id"], query):
-            batch.append(accepted_item(doc))
-            if len(batch) < BATCH:
-                continue
-            if pipeline.failed:
-                return
-            await asyncio.to_thread(pipeline.feed.put, batch)
-            batch = []
-            written = pipeline.selection.kept
-            metrics.EXPORT_ITEMS.labels(format=pipeline.fmt).inc(written - pipeline.counted)
-            pipeline.counted = written
-            progress: dict[str, Any] = {"items_written": written}
-            if not total_reported and counting.done() and not counting.cancelled() \
-                    and counting.exception() is None:
-                progress["items_total"] = counting.result()
-                total_reported = True
-            if written - reported >= PROGRESS_EVERY or "items_total" in progress:
-                reported = written
-                await exports.update_one({"_id": record["_id"]}, {"$set": progress})
-        if batch and not pipeline.failed:
-            await asyncio.to_thread(pipeline.feed.put, batch)
+        reported_at = time.monotonic()
+        try:
+            while (batch := await read.get()) is not None:
+                if pipeline.failed:
+                    return
+                if batch:
+                    await asyncio.to_thread(pipeline.feed.put, batch)
+                written = pipeline.selection.kept
+                metrics.EXPORT_ITEMS.labels(format=pipeline.fmt).inc(written - pipeline.counted)
+                pipeline.counted = written
+                progress: dict[str, Any] = {"items_written": written}
+                if not total_reported and counting.done() and not counting.cancelled() \
+                        and counting.exception() is None:
+                    progress["items_total"] = counting.result()
+                    total_reported = True
+                if time.monotonic() - reported_at >= PROGRESS_SECONDS \
+                        or "items_total" in progress:
+                    reported_at = time.monotonic()
+                    await exports.update_one({"_id": record["_id"]}, {"$set": progress})
+            if failures:
+                raise failures[0]
+        finally:
+            reading.cancel()
 
     async def fail(self, record: Document, reason: str) -> None:
         uow = UnitOfWork(source=self.source)

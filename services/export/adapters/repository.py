@@ -13,6 +13,7 @@ from labelops_shared.mongo import Document
 
 JOBS, LABELED, EXPORTS = "jobs", "labeled_items", "exports"
 WRITERS = "export_writers"  # each service process's last sign of life
+COUNTS = "view_counts"  # per job: the items in the view (kept for jobs created since)
 INDEXES = {
     LABELED: [IndexModel([("job_id", ASCENDING), ("item_id", ASCENDING)])],
     EXPORTS: [IndexModel([("job_id", ASCENDING), ("version", ASCENDING)], unique=True),
@@ -28,7 +29,16 @@ class Repository:
         return await self.db[JOBS].find_one({"_id": job_id})
 
     async def labeled_count(self, job_id: str) -> int:
+        counted = await self.kept_count(job_id)
+        if counted is not None:
+            return counted
         return await self.db[LABELED].count_documents({"job_id": job_id})
+
+    async def kept_count(self, job_id: str) -> int | None:
+        """The job's item count the view keeps as it changes (a point read), or None for a
+        job created before counts were kept."""
+        counted = await self.db[COUNTS].find_one({"_id": job_id})
+        return int(counted["items"]) if counted is not None else None
 
     async def labeled_by_package(self, job_id: str) -> Counter[str]:
         """The job's labeled items counted by the package they were accepted in (one pass

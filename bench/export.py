@@ -476,6 +476,12 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
         found["fill"] = asyncio.run(bench.fill(bulk))
         say(f"  filled in {found['fill']['fill_s']:.1f}s "
             f"({found['fill']['items_per_s']:,.0f} items/s)")
+        if args.prelabel_wait > 0:  # the next phases measured on a quieter database
+            say(f"waiting up to {args.prelabel_wait:.0f}s for the prelabel service to take in "
+                "the same events")
+            found["prelabel"] = bench.prelabel_caught_up(bulk, args.prelabel_wait)
+            say(f"  prelabel has {found['prelabel']['items']:,} of {bulk:,} "
+                f"({found['prelabel']['at_s']:.0f}s after the fill began)")
         say(f"probes: {args.probes} packages of {args.probe_size} at {args.probe_rate}/s")
         found["probes"] = asyncio.run(bench.probes(bulk))
         say("raw read")
@@ -491,12 +497,6 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
                 f"({result['items_per_s']:,.0f}/s), RSS peak {result['rss_peak_mb']:.0f} MB")
         found["raw_after"] = bench.raw_read()
         say(f"raw read again: {found['raw_after']['docs_per_s']:,.0f}/s")
-        if args.prelabel_wait > 0:
-            say(f"waiting up to {args.prelabel_wait:.0f}s for the prelabel service to take in "
-                "the same events (its rows are removed with the bench's data)")
-            found["prelabel"] = bench.prelabel_caught_up(args.items, args.prelabel_wait)
-            say(f"  prelabel has {found['prelabel']['items']:,} of {args.items:,} "
-                f"({found['prelabel']['at_s']:.0f}s after the fill began)")
     finally:
         if not args.keep:
             bench.clean_up()
@@ -582,6 +582,11 @@ def print_tables(run: dict[str, Any]) -> None:
                       f"{fill['backlog_delay']['p99_s']:.1f} s", "")
         table.add_row("CPU cores during the fill", ", ".join(
             f"{k} {v}" for k, v in fill["cpu_cores"].items()), "")
+        if ours.get("prelabel"):
+            pre = ours["prelabel"]
+            table.add_row("prelabel service: rows of the same events (before the probes)",
+                          f"{pre['items']:,} of {pre['of']:,}, {pre['at_s']:.0f} s after the "
+                          "fill began", "")
         visible = probes["visible"]
         table.add_row(f"accept → visible: {probes['packages']} packages of "
                       f"{probes['package_items']} at {probes['rate']:g}/s, p50 / p99 (max)",

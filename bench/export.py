@@ -441,6 +441,7 @@ def remove_bench_data(env: dict[str, str], which: dict[str, Any],
         records = list(export_db[RECORDS].find(which))
         export_db[RECORDS].delete_many(which)
         jobs = export_db["jobs"].delete_many({"_id": which["job_id"]}).deleted_count
+        export_db["view_counts"].delete_many({"_id": which["job_id"]})
         prelabel = mongo[PRELABEL_DB][PRELABEL_ITEMS].delete_many(which).deleted_count
     finally:
         mongo.close()

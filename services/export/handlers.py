@@ -37,10 +37,6 @@ def register(consumer: EventConsumer) -> None:
         uow.put(JOBS, {"_id": job.job_id, "workspace": job.workspace, "name": job.name,
                        "topics": job.topics, "content": job.content,
                        "labels": [lb.name for lb in job.labels]})
-        if isinstance(event.data, JobCreated):
-            # A new job has nothing accepted: its count of view items starts here (jobs
-            # created before counts were kept have none, and are counted by scanning).
-            uow.insert(COUNTS, {"_id": job.job_id, "items": 0})
         await ctx.commit(uow, part=None if final else "job")
 
     consumer.on(JobCreated)(keep_job)
@@ -152,13 +148,17 @@ async def _take_revisions(ctx: HandlerContext, event: Envelope[Any], job_id: str
 
 
 async def _count(ctx: HandlerContext, uow: Any, job_id: str, change: int) -> None:
-    """The job's count of view items moves with the items that came or went, in the same
-    commit (one job's events are handled one at a time, so read and set is safe)."""
-    if not change:
-        return
+    """The job's count of view items moves with the items that came or went (``change``,
+    not yet applied for removals, already inserted for new items), in the same commit. The
+    events that change it (accepted, revised, removed) share the job's partition and are
+    handled one at a time, so read-and-set is safe. A job without a count yet (its first
+    accepted event, or one from before counts were kept) is counted once by scanning."""
     counted = await ctx.outbox.db[COUNTS].find_one({"_id": job_id})
-    if counted is not None:
-        uow.set(COUNTS, job_id, {"items": max(0, int(counted["items"]) + change)})
+    if counted is None:
+        scanned = await ctx.outbox.db[LABELED].count_documents({"job_id": job_id})
+        uow.put(COUNTS, {"_id": job_id, "items": max(0, scanned + min(change, 0))})
+    elif change:
+        uow.put(COUNTS, {"_id": job_id, "items": max(0, int(counted["items"]) + change)})
 
 
 async def _insert_new(collection: Any, docs: list[dict[str, Any]]) -> list[str]:

@@ -13,7 +13,7 @@ from labelops_shared.mongo import Document
 
 JOBS, LABELED, EXPORTS = "jobs", "labeled_items", "exports"
 WRITERS = "export_writers"  # each service process's last sign of life
-COUNTS = "view_counts"  # per job: the items in the view (kept for jobs created since)
+COUNTS = "view_counts"  # per job: the items in the view, kept as they change
 INDEXES = {
     LABELED: [IndexModel([("job_id", ASCENDING), ("item_id", ASCENDING)])],
     EXPORTS: [IndexModel([("job_id", ASCENDING), ("version", ASCENDING)], unique=True),
@@ -36,7 +36,7 @@ class Repository:
 
     async def kept_count(self, job_id: str) -> int | None:
         """The job's item count the view keeps as it changes (a point read), or None for a
-        job created before counts were kept."""
+        job whose items have not changed since counts were kept."""
         counted = await self.db[COUNTS].find_one({"_id": job_id})
         return int(counted["items"]) if counted is not None else None
 

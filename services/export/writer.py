@@ -146,7 +146,7 @@ class ExportWriter:
         try:
             await self._write(record)
             outcome = "completed"
-        except asyncio.CancelledError:  # the service is stopping (see watch)
+        except asyncio.CancelledError:  # the service is stopping (see stop)
             metrics.EXPORTS.labels(format=fmt, outcome="failed").inc()
             await self.fail(record, STOPPED)
             raise

@@ -82,7 +82,7 @@ class Board:
         for slot in slots:
             if slot.package_id not in recent:
                 self.update(slot)
-        for package_id, newer in recent.items():
+        for newer in recent.values():
             if newer is not None:
                 self.update(newer)
         self._taken = taken

@@ -325,7 +325,8 @@ class AssignmentServicer:
         rule_teams = (job.get("package_rule") or {}).get("teams") or []
         member = {t: subject in await self.repo.team_labelers([t])
                   for t in (rule_teams if stage is Stage.LABEL else [])}
-        rebuilt, tried = False, set()
+        await self.packages.ensure_built()
+        tried: set[str] = set()
 
         def allowed(s: Slot) -> bool:
             if s.package_id in tried or (stage is Stage.CHECK and s.labeler == subject):
@@ -337,9 +338,8 @@ class AssignmentServicer:
         for _ in range(CLAIM_ATTEMPTS):
             slot = board.take(job["_id"], waiting, allowed)
             if slot is None:
-                if not rebuilt and await self.packages.rebuild(min_age=1.0):
-                    rebuilt = True
-                    continue
+                # Nothing here waits on a rebuild: what this replica changed is on its board
+                # already, and other replicas' changes arrive with the next periodic rebuild.
                 return None
             tried.add(slot.package_id)
             try:

@@ -70,7 +70,9 @@ class Packages:
         self.settings = settings
         self.board = Board(frozenset(s.value for s in wf.CLAIMABLE.values()))
         self._rebuilt_at = 0.0
+        self._rebuild_seconds = 0.0  # how long the last rebuild took
         self._rebuilding = asyncio.Lock()
+        self.built = False  # the board has been read from the database at least once
         self._reported: set[tuple[str, str]] = set()
 
     def lease_until(self, now: datetime | None = None) -> datetime:
@@ -82,16 +84,30 @@ class Packages:
         """Read every package still in the workflow into the board (unless the board was
         rebuilt less than ``min_age`` seconds ago). True if it was rebuilt."""
         async with self._rebuilding:
-            if time.monotonic() - self._rebuilt_at < min_age:
+            if self.built and time.monotonic() - self._rebuilt_at < min_age:
                 return False
             started = time.monotonic()
             self.board.begin_rebuild()
             slots = [slot_of(doc) async for doc in self.repo.workflow_packages()]
             self.board.replace_all(slots)
             self._rebuilt_at = time.monotonic()
-            metrics.BOARD_REBUILD_SECONDS.observe(self._rebuilt_at - started)
+            self._rebuild_seconds = self._rebuilt_at - started
+            self.built = True
+            metrics.BOARD_REBUILD_SECONDS.observe(self._rebuild_seconds)
             self._report_counts()
             return True
+
+    async def ensure_built(self) -> None:
+        """Wait for the board's first reading of the database (the service's start); later
+        rebuilds run in the background and never hold a claim up."""
+        if not self.built:
+            await self.rebuild(min_age=float("inf"))
+
+    def rebuild_due(self, since_last: float) -> bool:
+        """A periodic rebuild is due after the rescan interval, and never sooner than ten
+        times the last rebuild's duration: on a large database a rebuild is a long scan,
+        and claims and submits must keep most of the database's time."""
+        return since_last >= max(self.settings.rescan_seconds, 10 * self._rebuild_seconds)
 
     def _report_counts(self) -> None:
         """Packages by job and state, items waiting per stage, on the gauges; series of
@@ -219,12 +235,12 @@ class Packages:
     async def run(self) -> None:
         """Background: expire leases every sweep interval, rebuild the board every rescan
         interval (what other replicas changed)."""
-        await self.rebuild()
+        await self.ensure_built()
         last_rebuild = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.sweep_seconds)
             try:
-                if time.monotonic() - last_rebuild >= self.settings.rescan_seconds:
+                if self.rebuild_due(time.monotonic() - last_rebuild):
                     await self.rebuild()
                     last_rebuild = time.monotonic()
                 await self.expire_leases()

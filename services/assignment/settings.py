@@ -16,5 +16,6 @@ class AssignmentSettings(BaseSettings):
     sweep_seconds: float = Field(default=1.0, gt=0, description="how often leases are checked")
     rescan_seconds: float = Field(
         default=10.0, gt=0,
-        description="how often the claim board is rebuilt from the database (what other "
-        "replicas changed); a claim finding nothing also rebuilds it, at most once a second")
+        description="how often the claim board is rebuilt from the database in the "
+        "background (what other replicas changed reaches this replica's claims that much "
+        "later); never more often than ten times a rebuild's duration")

@@ -78,6 +78,7 @@ class Harness:
         self.consumer, self.datasets, self.repo = consumer, datasets, repo
         self.packages = packages
         self.replicas: list[tuple[Any, grpc.aio.Channel]] = []
+        self.replica_boards: list[Packages] = []  # each replica's packages (and board)
         self.stub = assignment_pb2_grpc.AssignmentServiceStub(channel)
         # AcceptanceService on the same server (harness.client(..., stub=harness.acceptance))
         self.acceptance = acceptance_pb2_grpc.AcceptanceServiceStub(channel)
@@ -93,6 +94,7 @@ class Harness:
         server and stub (stopped with the harness)."""
         packages = Packages(self.repo, self.packages.outbox, "/labelops/assignment",
                             self.packages.settings)
+        self.replica_boards.append(packages)
         servicer = AssignmentServicer(self.repo, self.packages.outbox, self.datasets,
                                       "/labelops/assignment", packages)
         server, port, _ = await start_server(

@@ -3,6 +3,7 @@ sample, rejections, acceptance and job completion."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable
@@ -291,3 +292,38 @@ async def test_an_orphaned_ticket_never_blocks_its_package(harness: Harness) -> 
     assert (taken.id, taken.holder, taken.version) == (p0, "ann", 2)
     stored = await harness.db[PACKAGES].find_one({"_id": p0})
     assert (stored["state"], stored["holder"], stored["version"]) == ("labeling", "ann", 2)
+
+
+async def test_a_claim_never_waits_for_a_rebuild_of_the_board(harness: Harness) -> None:
+    """The board is read from the database once, at the start; after that a claim that
+    finds nothing answers at once (a rebuild scans every package in the workflow, which
+    on a large database takes seconds), and what another replica changed arrives with the
+    next periodic rebuild."""
+    job_id = await harness.publish_job(items=10, package_size=5)
+    scans = 0
+    workflow_packages = harness.repo.workflow_packages
+
+    def counted() -> Any:
+        nonlocal scans
+        scans += 1
+        return workflow_packages()
+
+    harness.repo.workflow_packages = counted  # type: ignore[method-assign]
+    other = await harness.replica()  # a fresh replica: its board is read on the first claim
+    claims = [harness.client(name, auth.LABELER, stub=other).ClaimPackage(
+        pb.ClaimPackageRequest(job_id=job_id, stage=LABEL)) for name in ("ann", "bob")]
+    taken = await asyncio.gather(*claims)
+    assert {p.id for p in taken} == {f"{job_id}-p000000", f"{job_id}-p000001"}
+    assert scans == 1  # both claims waited for the same first reading
+
+    # A package this replica has not seen (written by another replica) stays unseen by
+    # claims until the next rebuild, and the empty claim costs no scan.
+    await harness.db[PACKAGES].update_one({"_id": f"{job_id}-p000000"}, {"$set": {
+        "state": "open", "stage": "label", "holder": "", "lease_until": None, "version": 9}})
+    cid = harness.client("cid", auth.LABELER, stub=other)
+    await refused(cid.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL)),
+                  grpc.StatusCode.NOT_FOUND, "no open package")
+    assert scans == 1
+    await harness.replica_boards[-1].rebuild()
+    again = await cid.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    assert (again.id, again.holder, again.version) == (f"{job_id}-p000000", "cid", 10)

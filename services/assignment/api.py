@@ -581,11 +581,10 @@ class AssignmentServicer:
         else:
             rejections = await self._rejections(doc, request.rejections, context)
             fields = {**self._back_to_labeler(doc, rejections), "checker": checker}
+            # one event per transition: the failed check itself says where it went
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
                                     checker=checker, passed=False, rejections=rejections),
                      subject=subject)
-            uow.emit(PackageRejected(job_id=doc["job_id"], package_id=doc["_id"], stage="check",
-                                     by=checker, rejections=rejections), subject=subject)
         moved = await self._commit(context, doc, fields, uow, "review")
         if request.passed:
             metrics.ITEMS.labels("check", "passed").inc(doc["item_count"])

@@ -123,7 +123,8 @@ def _submitted(data: PackageSubmitted, view: PackageView | None) -> PackageView 
 
 
 def _checked(data: PackageChecked, view: PackageView | None) -> PackageView | None:
-    return progress.checked(view, data.passed) if view else None
+    rejected_items = len({r.item_id for r in data.rejections})
+    return progress.checked(view, data.passed, rejected_items) if view else None
 
 
 def _rejected(data: PackageRejected, view: PackageView | None) -> PackageView | None:

@@ -67,7 +67,8 @@ class Replay:
             pkg.state = (State.TO_ACCEPT if wf.has_accept(self.workflow)
                          else State.ACCEPTED).value
             pkg.holder = ""
-        # a failed check is followed by its "rejected" event
+        else:  # back to its labeler with the rejections
+            self._rejected(pkg_id, pkg, data)
 
     def _rejected(self, pkg_id: str, pkg: Replayed, data: Mapping[str, Any]) -> None:
         back = wf.back_to_labeler(pkg.labeler, 0, [])

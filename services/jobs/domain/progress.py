@@ -82,9 +82,9 @@ def submitted(view: PackageView, labeler: str, items: int) -> PackageView:
                    items=items or view.items)
 
 
-def checked(view: PackageView, passed: bool) -> PackageView:
-    if not passed:  # the rejection event that follows sends it back
-        return view
+def checked(view: PackageView, passed: bool, rejected_items: int = 0) -> PackageView:
+    if not passed:  # a failed check sends the package back to its labeler
+        return rejected(view, rejected_items)
     return replace(view, holder="", checked=True, rejected=0)
 
 

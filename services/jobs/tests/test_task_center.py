@@ -13,7 +13,6 @@ from labelops_shared.contracts import (
     PackageChecked,
     PackageClaimed,
     PackageCreated,
-    PackageRejected,
     PackageSubmitted,
 )
 from labelops_shared.events import new_event
@@ -80,8 +79,6 @@ async def test_progress_follows_package_events_once_each(harness: Harness) -> No
         PackageClaimed(job_id=j, package_id="p0", stage="check", holder="cid"),
         PackageChecked(job_id=j, package_id="p0", checker="cid", passed=False,
                        rejections=[ItemRejection(item_id="a", reason="wrong")]),
-        PackageRejected(job_id=j, package_id="p0", stage="check", by="cid",
-                        rejections=[ItemRejection(item_id="a", reason="wrong")]),
     ]
     for event in events:
         assert await harness.deliver(event) == "handled"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -16,6 +17,8 @@ from services.dataset.domain.lines import DecodeFailure, Line, OversizedLine, de
 
 MAX_ERRORS_KEPT = 20
 MAX_FIELDS = 1000  # distinct field names per version: a guard against one-field-per-line files
+MAX_DEPTH = 64  # nesting of objects and arrays in a record: deeper is an attack, not data
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate has no UTF-8: never storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +53,33 @@ class Record:
     data: dict[str, Any]
 
 
-def _bad_value(value: Any, path: str) -> tuple[str, str] | None:
-    """The first value the database cannot store faithfully (NUL, NaN, infinity)."""
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    found = _SURROGATE.search(text)
+    return f"contains an unpaired surrogate ({found.group()!a})" if found else None
+
+
+def _bad_value(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
+    """The first value the database cannot store faithfully (NUL, unpaired surrogates, NaN,
+    infinity, nesting deeper than ``MAX_DEPTH``)."""
     if isinstance(value, str):
-        return (path, "contains a NUL character") if "\x00" in value else None
+        reason = _bad_text(value)
+        return (path, reason) if reason else None
     if isinstance(value, float) and not math.isfinite(value):
         return path, f"{value} is not a finite number"
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return path, f"nested more than {MAX_DEPTH} levels deep"
     if isinstance(value, dict):
         for key, inner in value.items():
-            found = _bad_value(inner, f"{path}.{key}")
+            if _SURROGATE.search(key):  # named by its escape: the key itself is not text
+                return path, f"the field name {key!a} contains an unpaired surrogate"
+            found = _bad_value(inner, f"{path}.{key}", depth + 1)
             if found:
                 return found
     if isinstance(value, list):
         for i, inner in enumerate(value):
-            found = _bad_value(inner, f"{path}[{i}]")
+            found = _bad_value(inner, f"{path}[{i}]", depth + 1)
             if found:
                 return found
     return None
@@ -109,6 +125,8 @@ def parse_line(file: str, line: Line | OversizedLine, encoding: str = "utf-8",
         return None
     try:
         obj = json.loads(stripped, parse_constant=_reject_constant)
+    except RecursionError:
+        return LineError(file, number, "", f"nested more than {MAX_DEPTH} levels deep")
     except (json.JSONDecodeError, ValueError) as exc:
         reason = (f"not valid JSON ({exc.msg} at column {exc.colno})"
                   if isinstance(exc, json.JSONDecodeError) else str(exc))

@@ -24,7 +24,7 @@ from labelops_cli.demo import import_manifest, wait_for_packages
 from labelops_cli.services import SERVICES, ServiceProcesses, wait_healthy
 from labelops_shared import auth, topics
 from labelops_shared.grpc_server import bearer
-from services.assignment.domain.replay import replay
+from labelops_shared.replay import replay
 from services.assignment.moves import STALE_TICKET
 from tests.e2e.event_tap import EventTap
 

@@ -9,39 +9,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-
-class State(StrEnum):
-    OPEN = "open"
-    LABELING = "labeling"
-    TO_CHECK = "to_check"
-    CHECKING = "checking"
-    TO_ACCEPT = "to_accept"
-    ACCEPTING = "accepting"
-    ACCEPTED = "accepted"
-    CLOSED = "closed"  # every item left it (deleted from the dataset)
-
-
-class Stage(StrEnum):
-    LABEL = "label"
-    CHECK = "check"
-    ACCEPT = "accept"
+# The states, stages and event-implied moves are published vocabulary, shared with those
+# who fold the events (the replay, the invariant checker); re-exported here for the service.
+from labelops_shared.package_states import CLAIMABLE as CLAIMABLE
+from labelops_shared.package_states import SYSTEM_LABELER as SYSTEM_LABELER
+from labelops_shared.package_states import WORKFLOWS as WORKFLOWS
+from labelops_shared.package_states import WORKING as WORKING
+from labelops_shared.package_states import Stage as Stage
+from labelops_shared.package_states import State as State
+from labelops_shared.package_states import after_labeling, after_passed_check, returned_to
+from labelops_shared.package_states import has_accept as has_accept
+from labelops_shared.package_states import has_check as has_check
 
 
 class WorkflowError(ValueError):
     """A move the workflow does not allow; the message says why (FAILED_PRECONDITION)."""
 
 
-# Where a package waits to be claimed for a stage, and the state a claim puts it in.
-CLAIMABLE = {Stage.LABEL: State.OPEN, Stage.CHECK: State.TO_CHECK, Stage.ACCEPT: State.TO_ACCEPT}
-WORKING = {Stage.LABEL: State.LABELING, Stage.CHECK: State.CHECKING,
-           Stage.ACCEPT: State.ACCEPTING}
 # States in which the holder may save answers, and the annotation stage they save.
 EDITING = {State.LABELING: Stage.LABEL, State.CHECKING: Stage.CHECK}
 RATINGS = ("A", "B", "C", "D")
-# The labeler of a package the system submitted with its formal pre-labels: a rejection
-# sends such a package back to the open pool instead of to a person.
-SYSTEM_LABELER = "prelabel"
-WORKFLOWS = ("label", "label_check", "label_check_accept")
 
 
 def stage_of(state: str) -> str:
@@ -50,14 +37,6 @@ def stage_of(state: str) -> str:
         if state in (CLAIMABLE[stage], WORKING[stage]):
             return stage.value
     return "done"
-
-
-def has_check(workflow: str) -> bool:
-    return workflow in ("label_check", "label_check_accept")
-
-
-def has_accept(workflow: str) -> bool:
-    return workflow == "label_check_accept"
 
 
 def _require(state: str, expected: State, action: str) -> None:
@@ -73,16 +52,14 @@ def claim(state: str, stage: Stage) -> State:
 def after_submit(state: str, workflow: str) -> State:
     """A labeler hands the package on: to the checkers, else the accepters, else done."""
     _require(state, State.LABELING, "submitting")
-    if has_check(workflow):
-        return State.TO_CHECK
-    return State.TO_ACCEPT if has_accept(workflow) else State.ACCEPTED
+    return after_labeling(workflow)
 
 
 def after_review(state: str, workflow: str, passed: bool) -> State:
     _require(state, State.CHECKING, "a review")
     if not passed:
         return State.LABELING
-    return State.TO_ACCEPT if has_accept(workflow) else State.ACCEPTED
+    return after_passed_check(workflow)
 
 
 def after_acceptance(state: str, accepted: bool) -> State:
@@ -198,11 +175,13 @@ def back_to_labeler(labeler: str, rework_count: int,
     """The package fields of a rejection: the original labeler holds it again (a package
     the system labeled waits in the open pool for any labeler)."""
     found = [{"item_id": i, "reason": r} for i, r in rejections]
-    if labeler == SYSTEM_LABELER:
-        return {"state": State.OPEN.value, "holder": "", "labeler": "",
-                "rework_count": rework_count + 1, "rejections": found}
-    return {"state": State.LABELING.value, "holder": labeler, "rework_count": rework_count + 1,
-            "rejections": found}
+    state, holder = returned_to(labeler)
+    fields: dict[str, Any] = {"state": state.value, "holder": holder,
+                              "rework_count": rework_count + 1,
+                              "rejections": found}
+    if labeler == SYSTEM_LABELER:  # in the open pool: whoever claims it next labels it
+        fields["labeler"] = ""
+    return fields
 
 
 def latest_answers(annotations: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

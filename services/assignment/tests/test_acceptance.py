@@ -17,11 +17,11 @@ import pytest
 from labelops.assignment.v1 import acceptance_pb2 as apb
 from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
+from labelops_shared.replay import replay
 from services.assignment.acceptance import ROLES
 from services.assignment.adapters.acceptances import ACCEPTANCES
 from services.assignment.adapters.repository import ANNOTATIONS, PACKAGES, annotation_id
 from services.assignment.domain.acceptance import Sampling, holder, sample
-from services.assignment.domain.replay import replay
 from services.assignment.tests.conftest import ANSWER, Harness
 
 LABEL, CHECK, ACCEPT = pb.STAGE_LABEL, pb.STAGE_CHECK, pb.STAGE_ACCEPT

@@ -183,3 +183,43 @@ def test_concurrent_conditional_updates_are_recorded_not_relied_on(
         record_property("backend", backend)
     finally:
         packages.drop()
+
+
+# Filters whose answers must not change with the LabelOps FerretDB patch that pushes
+# equality and $in on top-level string fields down to SQLite's indexes: the pushed-down
+# condition must keep every document that may match (arrays match by element).
+PUSHDOWN_DOCS = [
+    {"_id": "a", "f": "x", "g": "1"}, {"_id": "b", "f": ["x", "y"], "g": "2"},
+    {"_id": "c", "f": "y"}, {"_id": "d"}, {"_id": "e", "f": 1}, {"_id": "f", "f": None},
+    {"_id": "g", "f": {"x": 1}}, {"_id": "i", "f": "x\"y<&>é"}, {"_id": "j", "f": "X"},
+    {"_id": "k", "f": [], "g": "1"}, {"_id": "l", "f": "", "g": "3"}, {"_id": "m", "f": "[x]"},
+    {"_id": "n", "f": "\\"},
+]
+PUSHDOWN_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
+    ({"f": "x"}, {"a", "b"}), ({"f": "y"}, {"b", "c"}), ({"f": "x\"y<&>é"}, {"i"}),
+    ({"f": ""}, {"l"}), ({"f": "[x]"}, {"m"}), ({"f": "\\"}, {"n"}),
+    ({"f": {"$in": ["x", "y"]}}, {"a", "b", "c"}), ({"f": {"$in": ["X", "nope"]}}, {"j"}),
+    ({"f": {"$in": ["x", 1]}}, {"a", "b", "e"}), ({"f": "x", "g": "1"}, {"a"}),
+    ({"f": "x", "g": "2"}, {"b"}), ({"_id": "a"}, {"a"}),
+    ({"_id": {"$in": ["a", "c", "zz"]}}, {"a", "c"}), ({"_id": "a", "f": "y"}, set()),
+    ({"f": "x", "$or": [{"g": "1"}, {"g": "2"}]}, {"a", "b"}), ({"f.x": 1}, {"g"}),
+    ({"f": ["x", "y"]}, {"b"}), ({"f": None}, {"d", "f"}), ({"g": {"$in": []}}, set()),
+]
+
+
+@pytest.mark.parametrize("query,expected", PUSHDOWN_FILTERS, ids=repr)
+def test_filtered_reads_updates_and_deletes_match_what_the_filter_says(
+    mongo: MongoClient[dict[str, Any]], query: dict[str, Any], expected: set[str],
+) -> None:
+    docs = _scratch(mongo, "pushdown")
+    docs.create_index([("f", 1), ("g", 1)])
+    docs.insert_many([dict(d) for d in PUSHDOWN_DOCS])
+    try:
+        assert {d["_id"] for d in docs.find(query)} == expected
+        assert docs.count_documents(query) == len(expected)
+        assert docs.update_many(query, {"$set": {"seen": True}}).matched_count == len(expected)
+        assert {d["_id"] for d in docs.find({"seen": True})} == expected
+        assert docs.delete_many(query).deleted_count == len(expected)
+        assert docs.count_documents({}) == len(PUSHDOWN_DOCS) - len(expected)
+    finally:
+        docs.drop()

@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeGuard, cast
@@ -103,6 +104,7 @@ MAX_TABLE_SIZE = 1000  # rows or columns of one table
 MAX_GRID_CELLS = 250_000
 MAX_FREE_TEXT = 100_000
 _SHOWN_OPTIONS = 8  # an error lists at most this many allowed values
+_FLOAT_MAX = sys.float_info.max
 
 _TOPIC_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _CLASS_NAME = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
@@ -481,9 +483,12 @@ class _Errors:
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    # bool is an int in Python but not a number in JSON; NaN and infinities are not finite.
+    # bool is an int in Python but not a number in JSON; NaN and infinities are not finite,
+    # nor is an integer past the largest float (10**400 is valid JSON, and no coordinate).
     kind = type(value)
-    return kind is int or (kind is float and math.isfinite(value))
+    if kind is int:
+        return bool(-_FLOAT_MAX <= value <= _FLOAT_MAX)
+    return kind is float and math.isfinite(value)
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

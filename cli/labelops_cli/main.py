@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from labelops_cli import datasets, exports
+from labelops_cli.check.command import check
 from labelops_cli.services import SERVICES, ServiceProcesses, healthy, wait_healthy
 
 app = typer.Typer(help="LabelOps: an event-driven data-labeling platform.", no_args_is_help=True)
 app.add_typer(datasets.app, name="dataset")
 app.add_typer(exports.app, name="export")
+app.command()(check)
 console = Console()
 
 

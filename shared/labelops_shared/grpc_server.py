@@ -60,6 +60,33 @@ async def start_server(
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 _UNMEASURED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Error details travel in a trailer, which clients refuse beyond 16 KiB (percent-encoded), and
+# they quote what the client sent (ids, names): an unbounded quote would turn a NOT_FOUND into
+# RESOURCE_EXHAUSTED "stream removed". 1000 characters stay under the limit in any script.
+MAX_DETAILS = 1000
+
+
+def bounded_details(details: str) -> str:
+    return details if len(details) <= MAX_DETAILS else details[:MAX_DETAILS - 1] + "…"
+
+
+class _BoundedContext:
+    """The servicer context, whose error details never outgrow the trailer."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    async def abort(self, code: grpc.StatusCode, details: str = "",
+                    trailing_metadata: Any = ()) -> None:
+        await self._context.abort(code, bounded_details(details), trailing_metadata)
+
+    def set_details(self, details: str) -> None:
+        self._context.set_details(bounded_details(details))
 
 
 def _code_name(context: grpc.aio.ServicerContext, default: grpc.StatusCode) -> str:
@@ -76,7 +103,8 @@ def _code_name(context: grpc.aio.ServicerContext, default: grpc.StatusCode) -> s
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Counts every unary-request call by method and status code and times it
-    (``labelops_grpc_server_handled_total``, ``labelops_grpc_server_handling_seconds``).
+    (``labelops_grpc_server_handled_total``, ``labelops_grpc_server_handling_seconds``), and
+    bounds the details of its errors (``MAX_DETAILS``).
     Placed before the auth interceptor, so refused calls are counted too. Health checks and
     reflection (probes and tools, with their own calling styles) pass through unmeasured."""
 
@@ -106,7 +134,7 @@ def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             try:
-                response = await inner_uu(request, context)
+                response = await inner_uu(request, _BoundedContext(context))
             except asyncio.CancelledError:
                 done(started, grpc.StatusCode.CANCELLED.name)
                 raise
@@ -125,7 +153,7 @@ def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc
                                ) -> AsyncIterator[Any]:
             started = time.perf_counter()
             try:
-                async for response in inner_us(request, context):
+                async for response in inner_us(request, _BoundedContext(context)):
                     yield response
             except asyncio.CancelledError:
                 done(started, grpc.StatusCode.CANCELLED.name)

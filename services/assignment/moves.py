@@ -184,6 +184,12 @@ class Packages:
         GetJobProgress, so a crash between the two commits is repaired by the next
         progress query."""
         if by_state is None:
+            # Reading every package of a large job after each acceptance would cost a scan
+            # of the job: this replica's board knows whether packages are still at work
+            # (a stale board errs towards "not done"; the replica that moved them last, or
+            # the next GetJobProgress, completes the job).
+            if self.built and self.board.holds_job(job["_id"]):
+                return False
             by_state, items, _ = await self.repo.progress(job["_id"])
         total = sum(by_state.values())
         refreshed = job if job.get("package_count") is not None else (

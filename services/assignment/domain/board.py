@@ -41,6 +41,7 @@ class Board:
     _taken: set[str] = field(default_factory=set)
     _leases: list[tuple[float, str, int]] = field(default_factory=list)
     _recent: dict[str, Slot | None] | None = None  # learned during a rebuild's scan
+    _per_job: dict[str, int] = field(default_factory=dict)  # packages on the board by job
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -54,6 +55,8 @@ class Board:
         if self._recent is not None:
             self._recent[slot.package_id] = slot
         self._taken.discard(slot.package_id)
+        if self._slots.get(slot.package_id) is None:
+            self._per_job[slot.job_id] = self._per_job.get(slot.job_id, 0) + 1
         self._slots[slot.package_id] = slot
         if slot.state in self.claimable_states:
             heapq.heappush(self._queues.setdefault((slot.job_id, slot.state), []),
@@ -65,7 +68,17 @@ class Board:
         if self._recent is not None:
             self._recent[package_id] = None
         self._taken.discard(package_id)
-        self._slots.pop(package_id, None)
+        gone = self._slots.pop(package_id, None)
+        if gone is not None:
+            left = self._per_job[gone.job_id] - 1
+            if left:
+                self._per_job[gone.job_id] = left
+            else:
+                del self._per_job[gone.job_id]
+
+    def holds_job(self, job_id: str) -> bool:
+        """Whether any package of the job is still on the board (in the workflow)."""
+        return job_id in self._per_job
 
     def begin_rebuild(self) -> None:
         """A scan of the database starts: what the board learns from now on is newer than
@@ -79,6 +92,7 @@ class Board:
         recent, self._recent = self._recent or {}, None
         taken = self._taken
         self._slots, self._queues, self._leases, self._taken = {}, {}, [], set()
+        self._per_job = {}
         for slot in slots:
             if slot.package_id not in recent:
                 self.update(slot)

@@ -249,3 +249,16 @@ def test_what_the_board_learns_during_a_rebuild_wins_over_the_older_scan() -> No
     taken = board.take("j", "open", lambda s: True)
     assert taken is not None and taken.package_id == "j-p1"
     assert board.take("j", "open", lambda s: True) is None
+
+
+def test_the_board_knows_whether_a_job_still_has_packages_at_work() -> None:
+    b = board(open_slot(0), open_slot(1), open_slot(0, job="k"))
+    b.update(replace(open_slot(1), state="labeling", holder="lee", version=1))  # moved, once
+    assert b.holds_job("j") and b.holds_job("k") and not b.holds_job("x")
+    b.forget("j-p0")
+    assert b.holds_job("j")
+    b.forget("j-p1")
+    b.forget("j-p1")  # forgetting twice counts once
+    assert not b.holds_job("j") and b.holds_job("k")
+    b.replace_all([open_slot(5, job="x")])
+    assert b.holds_job("x") and not b.holds_job("k")

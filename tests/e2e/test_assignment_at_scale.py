@@ -16,8 +16,9 @@ from typing import Any
 import grpc
 import pytest
 
+from labelops.assignment.v1 import acceptance_pb2 as cpb
+from labelops.assignment.v1 import acceptance_pb2_grpc, assignment_pb2_grpc
 from labelops.assignment.v1 import assignment_pb2 as apb
-from labelops.assignment.v1 import assignment_pb2_grpc
 from labelops.jobs.v1 import jobs_pb2 as jpb
 from labelops_cli.client import Clients, connect
 from labelops_cli.demo import import_manifest, wait_for_packages
@@ -268,5 +269,78 @@ def test_a_sigkill_while_submitting_and_checking_loses_and_duplicates_nothing(
                 for i in e["data"]["items"]]
     assert len(accepted) == 300 and {i["answer"]["label"] for i in accepted} == {"good"}
     rebuilt = replay("label_check", events)
+    assert rebuilt.violations == []
+    assert {p: (r.state, r.holder) for p, r in rebuilt.packages.items()} == stored
+
+
+async def _finish_through_a_crash(env: dict[str, str], platform: ServiceProcesses,
+                                  job_id: str) -> cpb.Acceptance:
+    """An accepter samples 10% of the job's checked packages, then finishes with "all
+    pass"; the assignment service is SIGKILLed while the finish moves the packages. The
+    accepter finishes again (what a person does when the call fails) until it is done."""
+    addr = SERVICES["assignment"].addr
+    metadata = bearer(_token(env, "acc", auth.ACCEPTER))
+    async with grpc.aio.insecure_channel(addr) as channel:
+        stub = acceptance_pb2_grpc.AcceptanceServiceStub(channel)
+        session = await stub.StartAcceptance(cpb.StartAcceptanceRequest(
+            job_id=job_id, percent=10), metadata=metadata, timeout=60)
+        while session.state == cpb.ACCEPTANCE_STATE_STARTING:
+            await asyncio.sleep(0.2)
+            session = await stub.GetAcceptance(cpb.GetAcceptanceRequest(
+                acceptance_id=session.id), metadata=metadata, timeout=30)
+        assert session.state == cpb.ACCEPTANCE_STATE_ONGOING
+        finish = cpb.FinishAcceptanceRequest(acceptance_id=session.id,
+                                              scope=cpb.ACCEPTANCE_SCOPE_ALL_PASS,
+                                              overwrite=cpb.OVERWRITE_POLICY_KEEP)
+
+        async def crash_while_finishing() -> None:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(platform.kill, "assignment")
+            await asyncio.to_thread(platform.start, "assignment", env)
+            await asyncio.to_thread(wait_healthy, platform, ["assignment"])
+
+        async def finish_until_done() -> cpb.Acceptance:
+            for _ in range(240):
+                try:
+                    done = await stub.FinishAcceptance(finish, metadata=metadata, timeout=60)
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() not in (grpc.StatusCode.UNAVAILABLE,
+                                          grpc.StatusCode.ABORTED,
+                                          grpc.StatusCode.DEADLINE_EXCEEDED,
+                                          grpc.StatusCode.UNKNOWN):
+                        raise
+                    await asyncio.sleep(0.5)
+                    continue
+                if done.state == cpb.ACCEPTANCE_STATE_FINISHED:
+                    return done
+                await asyncio.sleep(0.5)
+            raise AssertionError("the acceptance never finished")
+
+        _, done = await asyncio.gather(crash_while_finishing(), finish_until_done())
+        return done
+
+
+def test_a_sigkill_while_an_acceptance_finishes_moves_each_package_once(
+    platform: ServiceProcesses, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    tap = EventTap(stack_env["LABELOPS_KAFKA_BOOTSTRAP"], topics.ASSIGNMENT_EVENTS)
+    job_id = _job(stack_env, tmp_path, 300, jpb.WORKFLOW_LABEL_CHECK_ACCEPT)
+    held = asyncio.run(_claim_until_empty(stack_env, job_id, labelers=16))
+    asyncio.run(_work_through_a_crash(stack_env, platform, job_id, held, crash=False))
+    assert {s for s, _ in _stored(stack_env, job_id).values()} == {"to_accept"}
+
+    done = asyncio.run(_finish_through_a_crash(stack_env, platform, job_id))
+
+    assert done.outcome.packages_accepted == 300 and done.outcome.packages_returned == 0
+    stored = _stored(stack_env, job_id)
+    assert set(stored.values()) == {("accepted", "")}
+    events = _events(stack_env, tap, job_id, lambda found: len({
+        e["data"]["package_id"] for e in found
+        if e["type"] == "labelops.package.accepted.v1"}) >= 300)
+    accepted = Counter(e["data"]["package_id"] for e in events
+                       if e["type"] == "labelops.package.accepted.v1")
+    assert len(accepted) == 300 and set(accepted.values()) == {1}  # none lost, none twice
+    assert not [e for e in events if e["type"] == "labelops.package.rejected.v1"]
+    rebuilt = replay("label_check_accept", events)
     assert rebuilt.violations == []
     assert {p: (r.state, r.holder) for p, r in rebuilt.packages.items()} == stored

@@ -33,7 +33,7 @@ import grpc
 
 from labelops.assignment.v1 import acceptance_pb2 as pb
 from labelops.assignment.v1 import assignment_pb2 as apb
-from labelops_shared import auth
+from labelops_shared import auth, jsontext
 from labelops_shared.contracts import ItemRejection, ItemRevised, PackageClaimed, PackageRejected
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
@@ -583,10 +583,10 @@ class AcceptanceServicer:
         if not request.reason.strip():
             errors.append("reason: say why the accepted answer is changed")
         try:
-            answer = json.loads(request.answer_json)
+            answer = jsontext.parse(request.answer_json)
             if not isinstance(answer, dict):
                 errors.append("answer_json: an object of answers by topic")
-        except json.JSONDecodeError as exc:
+        except jsontext.JsonTextError as exc:
             errors.append(f"answer_json: {exc}")
         if errors:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))

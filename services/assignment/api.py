@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import grpc
 
 from labelops.assignment.v1 import assignment_pb2 as pb
-from labelops_shared import auth
+from labelops_shared import auth, jsontext
 from labelops_shared.contracts import (
     ItemRejection,
     PackageChecked,
@@ -483,8 +483,8 @@ class AssignmentServicer:
             answer: Any = {}
         else:
             try:
-                answer = json.loads(request.answer_json)
-            except json.JSONDecodeError as exc:
+                answer = jsontext.parse(request.answer_json)
+            except jsontext.JsonTextError as exc:
                 await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
             if not request.invalid:
                 await self._validate(job, request.item_id, answer, context)

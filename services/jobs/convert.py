@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from labelops.jobs.v1 import jobs_pb2 as pb
+from labelops_shared import jsontext
 from labelops_shared.annotations import FieldError
 from labelops_shared.contracts import (
     FieldTopic,
@@ -69,9 +70,9 @@ def json_object(raw: str, path: str) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise JobError([FieldError(path, f"not JSON: {exc}")]) from None
+        value = jsontext.parse(raw)
+    except jsontext.JsonTextError as exc:
+        raise JobError([FieldError(path, str(exc))]) from None
     if not isinstance(value, dict):
         raise JobError([FieldError(path, "expected a JSON object")])
     return value

@@ -3,12 +3,17 @@ invariant checker, ``labelops check``) would, and note every event that contradi
 one-holder rule.
 
 Every package change publishes exactly one event that says what happened, so folding a
-job's events in order gives the states the assignment service stores. Only per-package
-state is kept (never the events), so a job of any size replays in bounded memory. Pure.
+job's events in order gives the states the assignment service stores. Events are published
+at least once (the outbox re-publishes what it sent just before a crash, with the same
+event id), so the fold, like every consumer, skips an event id it has already seen; the
+ids of each package's last few events are enough, since a re-publication follows its
+original closely. Only per-package state is kept (never the events), so a job of any size
+replays in bounded memory. Pure.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +29,10 @@ from labelops_shared.package_states import (
 )
 
 PREFIX = "labelops.package."
+# Event ids remembered per package to skip re-publications: the outbox re-sends in commit
+# order from the first unmarked record, so a duplicate comes within a few of the package's
+# own events of its original (a relay batch), never after many more.
+RECENT_EVENTS = 8
 
 
 @dataclass
@@ -32,7 +41,12 @@ class Replayed:
     holder: str = ""
     labeler: str = ""
     items: int = 0
-    last_event: str = ""  # the id of the event that last changed the package
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+
+    @property
+    def last_event(self) -> str:
+        """The id of the package's latest event (names it in a report)."""
+        return self.recent[-1] if self.recent else ""
 
 
 @dataclass(frozen=True)
@@ -53,26 +67,30 @@ class Replay:
     packages: dict[str, Replayed] = field(default_factory=dict)
     violations: list[ReplayViolation] = field(default_factory=list)
 
-    def apply(self, event: Mapping[str, Any]) -> None:
+    def apply(self, event: Mapping[str, Any]) -> bool:
+        """Fold one event; False when it is a re-publication of one already folded."""
         kind = str(event.get("type", ""))
         if not kind.startswith(PREFIX):
-            return
+            return True
         kind = kind[len(PREFIX):].rsplit(".", 1)[0]  # "claimed" of ...claimed.v1
         data = event["data"]
         pkg_id = data.get("package_id", "")
         event_id = str(event.get("id", ""))
-        if kind == "created":
-            self.packages[pkg_id] = Replayed(State.OPEN.value, items=len(data["item_ids"]),
-                                             last_event=event_id)
-            return
         pkg = self.packages.get(pkg_id)
-        if pkg is None:
+        if pkg is not None and event_id in pkg.recent:
+            return False
+        if kind == "created":
+            pkg = self.packages[pkg_id] = Replayed(State.OPEN.value,
+                                                   items=len(data["item_ids"]))
+        elif pkg is None:
             self._violation(pkg_id, event_id, f"{kind} of {pkg_id} before it was created")
-            return
-        handler = getattr(self, f"_{kind}", None)
-        if handler is not None:
-            handler(pkg_id, pkg, data, event_id)
-            pkg.last_event = event_id
+            return True
+        else:
+            handler = getattr(self, f"_{kind}", None)
+            if handler is not None:
+                handler(pkg_id, pkg, data, event_id)
+        pkg.recent.append(event_id)
+        return True
 
     def _violation(self, pkg_id: str, event_id: str, message: str) -> None:
         self.violations.append(ReplayViolation(pkg_id, event_id, message))

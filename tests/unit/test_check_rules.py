@@ -13,6 +13,7 @@ from labelops_cli.check.rules import (
     REBUILD,
     VIEW,
     AcceptedItems,
+    JobLog,
     Violation,
     dead_letter_violation,
     holder_violations,
@@ -20,7 +21,7 @@ from labelops_cli.check.rules import (
     rebuild_mismatches,
     view_mismatches,
 )
-from labelops_shared.replay import Replay, replay
+from labelops_shared.replay import Replay
 
 JOB = "j1"
 
@@ -67,11 +68,10 @@ VIEW_DOCS = [_view("a", 1, event_id="a1"), _view("b", 2, event_id="r1")]
 
 
 def _fold(events: Iterable[dict[str, Any]]) -> tuple[Replay, AcceptedItems]:
-    events = list(events)
-    accepted = AcceptedItems()
+    log = JobLog(Replay("label"))
     for event in events:
-        accepted.apply(event)
-    return replay("label", events), accepted
+        log.apply(event)
+    return log.replay, log.accepted
 
 
 def _all(events: Iterable[dict[str, Any]], packages: list[dict[str, Any]],
@@ -97,6 +97,14 @@ def test_the_fold_keeps_the_latest_revision_and_forgets_removed_items() -> None:
     # A redelivered acceptance of an older revision changes nothing.
     accepted.apply(_accepted("a0", "p1", ("b", 1)))
     assert accepted.latest["b"] == (2, "r1")
+
+
+def test_re_published_events_change_nothing() -> None:
+    """The outbox re-sends what it sent just before a crash, with the same ids: an
+    acceptance re-sent after its item was removed does not bring the item back, a claim
+    re-sent is not a second claim."""
+    again = [e for e in EVENTS if e["id"] in ("c1", "k1", "a1", "k2")]
+    assert _all([*EVENTS, *again], PACKAGES, VIEW_DOCS) == []
 
 
 # --- 1. coverage ---------------------------------------------------------------------------
@@ -155,7 +163,7 @@ def test_packages_only_stored_or_only_announced() -> None:
 def test_an_item_count_the_events_do_not_give() -> None:
     events = [e for e in EVENTS if e["id"] != "d1"]  # the removal was never announced
     found = _all(events, PACKAGES, [*VIEW_DOCS, _view("x", 1, event_id="a1")])
-    assert _named(found) == {(REBUILD, "p1", "", "a1")}  # last event before: the acceptance
+    assert _named(found) == {(REBUILD, "p1", "", "r1")}  # the package's last event
     assert "stores 2 items, the events give 3" in found[0].detail
 
 

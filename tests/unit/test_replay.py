@@ -47,3 +47,12 @@ def test_a_system_labeled_package_rejected_goes_back_to_the_pool() -> None:
     ])
     pkg = rebuilt.packages["p1"]
     assert (pkg.state, pkg.holder, pkg.labeler) == ("open", "", "")
+
+
+def test_a_re_published_event_is_folded_once() -> None:
+    created = _event("created", "e1", package_id="p1", index=0, item_ids=["a"])
+    claimed = _event("claimed", "e2", package_id="p1", stage="label", holder="lee")
+    folded = replay("label", [created, claimed, created, claimed, claimed])
+    assert not folded.violations
+    assert (folded.packages["p1"].state, folded.packages["p1"].holder) == ("labeling", "lee")
+    assert folded.apply(claimed) is False

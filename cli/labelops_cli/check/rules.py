@@ -152,6 +152,21 @@ class AcceptedItems:
             self.latest[item_id] = (revision, event_id)
 
 
+@dataclass
+class JobLog:
+    """One job's assignment events folded: its package states and accepted revisions."""
+
+    replay: Replay
+    accepted: AcceptedItems = field(default_factory=AcceptedItems)
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        # The replay knows a re-publication (same event id) when it sees one; it changes
+        # the view no more than the packages (an acceptance re-sent after its items were
+        # removed must not bring them back).
+        if self.replay.apply(event):
+            self.accepted.apply(event)
+
+
 def view_mismatches(job_id: str, accepted: Mapping[str, tuple[int, str]],
                     view: Iterable[Mapping[str, Any]]) -> list[Violation]:
     """Compare the view's documents (job_id, item_id, revision, event_id, package_id) with

@@ -17,7 +17,7 @@ from aiokafka import ConsumerRecord
 
 from labelops_cli.check.rules import (
     REBUILD,
-    AcceptedItems,
+    JobLog,
     Violation,
     dead_letter_violation,
     holder_violations,
@@ -68,9 +68,9 @@ async def run_checks(settings: CheckSettings, job_ids: Sequence[str] = ()) -> Re
         report = Report(sorted(jobs))
         report.add(Violation(REBUILD, "no such job in the assignment service's database",
                              job_id) for job_id in job_ids if job_id not in jobs)
-        replays = {job_id: Replay(str(doc.get("workflow", ""))) for job_id, doc in jobs.items()}
-        accepted = {job_id: AcceptedItems() for job_id in jobs}
-        await _fold_log(settings, report, replays, accepted)
+        logs = {job_id: JobLog(Replay(str(doc.get("workflow", ""))))
+                for job_id, doc in jobs.items()}
+        await _fold_log(settings, report, logs)
         await _check_dead_letters(settings, report)
         for job_id, doc in jobs.items():
             packages = await assignment[PACKAGES].find(
@@ -78,11 +78,11 @@ async def run_checks(settings: CheckSettings, job_ids: Sequence[str] = ()) -> Re
             report.seen["packages"] += len(packages)
             report.seen["package items"] += sum(len(p.get("item_ids") or ()) for p in packages)
             report.add(package_coverage(job_id, doc.get("package_count"), packages))
-            replayed = replays.pop(job_id)
-            report.add(holder_violations(job_id, replayed))
-            report.add(rebuild_mismatches(job_id, replayed.packages, packages))
-            del packages, replayed  # one job's documents in memory at a time
-            latest = accepted.pop(job_id).latest
+            log = logs.pop(job_id)
+            report.add(holder_violations(job_id, log.replay))
+            report.add(rebuild_mismatches(job_id, log.replay.packages, packages))
+            del packages  # one job's documents in memory at a time
+            latest = log.accepted.latest
             report.seen["accepted items"] += len(latest)
             view = await export[LABELED].find({"job_id": job_id}, VIEW_FIELDS).to_list(None)
             report.add(view_mismatches(job_id, latest, view))
@@ -91,8 +91,7 @@ async def run_checks(settings: CheckSettings, job_ids: Sequence[str] = ()) -> Re
         await client.close()
 
 
-async def _fold_log(settings: CheckSettings, report: Report, replays: dict[str, Replay],
-                    accepted: dict[str, AcceptedItems]) -> None:
+async def _fold_log(settings: CheckSettings, report: Report, logs: dict[str, JobLog]) -> None:
     """One pass over the assignment events: each checked job's package states and latest
     accepted revisions (the events themselves are not kept)."""
 
@@ -100,12 +99,11 @@ async def _fold_log(settings: CheckSettings, report: Report, replays: dict[str, 
         event = decode(record)
         data = event.get("data") if event else None
         job_id = data.get("job_id") if isinstance(data, dict) else None
-        if event is None or job_id not in replays:
+        if event is None or job_id not in logs:
             return
         report.seen["events"] += 1
         try:
-            replays[job_id].apply(event)
-            accepted[job_id].apply(event)
+            logs[job_id].apply(event)
         except (KeyError, TypeError, ValueError) as exc:  # a malformed event of this job
             report.add([Violation(REBUILD, f"the event cannot be folded: {exc!r}", job_id,
                                   str(data.get("package_id", "")) if data else "",

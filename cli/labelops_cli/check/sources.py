@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -55,6 +56,18 @@ def decode(record: ConsumerRecord[Any, Any]) -> dict[str, Any] | None:
     return event if isinstance(event, dict) else None
 
 
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, as many as the deployment gave it (none: no such topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, part["partition"]) for found in described
+            if not found.get("error_code") for part in found.get("partitions", ())]
+
+
 class LogStalled(RuntimeError):
     """The log stopped yielding records before the end offsets seen at the start."""
 
@@ -65,15 +78,13 @@ async def read_log(bootstrap: str, topic: str,
     """Hand every record of the topic, oldest first per partition, to ``on_record``, up to
     the end offsets seen at the start (later records are not waited for); returns how many.
     Memory stays bounded: records are handed on one by one and never kept here."""
+    partitions = await _partitions(bootstrap, topic)
+    if not partitions:
+        return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        await consumer.topics()  # fetch the metadata that names the topic's partitions
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            return 0
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
         todo = {tp: ends[tp] for tp in partitions if ends[tp] > starts[tp]}

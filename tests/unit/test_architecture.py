@@ -51,3 +51,10 @@ def test_the_domain_does_no_io(service: str) -> None:
 def test_the_shared_kernel_imports_no_service() -> None:
     for path in (ROOT / "shared" / "labelops_shared").rglob("*.py"):
         assert not any(n.startswith("services") for n in _imports(path)), path
+
+
+def test_the_cli_imports_no_service() -> None:
+    """The command talks to a deployment over gRPC, Kafka and the databases, as any outside
+    client would (``labelops check`` folds events with the shared replay, not a service's)."""
+    for path in (ROOT / "cli" / "labelops_cli").rglob("*.py"):
+        assert not any(n.startswith("services") for n in _imports(path)), path

@@ -76,7 +76,7 @@ def test_the_demo_job_keeps_every_invariant(platform: ServiceProcesses,
     assert report.seen["package items"] == report.seen["accepted items"] == 25
 
     # The command itself, reading the LABELOPS_* environment the stack fixture set.
-    run = CliRunner().invoke(app, ["check", "--job", result.job_id], env={"COLUMNS": "250"})
+    run = CliRunner().invoke(app, ["check", "--job", result.job_id])
     assert run.exit_code == 0, run.output
     assert "all invariants hold" in run.output
 
@@ -93,7 +93,7 @@ def test_an_item_in_two_packages_is_named(platform: ServiceProcesses,
     assert {v.package_id for v in report.violations if v.check == REBUILD} == {
         f"{corrupt_job}-p000000", f"{corrupt_job}-p000001"}
 
-    run = CliRunner().invoke(app, ["check", "--job", corrupt_job], env={"COLUMNS": "250"})
+    run = CliRunner().invoke(app, ["check", "--job", corrupt_job])
     assert run.exit_code == 1, run.output
     for name in (corrupt_job, f"{corrupt_job}-p000001", "item-2"):
         assert name in run.output

@@ -5,6 +5,7 @@ servers cannot be read."""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import typer
 from rich.console import Console
@@ -13,7 +14,11 @@ from rich.table import Table
 from labelops_cli.check.rules import CHECKS
 from labelops_cli.check.runner import KEPT_PER_CHECK, Report
 
-console = Console()
+
+def _console() -> Console:
+    """A terminal's own width; piped or captured output (CI logs, ``| grep``) wide enough
+    that ids are never split across lines."""
+    return Console(width=None if sys.stdout.isatty() else 250)
 
 
 def check(
@@ -30,18 +35,19 @@ def check(
     from labelops_cli.check.runner import run_checks
     from labelops_cli.check.sources import load_settings
 
+    console = _console()
     try:
         with console.status("reading the event log and the databases"):
             report = asyncio.run(run_checks(load_settings(), job))
     except Exception as exc:  # unreachable servers, a stalled log: not a verdict
         console.print(f"[red]error:[/red] the check could not run: {exc!r}")
         raise typer.Exit(2) from exc
-    print_report(report, rows)
+    print_report(console, report, rows)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def print_report(report: Report, rows: int) -> None:
+def print_report(console: Console, report: Report, rows: int) -> None:
     looked = ", ".join(f"{count} {what}" for what, count in sorted(report.seen.items()))
     console.print(f"checked {len(report.jobs)} job(s): {looked or 'nothing found'}")
     summary = Table("check", "violations")

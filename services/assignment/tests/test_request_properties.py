@@ -19,6 +19,7 @@ from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
 from services.assignment.adapters.repository import PACKAGES
 from services.assignment.tests.conftest import ANSWER, Harness
+from services.assignment.tests.fakes import FakeDatabase
 from tests.proto_strategies import (
     CLIENT_ERRORS,
     JSON_TEXT,
@@ -33,6 +34,13 @@ from tests.proto_strategies import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    """The in-memory database only: the properties compare every document before and after
+    a call, which the fake shows (the real database's variant is the conftest's)."""
+    return FakeDatabase()
 
 
 def _methods(module: Any, service: str) -> dict[str, tuple[str, type[Any]]]:

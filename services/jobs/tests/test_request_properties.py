@@ -16,6 +16,7 @@ from labelops.jobs.v1 import jobs_pb2 as pb
 from labelops_shared.annotations import PRESETS
 from labelops_shared.grpc_server import MAX_DETAILS
 from services.jobs.tests.conftest import Harness
+from services.jobs.tests.fakes import FakeDatabase
 from tests.proto_strategies import (
     CLIENT_ERRORS,
     JSON_TEXT,
@@ -29,6 +30,13 @@ from tests.proto_strategies import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    """The in-memory database only: the properties compare every document before and after
+    a call, which the fake shows (the real database's variant is the conftest's)."""
+    return FakeDatabase()
 
 METHODS = pb.DESCRIPTOR.services_by_name["JobsService"].methods
 REQUESTS = {m.name: message_factory.GetMessageClass(m.input_type) for m in METHODS}

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from labelops.prelabel.v1 import prelabel_pb2 as pb
 from labelops_shared import auth
 from services.prelabel.tests.conftest import Harness, offline, spec
+from services.prelabel.tests.fakes import FakeDatabase
 from tests.proto_strategies import (
     CLIENT_ERRORS,
     RPC_FUZZ,
@@ -29,6 +30,13 @@ from tests.proto_strategies import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    """The in-memory database only: the properties compare every document before and after
+    a call, which the fake shows (the real database's variant is the conftest's)."""
+    return FakeDatabase()
 
 METHODS = {m.name: message_factory.GetMessageClass(m.input_type)
            for m in pb.DESCRIPTOR.services_by_name["PrelabelService"].methods}

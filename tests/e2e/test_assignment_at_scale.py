@@ -107,8 +107,17 @@ def _stored(env: dict[str, str], job_id: str) -> dict[str, Any]:
 
 def _events(env: dict[str, str], tap: EventTap, job_id: str,
             done: Any) -> list[dict[str, Any]]:
-    return tap.collect(lambda e: e.get("data", {}).get("job_id") == job_id, done,
-                       seconds=300)
+    """The job's events, each once: delivery is at least once (an outbox that crashed
+    between publishing and marking an event sent publishes it again, with the same id),
+    and consumers skip an id they have handled; a second transition would have its own."""
+    found = tap.collect(lambda e: e.get("data", {}).get("job_id") == job_id,
+                        lambda events: done(_unique(events)), seconds=300)
+    return _unique(found)
+
+
+def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """In publishing order, a repeated id once."""
+    return list({e["id"]: e for e in events}.values())
 
 
 def test_64_labelers_over_10000_packages_each_claimed_exactly_once(

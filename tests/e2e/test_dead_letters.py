@@ -4,7 +4,9 @@ and original bytes, and every consumer goes on with the next message."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -15,14 +17,24 @@ from labelops_shared import topics
 
 pytestmark = pytest.mark.e2e
 
-# Consumed topic → the consumer groups reading it.
-CONSUMERS = {
-    topics.DATASET_EVENTS: {"labelops-jobs"},
-    topics.JOBS_EVENTS: {"labelops-assignment", "labelops-prelabel", "labelops-export",
-                         "labelops-dataset"},
-    topics.PRELABEL_EVENTS: {"labelops-assignment"},
-    topics.ASSIGNMENT_EVENTS: {"labelops-export", "labelops-jobs", "labelops-dataset"},
-}
+ASYNCAPI = Path(__file__).parents[2] / "docs" / "asyncapi.json"
+
+
+def _consumers() -> dict[str, set[str]]:
+    """Consumed topic → the consumer groups reading it, from the AsyncAPI document (which
+    tests/ops keeps equal to how the services wire their consumers): one channel per
+    group and topic, named ``<group>:<topic>``."""
+    channels = json.loads(ASYNCAPI.read_text())["channels"]
+    found: dict[str, set[str]] = {}
+    for name, channel in channels.items():
+        group, _, topic = name.partition(":")
+        if topic:
+            assert channel["address"] == topic
+            found.setdefault(topic, set()).add(group)
+    return found
+
+
+CONSUMERS = _consumers()
 
 
 async def _inject_and_collect(bootstrap: str, marker: str) -> dict[tuple[str, str], dict]:

@@ -160,6 +160,9 @@ class DatasetServicer:
         problem = unsafe_key(key)
         if problem:
             await abort(grpc.StatusCode.INVALID_ARGUMENT, f"source_uri: the object name {problem}")
+        if storage.foreign_object(bucket, key, dataset["workspace"]):
+            # Another workspace's export or the platform's own files: as if missing.
+            await abort(grpc.StatusCode.NOT_FOUND, f"source_uri {uri!r}: no such object")
         fmt = request.format or format_for(key)
         if fmt not in set(ImportFormat):
             await abort(grpc.StatusCode.INVALID_ARGUMENT,

@@ -90,7 +90,8 @@ class Deleter:
                                     deletion["_id"], number, prints)
             removed = 0
             if deletion["delete_sources"]:
-                removed = await asyncio.to_thread(self._delete_sources, docs)
+                removed = await asyncio.to_thread(self._delete_sources, docs,
+                                                  deletion["workspace"])
             await self.repo.delete_by_ids([d["_id"] for d in docs])
             deletion = {**deletion, "done": number + 1,
                         "deleted": deletion["deleted"] + len(docs),
@@ -135,8 +136,9 @@ class Deleter:
                                                    "from_chunk": deletion["done"]})
             await self.run(deletion)
 
-    def _delete_sources(self, docs: list[Document]) -> int:
-        """Remove the s3:// source objects of these items; the number removed."""
+    def _delete_sources(self, docs: list[Document], workspace: str) -> int:
+        """Remove the s3:// source objects of these items; the number removed. A source
+        naming another workspace's export or the platform's own files is left alone."""
         removed = 0
         for doc in docs:
             source: Any = json.loads(doc["data"]).get("source")
@@ -144,6 +146,10 @@ class Deleter:
                 continue
             try:
                 bucket, key = storage.parse_s3_uri(source)
+                if storage.foreign_object(bucket, key, workspace):
+                    log.warning("source not deleted", extra={
+                        "source": source, "error": "not an object of the workspace"})
+                    continue
                 self.storage.remove_object(bucket, key)
                 removed += 1
             except (ValueError, S3Error) as exc:

@@ -20,6 +20,10 @@ UPLOADS_BUCKET = "labelops-uploads"
 BUCKETS = (DATASETS_BUCKET, EXPORTS_BUCKET, UPLOADS_BUCKET)
 
 PRESIGN_TTL = timedelta(minutes=15)
+# What the platform keeps for itself in the datasets bucket (item fingerprints, reports of
+# rejected lines): never named by a request. Exports are kept under their workspace's
+# folder (``<workspace>/<job>/...``).
+PLATFORM_PREFIXES = ("fingerprints/", "reports/")
 CONNECTIONS = 32  # per client: folder scans read headers 16 at a time, uploads run beside
 
 
@@ -46,6 +50,17 @@ def ensure_buckets(client: Minio, buckets: tuple[str, ...] = BUCKETS) -> None:
     for bucket in buckets:
         if not client.bucket_exists(bucket):
             client.make_bucket(bucket)
+
+
+def foreign_object(bucket: str, key: str, workspace: str) -> bool:
+    """Whether a request of this workspace must not name the object (or the folder ``key``
+    ends with ``/``): a file the platform keeps for itself, or another workspace's export.
+    The platform's own services (workspace ``*``) may name any export."""
+    if bucket == DATASETS_BUCKET:
+        return any(key.startswith(p) or p.startswith(key) for p in PLATFORM_PREFIXES)
+    if bucket == EXPORTS_BUCKET:
+        return workspace != "*" and not key.startswith(f"{workspace}/")
+    return False
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

@@ -55,6 +55,7 @@ from services.dataset.domain.manifest import (
 from services.dataset.domain.media import (
     HEADER_BYTES,
     check_kind,
+    check_objects,
     extensions_of,
     image_size,
     media_kind,
@@ -237,13 +238,16 @@ def chunk_count(items: int) -> int:
 Prepared = tuple[Record | LineError, dict[str, Any] | None, int | None]
 
 
-def _prepare(records: Iterator[Record | LineError], kind: Kind, dataset_id: str, version: int,
+def _prepare(records: Iterator[Record | LineError], dataset: dict[str, Any], version: int,
              file: str) -> list[Prepared]:
-    """The next batch of records, checked against the dataset's kind, with their documents
-    and source fingerprints."""
+    """The next batch of records, checked against the dataset's kind and workspace, with
+    their documents and source fingerprints."""
     prepared: list[Prepared] = []
+    kind, dataset_id = Kind(dataset["kind"]), dataset["_id"]
     for found in islice(records, BATCH):
         checked = check_kind(kind, found, file) if isinstance(found, Record) else found
+        if isinstance(checked, Record):
+            checked = check_objects(checked, file, dataset["workspace"])
         if isinstance(checked, Record):
             prepared.append((checked, item_document(dataset_id, version, checked.line,
                                                     checked.data), fingerprint(checked.data)))
@@ -348,8 +352,8 @@ class Importer:
         inserting: asyncio.Task[None] | None = None
         try:
             while True:
-                chunk = await asyncio.to_thread(_prepare, records, kind, dataset["_id"],
-                                                version, request.key)
+                chunk = await asyncio.to_thread(_prepare, records, dataset, version,
+                                                request.key)
                 if not chunk:
                     break
                 batch: list[tuple[Record, dict[str, Any]]] = []

@@ -29,7 +29,7 @@ from labelops_shared.kafka import HandlerContext
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.prelabel import metrics
 from services.prelabel.adapters.dataset_client import ItemSource, ItemsUnavailable
-from services.prelabel.adapters.media import Media
+from services.prelabel.adapters.media import ForeignObject, Media
 from services.prelabel.adapters.model_client import CallFailed, Models
 from services.prelabel.adapters.repository import STATUS, UNITS, Repository, spec_of
 from services.prelabel.domain.contract import (
@@ -216,8 +216,14 @@ class OnlineWorker:
             outcome.reasons = dict.fromkeys(outcome.failed, "unreadable")
             await self._commit(unit, job, outcome, 0, 0)
             return
-        items = [ModelItem(i, data[i], await self._content(data[i], job))
-                 for i in unit["item_ids"] if i in data]
+        items, refused = [], {}
+        for i in unit["item_ids"]:
+            if i not in data:
+                continue
+            try:
+                items.append(ModelItem(i, data[i], await self._content(data[i], job)))
+            except ForeignObject as exc:  # never shown to the model, not even by URI
+                refused[i] = str(exc)
         size = self.settings.model_batch_size
         batches = [items[s:s + size] for s in range(0, len(items), size)]
         caller = self.models.get(job.prelabel.endpoint)
@@ -229,14 +235,19 @@ class OnlineWorker:
             outcome.failed.update(result.failed)
             outcome.reasons.update(result.reasons)
             outcome.model_version = result.model_version or outcome.model_version
-        await self._commit(unit, job, outcome, len(batches), len(unit["item_ids"]) - len(items))
+        outcome.failed.update(refused)
+        outcome.reasons.update(dict.fromkeys(refused, "unreadable"))
+        await self._commit(unit, job, outcome, len(batches),
+                           len(unit["item_ids"]) - len(items) - len(refused))
 
     async def _content(self, data: dict[str, Any], job: JobSpec) -> tuple[Content, ...]:
         found = []
         for c in content_of(data, job.content):
             if c.kind in MEDIA_KINDS and c.uri:
                 try:
-                    url = await self.media.url(c.uri)
+                    url = await self.media.url(c.uri, workspace=job.workspace)
+                except ForeignObject:
+                    raise
                 except Exception:  # a URL is a convenience; the model still gets the URI
                     url = ""
                 c = Content(c.field, c.kind, uri=c.uri, url=url)

@@ -253,8 +253,8 @@ class AutoLabeler:
             block = list(item_ids[start:start + READ_BLOCK])
             data = await self.datasets.get_items(job.dataset_id, block)
             if target.kind == IMAGE:
-                found = await asyncio.gather(*(self._features(data.get(i), target)
-                                               for i in block))
+                found = await asyncio.gather(*(self._features(data.get(i), target,
+                                                              job.workspace) for i in block))
             else:
                 found = [_text(data.get(i), target) for i in block]
             for item_id, value in zip(block, found, strict=True):
@@ -270,8 +270,8 @@ class AutoLabeler:
             return ids, (np.vstack(rows) if rows else np.zeros((0, 1))), unread
         return ids, texts, unread
 
-    async def _features(self, data: dict[str, Any] | None,
-                        target: Target) -> np.ndarray[Any, Any] | Unread:
+    async def _features(self, data: dict[str, Any] | None, target: Target,
+                        workspace: str) -> np.ndarray[Any, Any] | Unread:
         if data is None:
             return Unread("the item is no longer in the dataset")
         uri = data.get(target.field)
@@ -279,7 +279,7 @@ class AutoLabeler:
             return Unread(f"the item has no image in field {target.field!r}")
         async with self._reading:
             try:
-                raw = await self.media.read(uri)
+                raw = await self.media.read(uri, workspace=workspace)
                 return await asyncio.to_thread(image_features, raw)
             except (MediaUnavailable, UnreadableImage) as exc:
                 return Unread(str(exc))

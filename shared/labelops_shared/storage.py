@@ -52,15 +52,37 @@ def ensure_buckets(client: Minio, buckets: tuple[str, ...] = BUCKETS) -> None:
             client.make_bucket(bucket)
 
 
+def _irregular(key: str) -> bool:
+    """A key a server or a URL could resolve to another name: absolute, with a backslash,
+    an empty, ``.`` or ``..`` segment (a trailing ``/`` names a folder and is fine)."""
+    parts = key.split("/")
+    return (key.startswith("/") or "\\" in key
+            or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."))
+
+
 def foreign_object(bucket: str, key: str, workspace: str) -> bool:
     """Whether a request of this workspace must not name the object (or the folder ``key``
     ends with ``/``): a file the platform keeps for itself, or another workspace's export.
-    The platform's own services (workspace ``*``) may name any export."""
+    The platform's own services (workspace ``*``) may name any export. In the platform's
+    buckets a key that is not in plain form (``a/../b``, ``/a``, ``a//b``) is refused too:
+    it could resolve to a name the rules below would refuse."""
+    if bucket in BUCKETS and _irregular(key):
+        return True
     if bucket == DATASETS_BUCKET:
         return any(key.startswith(p) or p.startswith(key) for p in PLATFORM_PREFIXES)
     if bucket == EXPORTS_BUCKET:
         return workspace != "*" and not key.startswith(f"{workspace}/")
     return False
+
+
+def foreign_uri(uri: str, workspace: str) -> bool:
+    """Whether an ``s3://bucket/key`` URI names an object this workspace must not use (see
+    :func:`foreign_object`); any other string names nothing in the platform's storage."""
+    try:
+        bucket, key = parse_s3_uri(uri)
+    except ValueError:
+        return False
+    return foreign_object(bucket, key, workspace)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

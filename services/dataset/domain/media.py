@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from labelops_shared.storage import foreign_uri
 from services.dataset.domain.manifest import LineError, Record
 from services.dataset.domain.model import Kind
 
@@ -82,6 +83,20 @@ def check_kind(kind: Kind, record: Record, file: str) -> Record | LineError:
         return LineError(file, record.line, "data.source",
                          f"{what} cannot be an item of this {kind} dataset "
                          f"(accepted: {', '.join(extensions_of(kind))})")
+    return record
+
+
+def check_objects(record: Record, file: str, workspace: str) -> Record | LineError:
+    """No field of an item names an object its workspace may not use (another workspace's
+    export or upload, the platform's own files): services later read or hand out a URL to
+    every object an item names. Fields hold an object as an ``s3://`` URI at the top level
+    (a template's media field, ``source``)."""
+    for name, value in record.data.items():
+        if isinstance(value, str) and value.startswith("s3://") and foreign_uri(value,
+                                                                                 workspace):
+            return LineError(file, record.line, f"data.{name}",
+                             f"{value[:80]!r} is not an object of this workspace (another "
+                             "workspace's files and the platform's own cannot be items)")
     return record
 
 

@@ -5,6 +5,7 @@ bytes; the online path hands a model a short-lived URL instead of the bytes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Protocol
 
 import httpx
@@ -12,17 +13,36 @@ from minio.error import S3Error
 
 from labelops_shared import storage
 
+log = logging.getLogger(__name__)
+
 
 class MediaUnavailable(Exception):
     """The object cannot be read (missing, too big, an unknown scheme); says why."""
 
 
-class Media(Protocol):
-    async def read(self, uri: str) -> bytes: ...
+class ForeignObject(MediaUnavailable):
+    """The object is not the job's workspace's to use (another workspace's files, the
+    platform's own): neither read nor shared by URL."""
 
-    async def url(self, uri: str) -> str:
-        """A URL a model can read the object from for a while ("" when there is none)."""
+
+class Media(Protocol):
+    async def read(self, uri: str, *, workspace: str) -> bytes:
+        """The object's bytes, for a job of the workspace."""
         ...
+
+    async def url(self, uri: str, *, workspace: str) -> str:
+        """A URL a model can read the object from for a while ("" when there is none), for
+        a job of the workspace; ForeignObject when the object is not the workspace's."""
+        ...
+
+
+def refuse_foreign(uri: str, workspace: str) -> None:
+    """Imports refuse items naming such objects; an item stored before that rule, or a
+    rule gone wrong, still reaches nothing (the refusal is logged: it should not happen)."""
+    if storage.foreign_uri(uri, workspace):
+        log.warning("refused an item's object outside the job's workspace",
+                    extra={"uri": uri, "workspace": workspace})
+        raise ForeignObject(f"{uri}: not an object of the job's workspace")
 
 
 class ObjectMedia:
@@ -30,9 +50,10 @@ class ObjectMedia:
         self._client = client  # a minio.Minio (synchronous: used from threads)
         self._max = max_bytes
 
-    async def read(self, uri: str) -> bytes:
+    async def read(self, uri: str, *, workspace: str) -> bytes:
         if uri.startswith(("http://", "https://")):
             return await self._read_http(uri)
+        refuse_foreign(uri, workspace)
         try:
             bucket, key = storage.parse_s3_uri(uri)
         except ValueError as exc:
@@ -68,9 +89,10 @@ class ObjectMedia:
             except httpx.HTTPError as exc:
                 raise MediaUnavailable(f"{uri}: {exc!r}") from None
 
-    async def url(self, uri: str) -> str:
+    async def url(self, uri: str, *, workspace: str) -> str:
         if uri.startswith(("http://", "https://")):
             return uri
+        refuse_foreign(uri, workspace)
         try:
             bucket, key = storage.parse_s3_uri(uri)
         except ValueError:

@@ -9,10 +9,12 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import pytest
+from minio.error import S3Error
 
 from labelops.prelabel.v1 import prelabel_pb2_grpc
 from labelops_shared import auth, mongo, outbox
@@ -29,7 +31,7 @@ from labelops_shared.grpc_server import GrpcService, bearer, start_server
 from labelops_shared.kafka import EventConsumer
 from services.prelabel import handlers
 from services.prelabel.adapters.dataset_client import ItemsUnavailable
-from services.prelabel.adapters.media import MediaUnavailable
+from services.prelabel.adapters.media import ObjectMedia
 from services.prelabel.adapters.model_client import Models
 from services.prelabel.adapters.repository import INDEXES, STATUS, Repository
 from services.prelabel.api import ROLES, PrelabelServicer
@@ -112,19 +114,45 @@ class FakeItems:
         return {i: every[i] for i in item_ids if i in every}
 
 
-class FakeMedia:
-    """Object storage: bytes by URI; a URL is the URI behind a fake host."""
+class FakeObjectStore:
+    """The few S3 calls item media make, on objects kept by URI; records what it was
+    asked (an object never asked for was neither read nor shared)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.asked: list[str] = []
 
-    async def read(self, uri: str) -> bytes:
+    def _body(self, bucket: str, key: str) -> bytes:
+        uri = f"s3://{bucket}/{key}"
+        self.asked.append(uri)
         if uri not in self.objects:
-            raise MediaUnavailable(f"{uri}: NoSuchKey")
+            raise S3Error(None, "NoSuchKey", "missing", key, "", "", bucket, key)  # type: ignore[arg-type]
         return self.objects[uri]
 
-    async def url(self, uri: str) -> str:
-        return f"http://objects.test/{uri.removeprefix('s3://')}"
+    def stat_object(self, bucket: str, key: str) -> Any:
+        return SimpleNamespace(size=len(self._body(bucket, key)))
+
+    def get_object(self, bucket: str, key: str) -> Any:
+        body = self._body(bucket, key)
+        return SimpleNamespace(read=lambda: body, close=lambda: None,
+                               release_conn=lambda: None)
+
+    def presigned_get_object(self, bucket: str, key: str, expires: Any) -> str:
+        self.asked.append(f"s3://{bucket}/{key}")
+        return f"http://objects.test/{bucket}/{key}"
+
+
+class FakeMedia(ObjectMedia):
+    """The service's item media on a fake object store: bytes by URI; a URL is the URI
+    behind a fake host."""
+
+    def __init__(self) -> None:
+        self.store = FakeObjectStore()
+        super().__init__(self.store, max_bytes=10 << 20)
+
+    @property
+    def objects(self) -> dict[str, bytes]:
+        return self.store.objects
 
 
 class Client:

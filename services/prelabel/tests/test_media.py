@@ -37,17 +37,17 @@ async def test_objects_are_read_and_shared_by_url(minio: Minio) -> None:
     try:
         media = ObjectMedia(minio, max_bytes=1024)
         uri = f"s3://{storage.DATASETS_BUCKET}/{key}"
-        assert await media.read(uri) == body
-        url = await media.url(uri)
+        assert await media.read(uri, workspace="ws1") == body
+        url = await media.url(uri, workspace="ws1")
         async with httpx.AsyncClient() as client:
             assert (await client.get(url)).content == body
         small = ObjectMedia(minio, max_bytes=4)
         with pytest.raises(MediaUnavailable, match="more than 4"):
-            await small.read(uri)
+            await small.read(uri, workspace="ws1")
         with pytest.raises(MediaUnavailable, match="NoSuchKey"):
-            await media.read(f"s3://{storage.DATASETS_BUCKET}/{key}.missing")
+            await media.read(f"s3://{storage.DATASETS_BUCKET}/{key}.missing", workspace="ws1")
         with pytest.raises(MediaUnavailable, match="expected s3://bucket/key"):
-            await media.read("oss://elsewhere/x.png")
-        assert await media.url("oss://elsewhere/x.png") == ""
+            await media.read("oss://elsewhere/x.png", workspace="ws1")
+        assert await media.url("oss://elsewhere/x.png", workspace="ws1") == ""
     finally:
         minio.remove_object(storage.DATASETS_BUCKET, key)

@@ -370,7 +370,7 @@ def write_manifest(path: Path, items: int) -> int:
 def import_dataset(admin: Clients, env: dict[str, str], items: int) -> tuple[str, float]:
     minio = Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
                   secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
-    key = f"bench/{uuid.uuid4().hex}/assignment.manifest"
+    key = storage.upload_key(WORKSPACE, "bench", uuid.uuid4().hex, "assignment.manifest")
     with tempfile.TemporaryDirectory() as folder:
         manifest = Path(folder) / "assignment.manifest"
         write_manifest(manifest, items)

@@ -39,6 +39,7 @@ LINES = int(os.environ.get("LABELOPS_BENCH_LINES", "1000000"))
 OBJECTS = int(os.environ.get("LABELOPS_BENCH_OBJECTS", "100000"))
 RAW_DOCS = 200_000
 GET_ROUNDS = 100
+WORKSPACE = "bench"  # the bench's uploads go under its folder of the uploads bucket
 console = Console()
 
 
@@ -83,7 +84,7 @@ def tiny_png() -> bytes:
 
 def folder_scan(client: Clients, minio: Minio) -> tuple[float, int]:
     """Upload OBJECTS small PNGs under one prefix, then time the scan (objects/s)."""
-    prefix = f"bench-scan/{uuid.uuid4().hex}"
+    prefix = storage.upload_key(WORKSPACE, "bench-scan", uuid.uuid4().hex)
     body = tiny_png()
 
     def put(n: int) -> None:
@@ -138,10 +139,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         manifest = Path(folder) / "bench.manifest"
         size = write_manifest(manifest)
-        key = f"bench/{uuid.uuid4().hex}/bench.manifest"
+        key = storage.upload_key(WORKSPACE, "bench", uuid.uuid4().hex, "bench.manifest")
         minio.fput_object(storage.UPLOADS_BUCKET, key, str(manifest))
     client = connect(auth.issue_token(env["LABELOPS_JWT_SECRET"], subject="bench",
-                                      workspace="bench", roles=[auth.ANNOTATION_ADMIN]))
+                                      workspace=WORKSPACE, roles=[auth.ANNOTATION_ADMIN]))
     dataset = client.dataset.CreateDataset(dpb.CreateDatasetRequest(
         name=f"bench-{uuid.uuid4().hex[:8]}", kind=dpb.DATASET_KIND_TEXT))
     started = time.perf_counter()

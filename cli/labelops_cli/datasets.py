@@ -41,6 +41,7 @@ class _Counting:
 
 
 UPLOAD_THREADS = 8
+WORKSPACE = "default"  # the CLI's: uploads go under its folder, the only ones it may import
 
 
 def _minio(env: dict[str, str]) -> Minio:
@@ -54,7 +55,7 @@ def _progress() -> Progress:
 
 
 def _upload(minio: Minio, path: Path) -> str:
-    key = f"uploads/{uuid.uuid4().hex}/{path.name}"
+    key = storage.upload_key(WORKSPACE, uuid.uuid4().hex, path.name)
     size = path.stat().st_size
     with _progress() as progress, path.open("rb") as raw:
         task = progress.add_task(f"uploading {path.name}", total=size)
@@ -66,7 +67,7 @@ def _upload(minio: Minio, path: Path) -> str:
 def _upload_folder(minio: Minio, folder: Path) -> str:
     """Every file under the folder (hidden ones aside), keeping the relative paths; the
     prefix, for a folder scan."""
-    prefix = f"uploads/{uuid.uuid4().hex}/{folder.name}/"
+    prefix = storage.upload_key(WORKSPACE, uuid.uuid4().hex, folder.name) + "/"
     files = sorted(p for p in folder.rglob("*") if p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not files:
@@ -103,7 +104,7 @@ def _source_uri(env: dict[str, str], source: str, kind: str) -> str:
 
 def _client(env: dict[str, str]) -> Any:
     return connect(auth.issue_token(env["LABELOPS_JWT_SECRET"], subject="cli",
-                                    workspace="default", roles=[auth.ANNOTATION_ADMIN]))
+                                    workspace=WORKSPACE, roles=[auth.ANNOTATION_ADMIN]))
 
 
 def _wait_and_report(client: Any, dataset_id: str, started: Any, source: str) -> None:

@@ -65,14 +65,14 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0) -
 
 def import_manifest(client: Clients, env: dict[str, str], manifest: Path,
                     name_prefix: str) -> tuple[dpb.Dataset, dpb.DatasetVersion]:
-    """Upload a manifest to the uploads bucket, import it as a new text dataset and wait
-    until its first version is ready."""
+    """Create a text dataset, upload a manifest to its workspace's folder of the uploads
+    bucket, import it and wait until the first version is ready."""
     minio = Minio(env["LABELOPS_MINIO_ENDPOINT"], access_key=env["LABELOPS_MINIO_ACCESS_KEY"],
                   secret_key=env["LABELOPS_MINIO_SECRET_KEY"], secure=False)
-    key = f"{name_prefix}/{uuid.uuid4().hex}/{manifest.name}"
-    minio.fput_object(storage.UPLOADS_BUCKET, key, str(manifest))
     dataset = client.dataset.CreateDataset(dpb.CreateDatasetRequest(
         name=f"{name_prefix}-{uuid.uuid4().hex[:8]}", kind=dpb.DATASET_KIND_TEXT))
+    key = storage.upload_key(dataset.workspace, name_prefix, uuid.uuid4().hex, manifest.name)
+    minio.fput_object(storage.UPLOADS_BUCKET, key, str(manifest))
     client.dataset.ImportDataset(dpb.ImportDatasetRequest(
         dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{key}"))
 

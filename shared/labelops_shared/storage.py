@@ -21,8 +21,8 @@ BUCKETS = (DATASETS_BUCKET, EXPORTS_BUCKET, UPLOADS_BUCKET)
 
 PRESIGN_TTL = timedelta(minutes=15)
 # What the platform keeps for itself in the datasets bucket (item fingerprints, reports of
-# rejected lines): never named by a request. Exports are kept under their workspace's
-# folder (``<workspace>/<job>/...``).
+# rejected lines): never named by a request. Exports and uploads are kept under their
+# workspace's folder (``<workspace>/<job>/...``, ``<workspace>/<upload>/...``).
 PLATFORM_PREFIXES = ("fingerprints/", "reports/")
 CONNECTIONS = 32  # per client: folder scans read headers 16 at a time, uploads run beside
 
@@ -62,17 +62,33 @@ def _irregular(key: str) -> bool:
 
 def foreign_object(bucket: str, key: str, workspace: str) -> bool:
     """Whether a request of this workspace must not name the object (or the folder ``key``
-    ends with ``/``): a file the platform keeps for itself, or another workspace's export.
-    The platform's own services (workspace ``*``) may name any export. In the platform's
-    buckets a key that is not in plain form (``a/../b``, ``/a``, ``a//b``) is refused too:
-    it could resolve to a name the rules below would refuse."""
+    ends with ``/``): a file the platform keeps for itself, or another workspace's export
+    or upload. The platform's own services (workspace ``*``) may name any export or upload.
+    In the platform's buckets a key that is not in plain form (``a/../b``, ``/a``, ``a//b``)
+    is refused too: it could resolve to a name the rules below would refuse."""
     if bucket in BUCKETS and _irregular(key):
         return True
     if bucket == DATASETS_BUCKET:
         return any(key.startswith(p) or p.startswith(key) for p in PLATFORM_PREFIXES)
-    if bucket == EXPORTS_BUCKET:
-        return workspace != "*" and not key.startswith(f"{workspace}/")
+    if bucket in (EXPORTS_BUCKET, UPLOADS_BUCKET):
+        return workspace != "*" and not (_folder_name(workspace)
+                                         and key.startswith(f"{workspace}/"))
     return False
+
+
+def _folder_name(workspace: str) -> bool:
+    """Whether the workspace can own a folder: one plain path segment (a workspace named
+    ``a/b`` would otherwise share ``a``'s folder)."""
+    return (bool(workspace) and "/" not in workspace and "\\" not in workspace
+            and workspace not in (".", ".."))
+
+
+def upload_key(workspace: str, *names: str) -> str:
+    """Where an upload of the workspace goes in the uploads bucket: under the workspace's
+    folder, the only uploads its imports may name (``<workspace>/<names...>``)."""
+    if not _folder_name(workspace):
+        raise ValueError(f"workspace {workspace!r}: cannot own a folder of uploads")
+    return "/".join((workspace, *names))
 
 
 def foreign_uri(uri: str, workspace: str) -> bool:

@@ -26,12 +26,13 @@ from labelops_cli.services import ServiceProcesses, wait_healthy
 from labelops_shared import auth, storage
 
 pytestmark = pytest.mark.e2e
+WORKSPACE = f"ws-{uuid.uuid4().hex[:6]}"  # the admin's; uploads go under its folder
 
 
 @pytest.fixture(scope="module")
 def admin(platform: ServiceProcesses, stack_env: dict[str, str]) -> Iterator[Clients]:
     client = connect(auth.issue_token(stack_env["LABELOPS_JWT_SECRET"], subject="ada",
-                                      workspace=f"ws-{uuid.uuid4().hex[:6]}",
+                                      workspace=WORKSPACE,
                                       roles=[auth.ANNOTATION_ADMIN]))
     yield client
     client.close()
@@ -45,7 +46,7 @@ def minio(stack_env: dict[str, str]) -> Minio:
 
 
 def upload(minio: Minio, name: str, body: bytes) -> str:
-    key = f"tests/{uuid.uuid4().hex}/{name}"
+    key = storage.upload_key(WORKSPACE, "tests", uuid.uuid4().hex, name)
     minio.put_object(storage.UPLOADS_BUCKET, key, io.BytesIO(body), len(body))
     return f"s3://{storage.UPLOADS_BUCKET}/{key}"
 
@@ -289,7 +290,7 @@ def _image(fmt: str, size: tuple[int, int]) -> bytes:
 
 
 def test_folder_scan_makes_items_of_the_fitting_files(admin: Clients, minio: Minio) -> None:
-    prefix = f"scan/{uuid.uuid4().hex}"
+    prefix = storage.upload_key(WORKSPACE, "scan", uuid.uuid4().hex)
     files = {
         "a/cat.jpg": _image("JPEG", (640, 480)), "b.png": _image("PNG", (32, 16)),
         "c.webp": _image("WEBP", (10, 20)), "d.gif": _image("GIF", (5, 7)),
@@ -316,7 +317,7 @@ def test_folder_scan_makes_items_of_the_fitting_files(admin: Clients, minio: Min
 
 
 def test_folder_scan_errors(admin: Clients, minio: Minio) -> None:
-    prefix = f"scan/{uuid.uuid4().hex}"
+    prefix = storage.upload_key(WORKSPACE, "scan", uuid.uuid4().hex)
     dataset = new_dataset(admin, dpb.DATASET_KIND_IMAGE)
     started = admin.dataset.ImportDataset(dpb.ImportDatasetRequest(
         dataset_id=dataset.id, source_uri=f"s3://{storage.UPLOADS_BUCKET}/{prefix}/"))

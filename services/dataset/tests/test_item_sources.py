@@ -28,10 +28,13 @@ FOREIGN = [
     f"s3://{DATASETS}/reports/d9/v1-rejected.png",
     f"s3://{DATASETS}/fingerprints/d9/v1.png",
     f"s3://{DATASETS}/./fingerprints/d9/v1.png",
+    f"s3://{storage.UPLOADS_BUCKET}/{OTHER}/u1/cat.png",
+    f"s3://{storage.UPLOADS_BUCKET}/uploads/u1/cat.png",
 ]
 ALLOWED = [
     f"s3://{EXPORTS}/{WORKSPACE}/j1/frame.png",
     f"s3://{DATASETS}/imported/cat.png",
+    f"s3://{storage.UPLOADS_BUCKET}/{WORKSPACE}/u1/cat.png",
     "s3://pictures/cats/1.png",  # a bucket of the customer's, not the platform's
     "https://example.com/a.png",
     "a plain text that mentions s3://",

@@ -94,7 +94,7 @@ async def harness() -> AsyncIterator[Harness]:
         "created_by": "ada"})
     await db[VERSIONS].insert_one({
         "_id": version_id(DATASET, 1), "dataset_id": DATASET, "version": 1, "state": "ready",
-        "source_uri": "s3://labelops-uploads/secret.manifest", "format": "manifest",
+        "source_uri": f"s3://labelops-uploads/{WORKSPACE}/secret.manifest", "format": "manifest",
         "item_count": 0})
     yield Harness(db, files, dataset_pb2_grpc.DatasetServiceStub(channel), deleter)
     await channel.close()
@@ -103,7 +103,7 @@ async def harness() -> AsyncIterator[Harness]:
 
 MATRIX: dict[str, Any] = {
     "ImportDataset": pb.ImportDatasetRequest(
-        dataset_id=DATASET, source_uri="s3://labelops-uploads/mine.manifest"),
+        dataset_id=DATASET, source_uri=f"s3://labelops-uploads/{WORKSPACE}/mine.manifest"),
     "GetDataset": pb.GetDatasetRequest(dataset_id=DATASET),
     "GetVersion": pb.GetVersionRequest(dataset_id=DATASET, version=1),
     "StreamItems": pb.StreamItemsRequest(dataset_id=DATASET),
@@ -143,7 +143,14 @@ async def test_another_workspace_reaches_nothing_by_id(harness: Harness) -> None
     (f"s3://{storage.DATASETS_BUCKET}/fingerprints/d9/v1.bin", True),
     (f"s3://{storage.DATASETS_BUCKET}/", True),
     (f"s3://{storage.EXPORTS_BUCKET}/{WORKSPACE}/j1/export-v1-manifest.jsonl", False),
-    (f"s3://{storage.UPLOADS_BUCKET}/uploads/u1/a.manifest", False),
+    (f"s3://{storage.UPLOADS_BUCKET}/{OTHER_WORKSPACE}/u1/a.manifest", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/uploads/u1/a.manifest", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/{WORKSPACE}x/u1/a.manifest", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/{WORKSPACE}", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/{OTHER_WORKSPACE}/u1/", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/{WORKSPACE}//u1/a.manifest", True),
+    (f"s3://{storage.UPLOADS_BUCKET}/{WORKSPACE}/u1/a.manifest", False),
 ])
 async def test_an_import_never_reads_another_workspaces_or_the_platforms_files(
         harness: Harness, uri: str, foreign: bool) -> None:
@@ -161,7 +168,9 @@ async def test_deleting_sources_never_removes_another_workspaces_or_the_platform
         f"s3://{storage.DATASETS_BUCKET}/fingerprints/d9/v1.bin": False,
         f"s3://{storage.DATASETS_BUCKET}/reports/d9/v1-rejected.jsonl": False,
         f"s3://{storage.EXPORTS_BUCKET}/{WORKSPACE}/j1/export-v1-coco.json": True,
-        f"s3://{storage.UPLOADS_BUCKET}/uploads/u1/cat.jpg": True,
+        f"s3://{storage.UPLOADS_BUCKET}/{OTHER_WORKSPACE}/u1/cat.jpg": False,
+        f"s3://{storage.UPLOADS_BUCKET}/uploads/u1/cat.jpg": False,
+        f"s3://{storage.UPLOADS_BUCKET}/{WORKSPACE}/u1/cat.jpg": True,
     }
     docs = [{"_id": f"{DATASET}-v0001-{n:06d}", "data": json.dumps({"source": s})}
             for n, s in enumerate(sources)]

@@ -69,7 +69,8 @@ def _wired_consumer(service: str) -> EventConsumer:
         service_name=service, kafka_bootstrap=LOCAL_BOOTSTRAP,
         mongo_url="mongodb://127.0.0.1:1", minio_endpoint="127.0.0.1:1",
         minio_access_key="asyncapi", minio_secret_key="asyncapi", jwt_secret="asyncapi")
-    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongo_url, connect=False)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongo_url.get_secret_value(),
+                                                     connect=False)
     db = client[settings.database_name]
     outbox = Outbox(db, owner="asyncapi")
     consumer = EventConsumer(service, outbox)

@@ -70,7 +70,7 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     configure_logging(settings.service_name, settings.log_level)
     name = settings.service_name
     instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
-    client = mongo.connect(settings.mongo_url, app_name=f"labelops-{name}")
+    client = mongo.connect(settings.mongo_url.get_secret_value(), app_name=f"labelops-{name}")
     db = client[settings.database_name]
     box = Outbox(db, owner=instance)
     consumer = kafka.EventConsumer(name, box, max_attempts=settings.handler_max_attempts)

@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Annotated
+
+from pydantic import Field, PlainSerializer, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REDACTED = "****"
+
+
+def redact_url(url: str) -> str:
+    """The URL with the password of its credentials (``scheme://user:password@hosts``)
+    replaced by ``****``; everything up to the last ``@`` counts as credentials, so a
+    password with an unescaped ``@`` is hidden whole."""
+    start = url.find("://") + 3 if "://" in url else 0
+    at = url.rfind("@", start)
+    if at < 0 or ":" not in url[start:at]:
+        return url
+    user = url[start:at].split(":", 1)[0]
+    return f"{url[:start]}{user}:{REDACTED}{url[at:]}"
+
+
+class SecretUrl(SecretStr):
+    """A URL that may carry a password: printed, logged and dumped with the password
+    replaced by ``****``, so hosts stay readable; ``get_secret_value()`` is the URL
+    itself."""
+
+    def _display(self) -> str:
+        return redact_url(self.get_secret_value())
+
+
+# As a settings field: dumped as JSON the same way (a plain SecretStr dumps '**********').
+SecretUrlField = Annotated[SecretUrl, PlainSerializer(str, return_type=str, when_used="json")]
 
 
 class ServiceSettings(BaseSettings):
@@ -15,10 +44,10 @@ class ServiceSettings(BaseSettings):
     instance_id: str = Field(default="", description="this replica's name; defaults to host:pid")
 
     kafka_bootstrap: str
-    mongo_url: str
+    mongo_url: SecretUrlField  # its password is a secret
     mongo_db: str = Field(default="", description="defaults to labelops_<service_name>")
     minio_endpoint: str
-    minio_access_key: str
+    minio_access_key: SecretStr  # a credential, as the secret key is
     minio_secret_key: SecretStr
     minio_secure: bool = False
 

@@ -38,7 +38,7 @@ def connect(settings: ServiceSettings) -> Minio:
     )
     return Minio(
         settings.minio_endpoint,
-        access_key=settings.minio_access_key,
+        access_key=settings.minio_access_key.get_secret_value(),
         secret_key=settings.minio_secret_key.get_secret_value(),
         secure=settings.minio_secure,
         http_client=pool,

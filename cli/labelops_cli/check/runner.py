@@ -59,7 +59,7 @@ class Report:
 
 async def run_checks(settings: CheckSettings, job_ids: Sequence[str] = ()) -> Report:
     """Check the named jobs (every job the assignment service knows when none is named)."""
-    client = mongo.connect(settings.mongo_url, app_name="labelops-check")
+    client = mongo.connect(settings.mongo_url.get_secret_value(), app_name="labelops-check")
     try:
         assignment, export = client[settings.assignment_db], client[settings.export_db]
         query: dict[str, Any] = {"_id": {"$in": list(job_ids)}} if job_ids else {}

@@ -15,6 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from labelops_shared.settings import SecretUrlField
+
 
 class CheckSettings(BaseSettings):
     """The deployment to check, from LABELOPS_* like the services' own settings; the
@@ -24,7 +26,7 @@ class CheckSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LABELOPS_", extra="ignore")
 
     kafka_bootstrap: str
-    mongo_url: str
+    mongo_url: SecretUrlField  # its password is a secret
     assignment_db: str = Field(default="labelops_assignment",
                                description="the assignment service's database")
     export_db: str = Field(default="labelops_export",

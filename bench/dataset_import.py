@@ -6,7 +6,8 @@ latency for a package's worth of ids.
     LABELOPS_BENCH_LINES=100000 .venv/bin/python -m bench.dataset_import
 
 It uses the local stack (``labelops infra``) and restarts the dataset service so its peak
-RSS (VmHWM) is this import's.
+RSS (VmHWM) is this import's. Prints a table and appends the run to
+bench/results/dataset_import.json.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import io
 import json
 import os
+import platform
 import random
 import statistics
 import tempfile
@@ -35,6 +37,7 @@ from labelops_cli.stack.paths import labelops_home
 from labelops_cli.stack.servers import up_infra
 from labelops_shared import auth, storage
 
+RESULTS = Path(__file__).parent / "results"
 LINES = int(os.environ.get("LABELOPS_BENCH_LINES", "1000000"))
 OBJECTS = int(os.environ.get("LABELOPS_BENCH_OBJECTS", "100000"))
 RAW_DOCS = 200_000
@@ -189,6 +192,21 @@ def main() -> None:
         table.add_row(f"folder scan ({scanned:,} PNG objects, header read each)",
                       f"{scan_rate:,.0f} objects/s", "", "")
     console.print(table)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "dataset_import.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs.append({
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "settings": {"items": LINES, "objects": OBJECTS},
+        "raw_insert_docs_per_s": raw, "manifest_bytes": size,
+        "import_items_per_s": rate, "import_s": elapsed, "dataset_peak_rss_mb": rss,
+        "get_items_200": {"p50_ms": statistics.median(latencies),
+                          "p99_ms": latencies[int(len(latencies) * 0.99) - 1]},
+        "folder_scan": {"objects": scanned, "objects_per_s": scan_rate}})
+    path.write_text(json.dumps(runs, indent=2) + "\n")
+    console.print(f"appended to {path}")
 
 
 if __name__ == "__main__":

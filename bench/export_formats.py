@@ -13,17 +13,21 @@ built, written and dropped. Two runs per format over ``BENCH_EXPORT_ITEMS`` item
 - ``peak``: tracemalloc's peak of Python allocations during a second run, and the same at a
   tenth of the items (``peak@10%``): equal figures mean memory does not grow with the items.
 
-Pure and in process: no servers. Prints a table.
+Pure and in process: no servers. Prints a table and appends the run to
+bench/results/export_formats.json.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +37,7 @@ from labelops_shared.annotations import build_template
 from services.export.domain.formats import AcceptedItem, ExportJob, ExportStats, write_export
 
 ITEMS = int(os.environ.get("BENCH_EXPORT_ITEMS", "100000"))
+RESULTS = Path(__file__).parent / "results"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -138,6 +143,7 @@ def main() -> None:
     for column in ("format", "items", "items/s", "MB", "MB/s", "objects", "peak MiB",
                    "peak@10% MiB"):
         table.add_column(column, justify="left" if column in ("format", "items") else "right")
+    rows = []
     for fmt, kind, job, make in CASES:
         started = time.perf_counter()
         size, stats = _drain(fmt, job, make(ITEMS))
@@ -149,7 +155,20 @@ def main() -> None:
                       f"{size / 1e6 / seconds:,.1f}", f"{stats.objects:,}",
                       f"{peak / 2**20:.2f}", f"{small / 2**20:.2f}")
         console.print(f"{fmt} ({kind}): {seconds:.1f} s", style="dim")
+        rows.append({"format": fmt, "items_kind": kind, "items_per_s": ITEMS / seconds,
+                     "bytes": size, "mb_per_s": size / 1e6 / seconds,
+                     "objects": stats.objects, "peak_mib": peak / 2**20,
+                     "peak_at_10pct_mib": small / 2**20})
     console.print(table)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "export_formats.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs.append({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                             "python": platform.python_version()},
+                 "settings": {"items": ITEMS}, "formats": rows})
+    path.write_text(json.dumps(runs, indent=2) + "\n")
+    console.print(f"appended to {path}")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,9 @@ Nothing of the running platform is used: no database, no Kafka, no object storag
   commit (outbox) is not part of it.
 
 Peak RSS is the bench process's VmHWM over each phase (reset through
-``/proc/self/clear_refs``); the inputs of a phase are in it. Every run is appended to
-bench/results/prelabel.json.
+``/proc/self/clear_refs``); the inputs of a phase are in it, and so is what earlier phases
+left (the phases run text, online, image: the image phase's heap is the largest). Every
+run is appended to bench/results/prelabel.json.
 """
 
 from __future__ import annotations
@@ -458,11 +459,12 @@ def online_phase(items: int, seed: int, settings: PrelabelSettings,
             say(f"online {name}: {endpoints[name]}, {items:,} items")
             gc.collect()
             reset_peak_rss()
+            rss_before = rss_mb("VmRSS")
             cpu, server_cpu = time.process_time(), cpu_seconds(pid)
             result = asyncio.run(_service_path(endpoints[name], data, settings))
             result["client_cpu_cores"] = (time.process_time() - cpu) / result["seconds"]
             result["server_cpu_cores"] = (cpu_seconds(pid) - server_cpu) / result["seconds"]
-            result["peak_rss_mb"] = rss_mb()
+            result["rss_before_mb"], result["peak_rss_mb"] = rss_before, rss_mb()
             say(f"online {name}: raw transport reference")
             result["raw"] = asyncio.run(_raw_path(endpoints[name], data, settings))
             found[name] = result
@@ -584,14 +586,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         say(f"text: {args.train:,} labeled, {args.items:,} to predict")
         run["text"] = text_phase(args.items, args.train, args.seed)
         say(f"text: {run['text']['predictions_per_s']:,.0f} predictions/s")
+    if "online" in args.only:
+        run["online"] = online_phase(args.items, args.seed, settings, args.transports, say)
     if "image" in args.only:
         say(f"image: {args.train:,} labeled, {args.items:,} to predict "
             f"({args.image_side}×{args.image_side} PNG)")
         run["image"] = image_phase(args.items, args.train, args.image_side, args.seed,
                                    settings)
         say(f"image: {run['image']['predictions_per_s']:,.0f} predictions/s end to end")
-    if "online" in args.only:
-        run["online"] = online_phase(args.items, args.seed, settings, args.transports, say)
     run["total_s"] = round(time.perf_counter() - began, 1)
     print_table(run)
     console.print(f"total {run['total_s']:.0f}s")

@@ -112,3 +112,25 @@ def test_ratio_and_cells() -> None:
 def test_every_benchmark_has_a_mapper_and_every_mapper_a_benchmark() -> None:
     assert set(entry.BENCHES) == set(MAPPERS)
     assert all((Path(entry.__file__).parent / f"{name}.py").exists() for name in entry.BENCHES)
+
+
+def test_a_benchmark_on_the_platform_is_skipped_when_the_platform_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(entry, "RESULTS", tmp_path)
+    monkeypatch.setattr(entry, "platform_missing", lambda services: ["kafka"])
+    monkeypatch.setattr(entry, "run_one", lambda bench, *args: ran.append(bench.name) or "ok")
+    assert entry.main(["export", "jobs"]) == 0
+    assert ran == ["jobs"]  # export needs the platform: skipped, nothing started
+    monkeypatch.setattr(entry, "run_one", lambda bench, *args: "failed (exit 1, 0 s)")
+    assert entry.main(["jobs"]) == 1
+
+
+def test_options_after_a_double_dash_go_to_one_benchmark() -> None:
+    args, extra = entry.parse_args(["prelabel", "--quick", "--", "--items", "10"])
+    assert (args.names, args.quick, extra) == (["prelabel"], True, ["--items", "10"])
+    with pytest.raises(SystemExit):
+        entry.parse_args(["prelabel", "jobs", "--", "--items", "10"])
+    with pytest.raises(SystemExit):
+        entry.parse_args(["no_such_bench"])

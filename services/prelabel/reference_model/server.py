@@ -123,6 +123,9 @@ class _ModelServicer(model_pb2_grpc.ModelServiceServicer):  # type: ignore[misc]
 def _http_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Keep-alive answers are written in more than one segment; with Nagle's algorithm
+        # each call then waits for the client's delayed ACK (~40 ms per call).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # quiet: the tests and the demo read their own output

@@ -95,16 +95,22 @@ class FakeCollection:
     async def update_one(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
         for doc in self.docs.values():
             if _matches(doc, flt):
-                for path, value in update["$set"].items():
+                for path, value in update.get("$set", {}).items():
                     target = doc
                     *parents, leaf = path.split(".")
                     for part in parents:
                         target = target.setdefault(part, {})
                     target[leaf] = copy.deepcopy(value)
+                for path in update.get("$unset", {}):
+                    doc.pop(path, None)
                 return
 
     async def delete_one(self, flt: dict[str, Any]) -> None:
         self.docs.pop(flt["_id"], None)
+
+    async def delete_many(self, flt: dict[str, Any]) -> None:
+        for doc_id in [i for i, d in self.docs.items() if _matches(d, flt)]:
+            del self.docs[doc_id]
 
     async def count_documents(self, flt: dict[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if _matches(d, flt))

@@ -115,3 +115,32 @@ async def test_a_run_of_inserts_is_applied_in_one_go_and_keeps_what_exists() -> 
     assert {k: d["state"] for k, d in db["packages"].docs.items()} == {
         "p0": "open", "p1": "labeling", "p2": "open", "p3": "open"}
     assert db["jobs"].docs["j1"]["package_count"] == 3
+
+
+async def test_a_relay_round_that_fails_midway_marks_what_it_sent_and_resumes_in_order(
+) -> None:
+    db: Any = FakeDatabase()
+    box = Outbox(db, owner="t")
+    for n in range(5):
+        uow = UnitOfWork(source="/labelops/test")
+        uow.emit(JobCompleted(job_id=f"j{n}", package_count=1, item_count=1), subject="jobs/x")
+        await box.commit(uow, key=f"k{n}")
+    sent: list[str] = []
+
+    async def publish_three(topic: str, key: str, value: bytes) -> None:
+        if len(sent) == 3:
+            raise ConnectionError("broker connection lost")
+        sent.append(key)
+
+    with pytest.raises(ConnectionError):
+        await box.relay_once(publish_three)
+    assert sent == ["j0", "j1", "j2"] and await box.backlog() == 2  # the three are done
+    assert all([await box.seen(f"k{n}") for n in range(3)])
+
+    later: list[str] = []
+
+    async def publish(topic: str, key: str, value: bytes) -> None:
+        later.append(key)
+
+    assert await box.relay_once(publish) == 2
+    assert later == ["j3", "j4"] and await box.backlog() == 0

@@ -12,6 +12,12 @@ import pytest
 from labelops_cli.services import ServiceProcesses, wait_healthy
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Load tests (marked ``load``) run last: the burst of events they leave behind keeps
+    every consumer busy for minutes, which would hold up the flows of the tests after them."""
+    items.sort(key=lambda item: item.get_closest_marker("load") is not None)
+
+
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
     from labelops_cli.stack.servers import up_infra

@@ -29,7 +29,7 @@ from labelops_shared.replay import replay
 from services.assignment.moves import STALE_TICKET
 from tests.e2e.event_tap import EventTap
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.load]
 
 WORKSPACE = "scale"
 STATE_NAMES = {v: k.removeprefix("PACKAGE_STATE_").lower()

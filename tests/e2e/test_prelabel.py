@@ -204,7 +204,10 @@ def test_an_auto_labeling_run_pre_labels_the_rest_and_labor_saved_is_measured(
 ) -> None:
     admin = _client(stack_env, "ada", auth.ANNOTATION_ADMIN)
     lee = _client(stack_env, "lee", auth.LABELER)
-    samples = _synthetic(60)
+    # The first package (ten items) holds one label only and the second the other, so a
+    # run can start only once both packages' acceptances reached the prelabel service.
+    synthetic = _synthetic(60)
+    samples = sorted(synthetic[:20], key=lambda s: s[1] != "sport") + synthetic[20:]
     truth = dict(samples)
     dataset, _ = import_manifest(admin, stack_env, _manifest(
         tmp_path, "auto", [{"source": t} for t, _ in samples]), name_prefix="prelabel-auto")

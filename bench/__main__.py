@@ -77,6 +77,10 @@ BENCHES = {b.name: b for b in (
           quick_args=("--items", "20000", "--levels", "1,4,16", "--seconds", "10",
                       "--check-seconds", "10", "--check-labelers", "4", "--checkers", "2",
                       "--check-grace", "20", "--ls-tasks", "20000")),
+    Bench("soak", PLATFORM, "64 workers label, check and accept for 10 minutes on "
+          "100,000 items; errors, p99s, RSS growth (~15 min)",
+          services=("dataset", "jobs", "assignment"),
+          quick_args=("--items", "3000", "--seconds", "60")),
     Bench("export", PLATFORM, "labeled view fill, accept → visible, exports vs a raw read, "
           "Label Studio's export, 1,000,000 items (hours)", services=("export",),
           quick_args=("--items", "10000", "--probes", "20", "--probe-rate", "1",

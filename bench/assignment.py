@@ -436,12 +436,13 @@ async def _package_event_times(bootstrap: str, start: dict[Any, int], job_id: st
 
 
 def build_packages(admin: Clients, env: dict[str, str], dataset_id: str, items: int,
-                   package_size: int, assignment_pid: int | None) -> tuple[str, dict[str, Any]]:
+                   package_size: int, assignment_pid: int | None,
+                   workflow: int = jpb.WORKFLOW_LABEL_CHECK) -> tuple[str, dict[str, Any]]:
     """Create and publish the job; publish → every package counted by GetJobProgress."""
     job = admin.jobs.CreateJob(jpb.CreateJobRequest(
         name=f"bench-assignment-{uuid.uuid4().hex[:6]}", dataset_id=dataset_id,
         template="text_classification", labels=[jpb.Label(name=n) for n in LABELS],
-        workflow=jpb.WORKFLOW_LABEL_CHECK, package_size=package_size))
+        workflow=workflow, package_size=package_size))
     expected = -(-items // package_size)
     rss_before = rss_mb(assignment_pid)
     rss_peak, first, progress_ms = rss_before, math.nan, []

@@ -301,10 +301,35 @@ def prelabel(data: Any) -> Summary:
     return found
 
 
+def soak(data: Any) -> Summary:
+    found = Summary("soak")
+    run = latest(data)
+    if run is None or not isinstance(run.get("soak"), Mapping):
+        return found
+    found.runs.append(describe(run))
+    soaked = run["soak"]
+    for stage in ("label", "check", "accept"):
+        r = soaked.get(stage)
+        if not isinstance(r, Mapping):
+            continue
+        found.rows.append(Row("soak", f"{stage}: items/s", Figure(r["items_per_s"], "items/s")))
+        claim = _fig(_get(r, "claim", "p99_ms"), "ms")
+        if claim:
+            found.rows.append(Row("soak", f"{stage}: claim p99", claim))
+    found.rows.append(Row("soak", "errors (target 0)", Figure(soaked.get("errors_total",
+                                                                           math.nan), "")))
+    growth = soaked.get("rss_growth") or {}
+    if growth:
+        worst = max(growth, key=lambda name: growth[name])
+        found.rows.append(Row("soak", f"largest RSS growth ({worst}; target ≤ 10%)",
+                              Figure(growth[worst] * 100, "%")))
+    return found
+
+
 MAPPERS: dict[str, Callable[[Any], Summary]] = {
     "baseline": baseline, "dataset_import": dataset_import, "jobs": jobs,
     "annotations": annotation_validation, "export_formats": export_formats,
-    "assignment": assignment, "export": export, "prelabel": prelabel,
+    "assignment": assignment, "export": export, "prelabel": prelabel, "soak": soak,
 }
 
 

@@ -8,6 +8,7 @@ are no racing writers even though the database's conditional updates are not ato
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -54,6 +55,7 @@ from services.assignment.moves import (
 
 _STAGE = {pb.STAGE_LABEL: Stage.LABEL, pb.STAGE_CHECK: Stage.CHECK, pb.STAGE_ACCEPT: Stage.ACCEPT}
 _STAGE_ROLE = {Stage.LABEL: auth.LABELER, Stage.CHECK: auth.CHECKER, Stage.ACCEPT: auth.ACCEPTER}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MEMBERS = {Stage.LABEL: "labelers", Stage.CHECK: "checkers", Stage.ACCEPT: "accepters"}
 _STATE_TO_PB = {s: getattr(pb, f"PACKAGE_STATE_{s.name}") for s in State}
 _PB_TO_STATE = {v: k for k, v in _STATE_TO_PB.items()}
@@ -305,8 +307,19 @@ class AssignmentServicer:
         refusal = wf.claim_refusal(job["_id"], job.get("status", ""))
         if refusal:
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, refusal)
+        request_key = ""
+        if request.request_id:
+            if not _REQUEST_ID.fullmatch(request.request_id):
+                await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                             "request_id: 1-64 of A-Z a-z 0-9 _ -")
+            request_key = f"{caller.subject}:{request.request_id}"
+            earlier = await self.repo.claimed_by_request(request_key)
+            if (earlier is not None and earlier["job_id"] == job["_id"]
+                    and earlier["holder"] == caller.subject
+                    and earlier["state"] == wf.WORKING[stage].value):
+                return _package_pb(earlier)  # the answer to the first attempt was lost
         try:
-            won = await self._claim_next(job, stage, caller.subject)
+            won = await self._claim_next(job, stage, caller.subject, request_key)
         except LostRace as exc:
             await _abort(context, grpc.StatusCode.UNAVAILABLE, f"{exc}; retry")
         if won is None:
@@ -314,7 +327,8 @@ class AssignmentServicer:
                          f"no open package of job {job['_id']!r} left to {stage}")
         return _package_pb(won)
 
-    async def _claim_next(self, job: Document, stage: Stage, subject: str) -> Document | None:
+    async def _claim_next(self, job: Document, stage: Stage, subject: str,
+                          request_key: str = "") -> Document | None:
         """Take candidates off the claim board in package order and try them: the board
         saves the scan, the package's ticket settles the race."""
         board = self.packages.board
@@ -353,7 +367,7 @@ class AssignmentServicer:
                         board.forget(slot.package_id)
                     continue
                 fields = claim_fields(doc, stage, subject, self.packages.lease_until(),
-                                      job["check_ratio"])
+                                      job["check_ratio"], request_key)
                 uow = self._uow()
                 uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"],
                                         stage=stage, holder=subject),

@@ -263,11 +263,11 @@ def released_fields(doc: Document) -> Document:
 
 
 def claim_fields(doc: Document, stage: wf.Stage, holder: str, lease_until: datetime,
-                 check_ratio: float = 1.0) -> dict[str, Any]:
+                 check_ratio: float = 1.0, request_key: str = "") -> dict[str, Any]:
     state = wf.claim(doc["state"], stage)
     fields: dict[str, Any] = {"state": state.value, "stage": wf.stage_of(state),
                               "holder": holder, "claimed_at": datetime.now(UTC),
-                              "lease_until": lease_until}
+                              "lease_until": lease_until, "claim_request": request_key}
     if stage is wf.Stage.LABEL:
         fields["labeler"] = holder
         fields["labeling_started_at"] = fields["claimed_at"]  # time per item, in stats

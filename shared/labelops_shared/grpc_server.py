@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from labelops_shared import metrics
 from labelops_shared.auth import AuthInterceptor
+from labelops_shared.outages import is_outage
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,12 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return _measured(handler, service or "unknown", method)
 
 
+async def _unavailable(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """A server the call needs is down: UNAVAILABLE tells the client to try again."""
+    await context.abort(grpc.StatusCode.UNAVAILABLE,
+                        f"a server this call needs is unavailable ({type(exc).__name__}); retry")
+
+
 def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc.RpcMethodHandler:
     def done(started: float, code: str) -> None:
         metrics.GRPC_HANDLED.labels(grpc_service=service, grpc_method=method,
@@ -138,7 +145,10 @@ def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc
             except asyncio.CancelledError:
                 done(started, grpc.StatusCode.CANCELLED.name)
                 raise
-            except Exception:
+            except Exception as exc:
+                if is_outage(exc):
+                    done(started, grpc.StatusCode.UNAVAILABLE.name)
+                    await _unavailable(context, exc)
                 done(started, _code_name(context, grpc.StatusCode.UNKNOWN))
                 raise
             done(started, _code_name(context, grpc.StatusCode.OK))
@@ -158,7 +168,10 @@ def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc
             except asyncio.CancelledError:
                 done(started, grpc.StatusCode.CANCELLED.name)
                 raise
-            except Exception:
+            except Exception as exc:
+                if is_outage(exc):
+                    done(started, grpc.StatusCode.UNAVAILABLE.name)
+                    await _unavailable(context, exc)
                 done(started, _code_name(context, grpc.StatusCode.UNKNOWN))
                 raise
             done(started, _code_name(context, grpc.StatusCode.OK))

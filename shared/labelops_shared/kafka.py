@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import grpc
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -36,7 +35,7 @@ from labelops_shared.events import (
     UnknownEventType,
     decode_event,
 )
-from labelops_shared.mongo import is_busy
+from labelops_shared.outages import is_outage
 from labelops_shared.outbox import Outbox, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -176,16 +175,6 @@ class HandlerContext:
 Handler = Callable[[Envelope[Any], HandlerContext], Awaitable[None]]
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionFailure):
-        return True
-    if is_busy(exc):
-        return True  # FerretDB on SQLite: another writer held the file lock too long
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-    return isinstance(exc, OSError)
-
-
 class EventConsumer:
     """Routes events by CloudEvents type to one handler each, for one service's group."""
 
@@ -267,7 +256,7 @@ class EventConsumer:
             except Rejected as exc:
                 reason = f"{event.type}: rejected: {exc}"
             except Exception as exc:
-                if _transient(exc):
+                if is_outage(exc):
                     log.warning("transient failure, retrying", extra={"event": event.id,
                                                                       "error": repr(exc)})
                     await asyncio.sleep(min(0.2 * 2 ** min(attempt, 6), 10.0))

@@ -14,6 +14,8 @@ from google.protobuf import descriptor_pool
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+from pymongo.errors import ServerSelectionTimeoutError
+from urllib3.exceptions import MaxRetryError
 
 from labelops_shared import metrics
 from labelops_shared.auth import issue_token
@@ -86,3 +88,38 @@ async def test_calls_are_counted_by_method_and_code() -> None:
     assert count("UNIMPLEMENTED") == before["UNIMPLEMENTED"] + 1
     seconds = metrics.GRPC_SECONDS.labels(grpc_service=svc.full_name, grpc_method=method)
     assert seconds._sum.get() > 0
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (ServerSelectionTimeoutError("localhost:27117: connection refused"),
+     grpc.StatusCode.UNAVAILABLE),
+    (MaxRetryError(None, "/labelops-exports", "connection refused"),  # type: ignore[arg-type]
+     grpc.StatusCode.UNAVAILABLE),
+    (KeyError("a bug, not an outage"), grpc.StatusCode.UNKNOWN),
+])
+async def test_an_outage_of_a_backing_server_answers_unavailable(
+        error: Exception, code: grpc.StatusCode) -> None:
+    """A client retries UNAVAILABLE; an outage must not look like a bug (UNKNOWN), and a bug
+    must not invite retries."""
+    stubs: Any = importlib.import_module("labelops.export.v1.export_pb2_grpc")
+    pb: Any = importlib.import_module("labelops.export.v1.export_pb2")
+    roles = importlib.import_module("services.export.api").ROLES
+
+    class Failing(stubs.ExportServiceServicer):  # type: ignore[misc,name-defined]
+        async def GetExport(self, request: Any, context: Any) -> Any:  # noqa: N802
+            raise error
+
+    svc = GrpcService("labelops.export.v1.ExportService", Failing(),
+                      stubs.add_ExportServiceServicer_to_server, roles)
+    server, port, _ = await start_server([svc], host="127.0.0.1", port=0, jwt_secret=SECRET)
+    token = issue_token(SECRET, subject="u", workspace="w", roles=["workspace_admin"])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await stubs.ExportServiceStub(channel).GetExport(
+                    pb.GetExportRequest(export_id="e1"), metadata=bearer(token))
+    finally:
+        await server.stop(None)
+    assert failed.value.code() == code
+    if code == grpc.StatusCode.UNAVAILABLE:
+        assert "retry" in (failed.value.details() or "")

@@ -134,3 +134,18 @@ def test_options_after_a_double_dash_go_to_one_benchmark() -> None:
         entry.parse_args(["prelabel", "jobs", "--", "--items", "10"])
     with pytest.raises(SystemExit):
         entry.parse_args(["no_such_bench"])
+
+
+def test_a_soak_run_gives_stage_rates_errors_and_the_largest_rss_growth() -> None:
+    stage = {"items_per_s": 12.5, "claim": {"count": 10, "p50_ms": 5.0, "p99_ms": 40.0}}
+    run = {"when": "2026-01-03T00:00:00Z", "settings": {"items": 3000},
+           "soak": {"label": stage, "check": {**stage, "items_per_s": 10.0},
+                    "accept": {"items_per_s": 0.0, "claim": {"count": 0}},
+                    "errors_total": 2,
+                    "rss_growth": {"jobs": 0.02, "assignment": 0.25, "export": -0.1}}}
+    rows = by_figure(summarise("soak", [run]).rows)
+    assert rows["label: items/s"][1] == "12.5 items/s"
+    assert rows["check: claim p99"][1] == "40.0 ms"
+    assert "accept: claim p99" not in rows  # no claim answered: no latency row
+    assert rows["errors (target 0)"][1] == "2"
+    assert rows["largest RSS growth (assignment; target ≤ 10%)"][1] == "25.0 %"

@@ -26,7 +26,9 @@ INDEXES = {
                # the board's rebuild reads the packages still in the workflow
                IndexModel([("state", ASCENDING)]),
                # items deleted from a dataset, or pre-labeled: which packages hold them
-               IndexModel([("job_id", ASCENDING), ("item_ids", ASCENDING)])],
+               IndexModel([("job_id", ASCENDING), ("item_ids", ASCENDING)]),
+               # a retried claim finds what its first attempt claimed
+               IndexModel([("claim_request", ASCENDING)])],
     # auto-synchronised jobs of a dataset
     JOBS: [IndexModel([("dataset_id", ASCENDING)])],
     ANNOTATIONS: [IndexModel([("package_id", ASCENDING), ("stage", ASCENDING)]),
@@ -96,6 +98,10 @@ class Repository:
 
     async def package(self, pkg_id: str) -> Document | None:
         return await self.db[PACKAGES].find_one({"_id": pkg_id})
+
+    async def claimed_by_request(self, request_key: str) -> Document | None:
+        """The package a claim with this (caller, request id) key took, if any."""
+        return await self.db[PACKAGES].find_one({"claim_request": request_key})
 
     async def claimable(self, job_id: str, state: str, after_index: int = -1,
                         limit: int = 50) -> list[Document]:

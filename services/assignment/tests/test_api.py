@@ -328,3 +328,32 @@ async def test_a_claim_never_waits_for_a_rebuild_of_the_board(harness: Harness) 
     await harness.replica_boards[-1].rebuild()
     again = await cid.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
     assert (again.id, again.holder, again.version) == (f"{job_id}-p000000", "cid", 10)
+
+
+async def test_a_retried_claim_with_its_request_id_gets_the_same_package(
+        harness: Harness) -> None:
+    """A claim whose answer was lost (a timeout, a crash of the service after the write) is
+    asked again with the same request id: the caller gets the package it already holds, not
+    a second one. The id is the caller's own: another person's same id claims anew."""
+    job_id = await harness.publish_job(items=30, package_size=10, labelers=["lee", "lin"])
+    lee, lin = harness.client("lee", auth.LABELER), harness.client("lin", auth.LABELER)
+
+    def claim(request_id: str) -> pb.ClaimPackageRequest:
+        return pb.ClaimPackageRequest(job_id=job_id, stage=LABEL, request_id=request_id)
+
+    first = await lee.ClaimPackage(claim("r-1"))
+    again = await lee.ClaimPackage(claim("r-1"))
+    assert again.id == first.id and again.holder == "lee"
+    other = await lee.ClaimPackage(claim("r-2"))  # a new request claims the next package
+    assert other.id != first.id
+    theirs = await lin.ClaimPackage(claim("r-1"))
+    assert theirs.id not in (first.id, other.id) and theirs.holder == "lin"
+
+    # Once the package moved on, the old id claims anew (it no longer names a held claim).
+    await label_all(lee, first.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=first.id))
+    await refused(lee.ClaimPackage(claim("r-1")), grpc.StatusCode.NOT_FOUND, "no open package")
+    await refused(lee.ClaimPackage(claim("not ok!")), grpc.StatusCode.INVALID_ARGUMENT,
+                  "request_id")
+    await refused(lee.ClaimPackage(claim("x" * 65)), grpc.StatusCode.INVALID_ARGUMENT,
+                  "request_id")

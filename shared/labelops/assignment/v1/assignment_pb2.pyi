@@ -199,12 +199,14 @@ class ListPackagesResponse(_message.Message):
     def __init__(self, packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ...) -> None: ...
 
 class ClaimPackageRequest(_message.Message):
-    __slots__ = ("job_id", "stage")
+    __slots__ = ("job_id", "stage", "request_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     stage: Stage
-    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class GetPackageRequest(_message.Message):
     __slots__ = ("package_id",)

@@ -23,8 +23,8 @@ def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
                 return False
             if "$gt" in cond and not (value is not None and value > cond["$gt"]):
                 return False
-        elif value != cond:
-            return False
+        elif value != cond and not (isinstance(value, list) and cond in value):
+            return False  # as in Mongo, an array field equals a value it holds
     return True
 
 
@@ -91,6 +91,11 @@ class FakeCollection:
     async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
                           upsert: bool = False) -> None:
         self.docs[flt["_id"]] = copy.deepcopy(doc)
+
+    async def bulk_write(self, requests: list[Any], ordered: bool = True) -> None:
+        """Only the ``ReplaceOne`` requests the outbox sends (by ``_id``, upserting)."""
+        for request in requests:
+            await self.replace_one(request._filter, request._doc, upsert=request._upsert)
 
     async def update_one(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
         for doc in self.docs.values():

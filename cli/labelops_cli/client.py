@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -45,12 +45,16 @@ class Clients:
             channel.close()
 
 
-def connect(token: str | Callable[[], str]) -> Clients:
+def connect(token: str | Callable[[], str], addrs: Mapping[str, str] | None = None) -> Clients:
+    """Clients of the stack's services; ``addrs`` (service → gRPC target, for example
+    ``ipv4:127.0.0.1:29053,127.0.0.1:29063`` for two replicas, tried in that order) replaces
+    the addresses of the named ones."""
     token_fn = token if callable(token) else (lambda: token)  # type: ignore[return-value]
+    targets = {**{name: spec.addr for name, spec in SERVICES.items()}, **(addrs or {})}
 
     def channel(name: str) -> grpc.Channel:
         return grpc.intercept_channel(
-            grpc.insecure_channel(SERVICES[name].addr), _Bearer(token_fn)  # type: ignore[arg-type]
+            grpc.insecure_channel(targets[name]), _Bearer(token_fn)  # type: ignore[arg-type]
         )
 
     channels = {name: channel(name) for name in SERVICES}

@@ -65,8 +65,7 @@ def register(consumer: EventConsumer, repo: Repository) -> None:
             if job.get("auto_sync") and job.get("state") != JobState.COMPLETED:
                 await _sync(outbox, repo, job["_id"], data, ctx.source)
 
-    for data_cls, move in _PACKAGE_MOVES.items():
-        consumer.on(data_cls)(_progress_handler(repo, move))
+    consumer.on_batch(*_PACKAGE_MOVES)(_progress_handler(repo))
 
     @consumer.on(JobCompleted)
     async def completed(event: Envelope[Any], ctx: HandlerContext) -> None:
@@ -147,23 +146,37 @@ _PACKAGE_MOVES: dict[type[Any], Move] = {
 }
 
 
-def _progress_handler(repo: Repository, move: Move) -> Any:
-    async def handle(event: Envelope[Any], ctx: HandlerContext) -> None:
-        """One job's package events arrive in order on one partition and are handled one
-        at a time, so reading the view and the counters, then writing both, is safe."""
-        data = event.data
-        if await repo.job(data.job_id) is None:
-            return  # deleted (or never ours): nothing to keep
-        stored = await repo.package_view(data.package_id)
-        before = PackageView.from_doc(stored) if stored else None
-        after = move(data, before)
-        if after is None or after == before:
+def _progress_handler(repo: Repository) -> Any:
+    async def handle(events: list[Envelope[Any]], ctx: HandlerContext) -> None:
+        """A run of package events, folded in order into the package views and job
+        counters they change, written once. One job's package events arrive in order on one
+        partition and one consumer handles a partition at a time, so reading the documents,
+        then writing them, is safe."""
+        job_ids = {e.data.job_id for e in events}
+        known = await repo.by_ids(JOBS, job_ids, {"_id": 1})  # deleted ones: nothing to keep
+        mine = [e for e in events if e.data.job_id in known]
+        if not mine:
             return
-        counters = progress.apply(Counters.from_doc(await repo.progress(data.job_id)),
-                                  before, after)
+        views = {pid: PackageView.from_doc(doc) for pid, doc in (await repo.by_ids(
+            PACKAGES, {e.data.package_id for e in mine})).items()}
+        stored = await repo.by_ids(PROGRESS, {e.data.job_id for e in mine})
+        counters = {job: Counters.from_doc(stored.get(job)) for job in known}
+        changed: dict[str, PackageView] = {}
+        for event in mine:
+            data = event.data
+            before = views.get(data.package_id)
+            after = _PACKAGE_MOVES[type(data)](data, before)
+            if after is None or after == before:
+                continue
+            counters[data.job_id] = progress.apply(counters[data.job_id], before, after)
+            views[data.package_id] = changed[data.package_id] = after
+        if not changed:
+            return
         uow = ctx.unit_of_work()
-        uow.put(PACKAGES, after.to_doc())
-        uow.put(PROGRESS, {"_id": data.job_id, **counters.to_doc()})
+        for view in changed.values():
+            uow.put(PACKAGES, view.to_doc())
+        for job_id in sorted({view.job_id for view in changed.values()}):
+            uow.put(PROGRESS, {"_id": job_id, **counters[job_id].to_doc()})
         await ctx.commit(uow)
 
     return handle

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -103,14 +103,35 @@ class Outbox:
         self._last_seq = max(self._last_seq + 1, time.time_ns())
         return self._last_seq
 
-    async def seen(self, key: str) -> bool:
+    async def seen(self, key: str, *, batched: bool = False) -> bool:
+        """Whether a commit with this key happened. ``batched``: the key may also be one of
+        the ``keys`` of a batch's record (see ``commit``), still pending."""
         for collection in (self.inbox, self.records):
             if await collection.find_one({"_id": key}, {"_id": 1}) is not None:
                 return True
-        return False
+        return batched and await self.records.find_one({"keys": key}, {"_id": 1}) is not None
 
-    async def commit(self, uow: UnitOfWork, *, key: str | None = None) -> bool:
-        """Commit atomically; False when a record with this key was already committed."""
+    async def seen_many(self, keys: list[str]) -> set[str]:
+        """Which of these keys were committed, alone or as part of a batch."""
+        found: set[str] = set()
+        for start in range(0, len(keys), DONE_CHUNK):
+            chunk = keys[start:start + DONE_CHUNK]
+            found.update([d["_id"] async for d in self.inbox.find({"_id": {"$in": chunk}},
+                                                                   {"_id": 1})])
+            rest = [k for k in chunk if k not in found]
+            if not rest:
+                continue
+            found.update([d["_id"] async for d in self.records.find({"_id": {"$in": rest}},
+                                                                     {"_id": 1})])
+            async for doc in self.records.find({"keys": {"$in": rest}}, {"keys": 1}):
+                found.update(set(doc["keys"]).intersection(rest))
+        return found
+
+    async def commit(self, uow: UnitOfWork, *, key: str | None = None,
+                     keys: list[str] | None = None) -> bool:
+        """Commit atomically; False when a record with this key was already committed.
+        ``keys``: the record also stands for these keys (a consumer's batch of events
+        committed as one: each event's key is remembered with the record's)."""
         if key and await self.inbox.find_one({"_id": key}, {"_id": 1}) is not None:
             return False  # committed and published long ago
         record: Document = {
@@ -127,6 +148,8 @@ class Outbox:
                 for e in uow.events
             ],
         }
+        if keys:
+            record["keys"] = keys
         try:
             await retry_busy(lambda: self.records.insert_one(record))
         except DuplicateKeyError:
@@ -149,10 +172,26 @@ class Outbox:
                                          [op["doc"] for op in ops[start:end]]))
                 start = end
                 continue
+            # Likewise a run of whole-document writes to one collection (a batch of events
+            # folded into the documents they change): distinct ids, one bulk write.
+            end = start
+            ids: set[Any] = set()
+            while (end < len(ops) and ops[end]["k"] == "put"
+                   and ops[end]["c"] == ops[start]["c"] and ops[end]["doc"]["_id"] not in ids):
+                ids.add(ops[end]["doc"]["_id"])
+                end += 1
+            if end - start > 1:
+                await retry_busy(partial(self._put_many, ops[start]["c"],
+                                         [op["doc"] for op in ops[start:end]]))
+                start = end
+                continue
             await retry_busy(partial(self._apply_op, ops[start]))
             start += 1
         if not record["events"]:
-            await self._done(record["_id"])
+            if record.get("keys"):
+                await self._done_many([record["_id"], *record["keys"]])
+            else:
+                await self._done(record["_id"])
             return
         # The operations are done with: dropping them keeps the relay's reads small.
         await retry_busy(lambda: self.records.update_one(
@@ -196,6 +235,10 @@ class Outbox:
         some or all of them there)."""
         await self._insert_new(self.db[collection], docs)
 
+    async def _put_many(self, collection: str, docs: list[Document]) -> None:
+        await self.db[collection].bulk_write(
+            [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs], ordered=False)
+
     async def _apply_op(self, op: Document) -> None:
         coll = self.db[op["c"]]
         kind = op["k"]
@@ -233,6 +276,7 @@ class Outbox:
         records are many, so rounds are large). A crash before the marking publishes them
         again with the same event ids: delivery is at least once, consumers skip ids."""
         sent: list[str] = []
+        done: list[str] = []  # the records' keys and the batch keys they stand for
         cursor = self.records.find({"state": APPLIED}).sort("seq", ASCENDING).limit(limit)
         try:
             async for record in cursor:
@@ -241,9 +285,10 @@ class Outbox:
                     metrics.EVENTS_PUBLISHED.labels(topic=event["topic"],
                                                     type=_event_type(event)).inc()
                 sent.append(record["_id"])
+                done.extend([record["_id"], *record.get("keys", ())])
         finally:
-            if sent:
-                await self._done_many(sent)
+            if done:
+                await self._done_many(done)
         return len(sent)
 
     async def backlog(self) -> int:

@@ -19,7 +19,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,8 +49,10 @@ def token(env: dict[str, str], subject: str, *roles: str) -> str:
                             roles=roles, ttl_seconds=3600)
 
 
-def admin_client(env: dict[str, str]) -> Clients:
-    return connect(token(env, "fault-admin", auth.ANNOTATION_ADMIN, auth.WORKSPACE_ADMIN))
+def admin_client(env: dict[str, str], addrs: Mapping[str, str] | None = None) -> Clients:
+    """An admin's clients; ``addrs`` as for ``connect`` (other processes than the stack's)."""
+    return connect(token(env, "fault-admin", auth.ANNOTATION_ADMIN, auth.WORKSPACE_ADMIN),
+                   addrs)
 
 
 def retrying(call: Callable[[], T], errors: Counter[str] | None = None,
@@ -92,8 +94,8 @@ class FlowJob:
 
 
 def publish_job(env: dict[str, str], manifest: Path, items: int,
-                package_size: int) -> FlowJob:
-    admin = admin_client(env)
+                package_size: int, addrs: Mapping[str, str] | None = None) -> FlowJob:
+    admin = admin_client(env, addrs)
     try:
         dataset, version = import_manifest(admin, env, manifest, name_prefix="faults")
         assert version.item_count == items
@@ -133,7 +135,9 @@ class Crowd:
     """Labelers, checkers and accepters working the job until every package is accepted."""
 
     def __init__(self, env: dict[str, str], job: FlowJob, labelers: int = 4, checkers: int = 2,
-                 accepters: int = 2) -> None:
+                 accepters: int = 2, addrs: Sequence[Mapping[str, str]] = ()) -> None:
+        """``addrs``: the services to call (as for ``connect``), dealt out to the workers in
+        turn (none: the stack's own)."""
         self.env, self.job = env, job
         self.tally = Tally()
         self._stop = threading.Event()
@@ -142,6 +146,8 @@ class Crowd:
                  + [(f"acc-{n}", auth.ACCEPTER) for n in range(accepters)])
         self._threads = [threading.Thread(target=self._work, args=(name, role),
                                           name=name, daemon=True) for name, role in roles]
+        self._addrs = {name: addrs[n % len(addrs)] for n, (name, _) in enumerate(roles)
+                       if addrs}
 
     # -- the crowd as a whole ------------------------------------------------------------
 
@@ -179,14 +185,14 @@ class Crowd:
     # -- one worker --------------------------------------------------------------------------
 
     def _work(self, name: str, role: str) -> None:
-        client = connect(token(self.env, name, role))
+        client = connect(token(self.env, name, role), self._addrs.get(name))
         stage, held = {auth.LABELER: (apb.STAGE_LABEL, apb.PACKAGE_STATE_LABELING),
                        auth.CHECKER: (apb.STAGE_CHECK, apb.PACKAGE_STATE_CHECKING),
                        auth.ACCEPTER: (apb.STAGE_ACCEPT, apb.PACKAGE_STATE_ACCEPTING)}[role]
         try:
             while not self._stop.is_set():
                 try:
-                    package = self._next(client, stage, held)
+                    package = self._next(client, name, stage, held)
                     if package is None:
                         time.sleep(0.2)  # nothing to do yet: ask again, as a person would
                         continue
@@ -201,11 +207,11 @@ class Crowd:
     def _call(self, fn: Callable[..., T], request: Any) -> T:
         return retrying(lambda: fn(request, timeout=CALL_TIMEOUT), self.tally.retries)
 
-    def _next(self, client: Clients, stage: int, held: int) -> Any:
+    def _next(self, client: Clients, name: str, stage: int, held: int) -> Any:
         mine = self._call(client.assignment.ListPackages, apb.ListPackagesRequest(
             job_id=self.job.job_id, state=held, mine=True))
         for package in mine.packages:
-            if package.holder:  # packages this worker labeled but another holds are listed too
+            if package.holder == name:  # "mine" lists what I labeled and another holds, too
                 return package
         try:
             # one request id for every attempt: a retry whose first attempt went through
@@ -283,11 +289,11 @@ class Crowd:
             self.tally.accepted.add(package.id)
 
 
-def export_lines(env: dict[str, str], job: FlowJob, timeout: float = 300.0
-                 ) -> list[dict[str, Any]]:
+def export_lines(env: dict[str, str], job: FlowJob, timeout: float = 300.0,
+                 addrs: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Wait until the export service's view holds every item, export the job as JSON lines
     and return the lines."""
-    admin = admin_client(env)
+    admin = admin_client(env, addrs)
     deadline = time.monotonic() + timeout
     try:
         while retrying(lambda: admin.export.GetLabeledView(epb.GetLabeledViewRequest(

@@ -102,3 +102,104 @@ async def test_a_rejected_event_is_dead_lettered_at_once() -> None:
 
     assert await consumer.handle(_event(), topic=topics.DATASET_EVENTS) == "dead_lettered"
     assert "rejected: dataset d1" in dead[0][1]["x-labelops-reason"]
+
+
+def _imported(dataset_id: str, count: int) -> Envelope[Any]:
+    return new_event(DatasetImported(dataset_id=dataset_id, workspace="w", version=1,
+                                     kind="text", item_count=count, fields=["source"]),
+                     source="/labelops/dataset")
+
+
+def _batching_consumer(db: Any, runs: list[list[str]], *,
+                       fail_on: str = "") -> EventConsumer:
+    """A consumer whose DatasetImported handler folds a run into one running total."""
+    consumer, _ = _consumer(db)
+
+    @consumer.on_batch(DatasetImported)
+    async def add_up(events: list[Envelope[Any]], ctx: HandlerContext) -> None:
+        runs.append([e.data.dataset_id for e in events])
+        if any(e.data.dataset_id == fail_on for e in events):
+            raise KeyError(f"cannot add {fail_on}")
+        total = (await db["totals"].find_one({"_id": "items"}) or {"n": 0})["n"]
+        uow = ctx.unit_of_work()
+        uow.put("totals", {"_id": "items", "n": total + sum(e.data.item_count for e in events)})
+        await ctx.commit(uow)
+
+    return consumer
+
+
+def _msg(event: Envelope[Any], offset: int) -> Any:
+    from labelops_shared.kafka import ConsumedMessage
+    return ConsumedMessage(event.to_bytes(), topics.DATASET_EVENTS, 0, offset)
+
+
+async def test_a_run_of_events_is_folded_into_one_commit_and_redelivery_changes_nothing(
+) -> None:
+    db: Any = FakeDatabase()
+    runs: list[list[str]] = []
+    consumer = _batching_consumer(db, runs)
+    events = [_imported(f"d{n}", n) for n in range(1, 5)]
+    batch = [_msg(e, n) for n, e in enumerate([*events[:2], events[0], *events[2:]])]
+
+    outcomes = await consumer.handle_many(batch)
+    assert outcomes == ["handled", "handled", "duplicate", "handled", "handled"]
+    assert runs == [["d1", "d2", "d3", "d4"]]  # one call, in order, the repeat left out
+    assert db["totals"].docs["items"]["n"] == 1 + 2 + 3 + 4
+    # Every event's key is remembered: the whole batch again, or any one alone, is a repeat.
+    assert await consumer.handle_many(batch) == ["duplicate"] * 5
+    assert await consumer.handle(events[2].to_bytes(), topic=topics.DATASET_EVENTS) == (
+        "duplicate")
+    assert db["totals"].docs["items"]["n"] == 10 and len(runs) == 1
+    assert await db["outbox"].count_documents({}) == 0
+    assert {f"jobs:{e.id}" for e in events} <= set(db["inbox"].docs)
+
+
+async def test_keys_of_a_batch_committed_but_not_applied_are_recognised_and_recovered(
+) -> None:
+    """A crash after the batch's record is written and before it is applied: the events
+    come again (their offsets were not committed) and must not be applied twice."""
+    db: Any = FakeDatabase()
+    runs: list[list[str]] = []
+    consumer = _batching_consumer(db, runs)
+    events = [_imported(f"d{n}", n) for n in range(1, 4)]
+    outbox = consumer.outbox
+    applied = outbox._apply
+
+    async def crash(record: Any) -> None:
+        raise SystemExit("killed between commit and apply")
+
+    outbox._apply = crash  # type: ignore[method-assign]
+    try:
+        await consumer.handle_many([_msg(e, n) for n, e in enumerate(events)])
+    except SystemExit:
+        pass
+    outbox._apply = applied  # type: ignore[method-assign]
+    assert "totals" not in db.collections or not db["totals"].docs
+
+    # The same events again, before and after recovery: never a second effect.
+    assert await consumer.handle_many([_msg(e, n) for n, e in enumerate(events)]) == [
+        "duplicate"] * 3
+    assert await outbox.recover() == 1
+    assert db["totals"].docs["items"]["n"] == 6
+    assert await consumer.handle(events[1].to_bytes(), topic=topics.DATASET_EVENTS) == (
+        "duplicate")
+    assert await db["outbox"].count_documents({}) == 0 and len(runs) == 1
+
+
+async def test_a_run_its_handler_fails_on_is_handled_one_event_at_a_time() -> None:
+    """The bad event is dead-lettered by itself; the rest of the run is applied."""
+    db: Any = FakeDatabase()
+    runs: list[list[str]] = []
+    consumer = _batching_consumer(db, runs, fail_on="d2")
+    dead: list[dict[str, str]] = []
+
+    async def dead_letter(value: bytes, key: bytes | None, headers: dict[str, str]) -> None:
+        dead.append(headers)
+
+    consumer._dead_letter = dead_letter
+    events = [_imported(f"d{n}", n) for n in range(1, 4)]
+    outcomes = await consumer.handle_many([_msg(e, n) for n, e in enumerate(events)])
+
+    assert outcomes == ["handled", "dead_lettered", "handled"]
+    assert db["totals"].docs["items"]["n"] == 1 + 3
+    assert [h["x-labelops-event-id"] for h in dead] == [events[1].id]

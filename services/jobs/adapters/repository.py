@@ -11,6 +11,7 @@ out of the documents.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -86,6 +87,17 @@ class Repository:
 
     async def progress(self, job_id: str) -> Document | None:
         return await self.db[PROGRESS].find_one({"_id": job_id})
+
+    async def by_ids(self, collection: str, ids: Iterable[str],
+                     projection: Document | None = None) -> dict[str, Document]:
+        """Documents of a collection by ``_id``, 1,000 ids a query."""
+        wanted = sorted(set(ids))
+        found: dict[str, Document] = {}
+        for start in range(0, len(wanted), 1000):
+            cursor = self.db[collection].find({"_id": {"$in": wanted[start:start + 1000]}},
+                                              projection)
+            found.update({doc["_id"]: doc async for doc in cursor})
+        return found
 
     # -- teams -----------------------------------------------------------------------
 

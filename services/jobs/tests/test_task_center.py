@@ -16,6 +16,7 @@ from labelops_shared.contracts import (
     PackageSubmitted,
 )
 from labelops_shared.events import new_event
+from labelops_shared.kafka import ConsumedMessage
 from services.jobs.tests.conftest import Harness
 from services.jobs.tests.test_api import refused, request
 
@@ -107,3 +108,39 @@ async def test_progress_follows_package_events_once_each(harness: Harness) -> No
             progress.claimed, progress.packages) == (3, 3, 3, 0, 1, 2)
     listed = await admin.ListJobs(pb.ListJobsRequest())
     assert listed.jobs[0].progress == progress
+
+
+async def test_progress_from_one_poll_of_many_events_equals_one_at_a_time(
+        harness: Harness) -> None:
+    """The package events of a poll are folded into one commit: the counters come out as
+    they do event by event, a repeat inside the poll counts once, and a deleted job's
+    events change nothing."""
+    harness.datasets.add("d1", versions=((1, True, 6),))
+    admin = harness.admin()
+    job = await admin.CreateJob(request(package_size=3))
+    await admin.PublishJob(pb.PublishJobRequest(job_id=job.id))
+    j = job.id
+    claimed = new_event(PackageClaimed(job_id=j, package_id="p1", stage="label", holder="leo"),
+                        source="/labelops/test")
+    poll = [new_event(data, source="/labelops/test") for data in (
+        PackageCreated(job_id=j, package_id="p0", index=0, item_ids=["a", "b", "c"]),
+        PackageCreated(job_id=j, package_id="p1", index=1, item_ids=["d", "e", "f"]),
+        PackageCreated(job_id="gone", package_id="g0", index=0, item_ids=["x"]),
+        PackageClaimed(job_id=j, package_id="p0", stage="label", holder="lea"),
+        PackageSubmitted(job_id=j, package_id="p0", labeler="lea", item_count=3),
+        PackageClaimed(job_id=j, package_id="p0", stage="check", holder="cid"),
+        PackageChecked(job_id=j, package_id="p0", checker="cid", passed=True, rating="A"),
+        PackageClaimed(job_id=j, package_id="p0", stage="accept", holder="ace"),
+        PackageAccepted(job_id=j, package_id="p0", accepter="ace", items=[
+            AcceptedItem(item_id=i, data={}, answer={"label": "pos"}, labeler="lea",
+                         revision=1) for i in "abc"]),
+    )]
+    poll[4:4] = [claimed, claimed]
+    outcomes = await harness.consumer.handle_many([
+        ConsumedMessage(e.to_bytes(), e.data.TOPIC, 0, n) for n, e in enumerate(poll)])
+    assert outcomes.count("duplicate") == 1 and outcomes.count("handled") == len(poll) - 1
+
+    progress = (await admin.GetJob(pb.GetJobRequest(job_id=j))).progress
+    assert (progress.packages, progress.labeled, progress.checked, progress.accepted,
+            progress.claimed) == (2, 3, 3, 3, 1)  # p1 still with leo
+    assert await harness.db["package_views"].find_one({"_id": "g0"}) is None

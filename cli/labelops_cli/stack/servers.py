@@ -204,6 +204,11 @@ def server_pid(name: str) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
+    child = _children.get(pid)
+    if child is not None and child.poll() is None:
+        # Started by this process and running: its /proc command line can read empty or
+        # partial while it starts (seen with MinIO), which must not count as "exited".
+        return pid
     cmdline = _cmdline(pid)
     if cmdline is None or not _is_ours(name, cmdline):
         pid_file.unlink(missing_ok=True)

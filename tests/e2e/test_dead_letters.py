@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from labelops_cli.check.runner import run_checks
+from labelops_cli.check.sources import CheckSettings
 from labelops_cli.demo import run_demo
 from labelops_cli.services import ServiceProcesses
 from labelops_shared import topics
@@ -86,6 +88,12 @@ def test_poison_messages_are_dead_lettered_and_consumers_go_on(
         assert "not JSON" in entry["headers"]["x-labelops-reason"]
         assert entry["headers"]["x-labelops-original-offset"].isdigit()
 
-    # Every consumer moved past its poison message: a whole flow still completes.
+    # Every consumer moved past its poison message: a whole flow still completes, and the
+    # invariant checker finds every dead letter with its reason and the job intact.
     result = run_demo(stack_env, say=lambda _: None)
     assert len(result.lines) == 25
+    report = asyncio.run(run_checks(CheckSettings(
+        kafka_bootstrap=stack_env["LABELOPS_KAFKA_BOOTSTRAP"],
+        mongo_url=stack_env["LABELOPS_MONGO_URL"]), [result.job_id]))
+    assert report.ok, report.violations
+    assert report.seen["dead letters"] >= len(expected)

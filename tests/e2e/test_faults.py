@@ -193,12 +193,12 @@ async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...]) -> in
     try:
         for topic in (topics.DATASET_EVENTS, topics.JOBS_EVENTS, topics.ASSIGNMENT_EVENTS,
                       topics.PRELABEL_EVENTS):
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)
-                     or await _partitions(consumer, topic)]
+            numbers = consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+            parts = [TopicPartition(topic, n) for n in sorted(numbers)]
             consumer.assign(parts)
             ends = await consumer.end_offsets(parts)
             await consumer.seek_to_beginning(*parts)
-            while any(await consumer.position(p) < ends[p] for p in parts):
+            while [p for p in parts if await consumer.position(p) < ends[p]]:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():
                     for record in records:
                         if any(m.encode() in record.value for m in markers):

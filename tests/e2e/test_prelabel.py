@@ -288,3 +288,56 @@ def _item_texts(client: Clients, job_id: str) -> dict[str, str]:
         for item in detail.items:
             texts[item.item_id] = json.loads(item.data_json)["source"]
     return texts
+
+
+def test_formal_pre_labels_skip_labeling_and_the_rest_waits_for_people(
+    platform: ServiceProcesses, stack_env: dict[str, str], tmp_path: Path,
+) -> None:
+    """Effective stage "formal": the package whose every item has a valid pre-label goes
+    straight to the checkers with those answers (the system is its labeler); the package
+    with items left unlabeled waits for a person; a check rejection of a system-labeled
+    package returns it to the open pool, where a labeler takes it."""
+    admin = _client(stack_env, "ada", auth.ANNOTATION_ADMIN)
+    lee = _client(stack_env, "lee", auth.LABELER)
+    chen = _client(stack_env, "chen", auth.CHECKER)
+    records = [{"source": f"review {n}", "review_id": n,
+                **({"label": ["pos", "neg"][n % 2]} if n < 5 or n == 7 else {})}
+               for n in range(10)]
+    dataset, _ = import_manifest(admin, stack_env, _manifest(tmp_path, "formal", records),
+                                 name_prefix="prelabel-formal")
+    job = admin.jobs.CreateJob(jpb.CreateJobRequest(
+        name=f"formal-{uuid.uuid4().hex[:6]}", dataset_id=dataset.id,
+        template="text_classification", labels=[jpb.Label(name=n) for n in ("pos", "neg")],
+        workflow=jpb.WORKFLOW_LABEL_CHECK, package_size=5, check_ratio=1.0,
+        members=jpb.Members(labelers=["lee"], checkers=["chen"]),
+        prelabel=jpb.Prelabel(mode=jpb.PRELABEL_MODE_OFFLINE,
+                              mapping=[jpb.FieldTopic(field="label", topic="label")],
+                              stage=jpb.PRELABEL_STAGE_FORMAL)))
+    admin.jobs.PublishJob(jpb.PublishJobRequest(job_id=job.id))
+    assert _status(admin, job.id).predictions == 6
+    wait_for_packages(admin, job.id, 2)
+
+    def states() -> dict[int, int] | None:
+        found = {p.index: p.state for p in admin.assignment.ListPackages(
+            apb.ListPackagesRequest(job_id=job.id)).packages}
+        return found if found.get(0) == apb.PACKAGE_STATE_TO_CHECK else None
+
+    # Package 0 (items 0-4, all pre-labeled) skipped labeling; package 1 (only item 7) waits.
+    assert wait_for("the system's submission", states) == {
+        0: apb.PACKAGE_STATE_TO_CHECK, 1: apb.PACKAGE_STATE_OPEN}
+    checked = chen.assignment.ClaimPackage(apb.ClaimPackageRequest(
+        job_id=job.id, stage=apb.STAGE_CHECK))
+    assert checked.index == 0 and checked.labeler == "prelabel"
+    detail = chen.assignment.GetPackage(apb.GetPackageRequest(package_id=checked.id))
+    answers = [json.loads(item.answer_json)["label"] for item in detail.items]
+    assert answers == ["pos", "neg", "pos", "neg", "pos"]  # the pre-labels, as answers
+
+    # The checker sends it back: it returns to the open pool, not to a person.
+    chen.assignment.ReviewPackage(apb.ReviewPackageRequest(
+        package_id=checked.id, passed=False, rejections=[apb.ItemRejection(
+            item_id=detail.items[1].item_id, reason="this one is positive")]))
+    claimed = {lee.assignment.ClaimPackage(apb.ClaimPackageRequest(
+        job_id=job.id, stage=LABEL)).index for _ in range(2)}
+    assert claimed == {0, 1}
+    for client in (admin, lee, chen):
+        client.close()

@@ -91,11 +91,13 @@ class FlowJob:
     job_id: str
     items: int
     packages: int
+    started_ms: int = 0  # when its dataset was created (Kafka timestamps are in ms)
 
 
 def publish_job(env: dict[str, str], manifest: Path, items: int,
                 package_size: int, addrs: Mapping[str, str] | None = None) -> FlowJob:
     admin = admin_client(env, addrs)
+    started_ms = int(time.time() * 1000)
     try:
         dataset, version = import_manifest(admin, env, manifest, name_prefix="faults")
         assert version.item_count == items
@@ -107,7 +109,7 @@ def publish_job(env: dict[str, str], manifest: Path, items: int,
         admin.jobs.PublishJob(jpb.PublishJobRequest(job_id=job.id))
     finally:
         admin.close()
-    return FlowJob(dataset.id, job.id, items, -(-items // package_size))
+    return FlowJob(dataset.id, job.id, items, -(-items // package_size), started_ms)
 
 
 @dataclass

@@ -183,10 +183,12 @@ def test_database_and_minio_stopped_mid_flow(platform: ServiceProcesses,
     run_flow(stack_env, manifest, faults={10: storage_outage})
 
 
-async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...]) -> int:
+async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...],
+                                 since_ms: int) -> int:
     """Publish again, twice, every event so far that names one of ``markers``, keeping each
     key's events in their order (what Kafka guarantees) but interleaving the keys at
-    random (what it does not). Returns how many were sent."""
+    random (what it does not). The topics are read from ``since_ms`` on. Returns how many
+    were sent."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     batch: dict[tuple[str, bytes | None], list[bytes]] = {}
@@ -197,7 +199,10 @@ async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...]) -> in
             parts = [TopicPartition(topic, n) for n in sorted(numbers)]
             consumer.assign(parts)
             ends = await consumer.end_offsets(parts)
-            await consumer.seek_to_beginning(*parts)
+            starts = await consumer.offsets_for_times(dict.fromkeys(parts, since_ms))
+            for part in parts:
+                found = starts.get(part)
+                consumer.seek(part, found.offset if found is not None else ends[part])
             while [p for p in parts if await consumer.position(p) < ends[p]]:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():
                     for record in records:
@@ -234,7 +239,8 @@ def test_events_delivered_twice_and_out_of_order(platform: ServiceProcesses,
 
     def replay(job: FlowJob) -> None:
         sent.append(asyncio.run(_replay_twice_shuffled(
-            stack_env["LABELOPS_KAFKA_BOOTSTRAP"], (job.job_id, job.dataset_id))))
+            stack_env["LABELOPS_KAFKA_BOOTSTRAP"], (job.job_id, job.dataset_id),
+            job.started_ms)))
 
     run_flow(stack_env, manifest, faults={15: replay})
     assert sent and sent[0] > 2 * 15  # at least the accepted packages' events, twice

@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 from minio.error import S3Error
+from minio.helpers import check_bucket_name, check_object_name
 from pymongo.errors import DuplicateKeyError
 
 from labelops.dataset.v1 import dataset_pb2 as pb
@@ -112,6 +113,19 @@ def _version_of(doc: Document) -> int:
     return parse_item_id(doc["_id"])[1]
 
 
+def _storage_refuses(bucket: str, key: str, *, folder: bool) -> str | None:
+    """Why the object storage client would refuse these names, checked before any request.
+    Its ValueError (a bucket name like 'ab', a '.' segment, a blank object name) would
+    otherwise answer the import UNKNOWN, or fail a folder scan after taking a version."""
+    try:
+        check_bucket_name(bucket)
+        if key or not folder:  # a folder scan may name the whole bucket (empty prefix)
+            check_object_name(key)
+    except ValueError as exc:
+        return str(exc) or "the object name is blank"
+    return None
+
+
 class DatasetServicer:
     def __init__(self, repo: Repository, importer: Importer, deleter: Deleter) -> None:
         self.repo = repo
@@ -169,6 +183,9 @@ class DatasetServicer:
                         f"format: {request.format or key!r}: one of .manifest, .jsonl, .txt "
                         "(JSON lines), .csv or .xlsx, or a folder (s3://bucket/prefix/); "
                         "or name it in format")
+        problem = _storage_refuses(bucket, key, folder=fmt == ImportFormat.FOLDER)
+        if problem:
+            await abort(grpc.StatusCode.INVALID_ARGUMENT, f"source_uri {uri!r}: {problem}")
         if request.duplicates not in ("", *Duplicates):
             await abort(grpc.StatusCode.INVALID_ARGUMENT, "duplicates: skip or keep")
         duplicates = Duplicates(request.duplicates or Duplicates.SKIP)
@@ -317,7 +334,10 @@ class DatasetServicer:
             try:
                 token = json.loads(base64.urlsafe_b64decode(request.page_token))
                 version, after = int(token["v"]), str(token["a"])
-            except (ValueError, KeyError, TypeError):
+            # The token is the client's text: besides malformed ones, a version of Infinity
+            # (OverflowError) or JSON nested past the parser's depth (RecursionError) must
+            # be refused as well, not answered UNKNOWN.
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                     "page_token: not a token of this API; start without one")
         versions = await self._visible_versions(dataset, version, context)

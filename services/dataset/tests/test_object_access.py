@@ -8,22 +8,16 @@ document."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import grpc
 import pytest
-from minio.error import S3Error
 
 from labelops.dataset.v1 import dataset_pb2 as pb
-from labelops.dataset.v1 import dataset_pb2_grpc
-from labelops_shared import auth, outbox, storage
-from labelops_shared.grpc_server import GrpcService, bearer, start_server
-from services.dataset.adapters.repository import DATASETS, VERSIONS, Repository, version_id
-from services.dataset.api import ROLES, DatasetServicer
-from services.dataset.deleter import Deleter
-from services.dataset.importer import Importer
+from labelops_shared import auth, storage
+from services.dataset.adapters.repository import DATASETS, VERSIONS, version_id
+from services.dataset.api import ROLES
+from services.dataset.tests.conftest import WORKSPACE, Harness
 from tests.access import (
     EVERY_MEMBER_ROLE,
     HIDDEN,
@@ -32,73 +26,23 @@ from tests.access import (
     assert_roles_refused,
     refused_unchanged,
 )
-from tests.fakes import FakeDatabase
 
 pytestmark = pytest.mark.unit
-SECRET = "dataset-test-secret-of-at-least-32-bytes"
-WORKSPACE, DATASET = "ws1", "d0123456789abcdef"
-
-
-class FakeStorage:
-    """Object storage that has no objects, and records what it was asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, str, str]] = []
-
-    def stat_object(self, bucket: str, key: str) -> Any:
-        self.asked.append(("stat", bucket, key))
-        raise S3Error(None, "NoSuchKey", "missing", key, "", "", bucket, key)  # type: ignore[arg-type]
-
-    def remove_object(self, bucket: str, key: str) -> None:
-        self.asked.append(("remove", bucket, key))
-
-
-class Harness:
-    def __init__(self, db: FakeDatabase, storage: FakeStorage, stub: Any,
-                 deleter: Deleter) -> None:
-        self.db, self.storage, self.stub, self.deleter = db, storage, stub, deleter
-
-    def client(self, subject: str, *roles: str, workspace: str = WORKSPACE) -> Any:
-        metadata = bearer(auth.issue_token(SECRET, subject=subject, workspace=workspace,
-                                           roles=roles))
-        stub = self.stub
-
-        class Client:
-            def __getattr__(self, method: str) -> Callable[[Any], Any]:
-                call = getattr(stub, method)
-
-                async def invoke(request: Any) -> Any:
-                    if method == "StreamItems":
-                        return [i async for i in call(request, metadata=metadata, timeout=30)]
-                    return await call(request, metadata=metadata, timeout=30)
-                return invoke
-
-        return Client()
+DATASET = "d0123456789abcdef"
 
 
 @pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    db, files = FakeDatabase(), FakeStorage()
-    repo, box = Repository(db), outbox.Outbox(db, owner="test")  # type: ignore[arg-type]
-    deleter = Deleter(repo, box, files, "/labelops/dataset")  # type: ignore[arg-type]
-    servicer = DatasetServicer(repo, Importer(repo, box, files, "/labelops/dataset"),  # type: ignore[arg-type]
-                               deleter)
-    server, port, _ = await start_server(
-        [GrpcService("labelops.dataset.v1.DatasetService", servicer,
-                     dataset_pb2_grpc.add_DatasetServiceServicer_to_server, ROLES)],
-        host="127.0.0.1", port=0, jwt_secret=SECRET)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    await db[DATASETS].insert_one({
+async def harness(harness: Harness) -> Harness:
+    """The service holding a dataset of the workspace, with a version."""
+    await harness.db[DATASETS].insert_one({
         "_id": DATASET, "workspace": WORKSPACE, "name": "secret-dataset", "kind": "image",
         "latest_version": 1, "item_count": 0, "created_at": datetime.now(UTC),
         "created_by": "ada"})
-    await db[VERSIONS].insert_one({
+    await harness.db[VERSIONS].insert_one({
         "_id": version_id(DATASET, 1), "dataset_id": DATASET, "version": 1, "state": "ready",
         "source_uri": f"s3://labelops-uploads/{WORKSPACE}/secret.manifest", "format": "manifest",
         "item_count": 0})
-    yield Harness(db, files, dataset_pb2_grpc.DatasetServiceStub(channel), deleter)
-    await channel.close()
-    await server.stop(None)
+    return harness
 
 
 MATRIX: dict[str, Any] = {

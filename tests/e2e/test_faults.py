@@ -210,18 +210,20 @@ async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...],
                             batch.setdefault((topic, record.key), []).append(record.value)
     finally:
         await consumer.stop()
-    queues = [(topic, key, list(values)) for (topic, key), values in batch.items()] * 2
+    queues = [(topic, key, list(values)) for _ in range(2)
+              for (topic, key), values in batch.items()]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     sent = 0
     rng = random.Random(8)
     try:
         while queues:
-            topic, key, values = queue = rng.choice(queues)
+            n = rng.randrange(len(queues))
+            topic, key, values = queues[n]
             await producer.send_and_wait(topic, values.pop(0), key=key)
             sent += 1
             if not values:
-                queues.remove(queue)
+                del queues[n]
     finally:
         await producer.stop()
     return sent
@@ -238,9 +240,9 @@ def test_events_delivered_twice_and_out_of_order(platform: ServiceProcesses,
     sent: list[int] = []
 
     def replay(job: FlowJob) -> None:
-        sent.append(asyncio.run(_replay_twice_shuffled(
+        sent.append(asyncio.run(asyncio.wait_for(_replay_twice_shuffled(
             stack_env["LABELOPS_KAFKA_BOOTSTRAP"], (job.job_id, job.dataset_id),
-            job.started_ms)))
+            job.started_ms), timeout=120)))
 
     run_flow(stack_env, manifest, faults={15: replay})
     assert sent and sent[0] > 2 * 15  # at least the accepted packages' events, twice

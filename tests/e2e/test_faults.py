@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -189,27 +190,12 @@ async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...],
     key's events in their order (what Kafka guarantees) but interleaving the keys at
     random (what it does not). The topics are read from ``since_ms`` on. Returns how many
     were sent."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     batch: dict[tuple[str, bytes | None], list[bytes]] = {}
-    try:
-        for topic in (topics.DATASET_EVENTS, topics.JOBS_EVENTS, topics.ASSIGNMENT_EVENTS,
-                      topics.PRELABEL_EVENTS):
-            numbers = consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
-            parts = [TopicPartition(topic, n) for n in sorted(numbers)]
-            consumer.assign(parts)
-            ends = await consumer.end_offsets(parts)
-            starts = await consumer.offsets_for_times(dict.fromkeys(parts, since_ms))
-            for part in parts:
-                found = starts.get(part)
-                consumer.seek(part, found.offset if found is not None else ends[part])
-            while [p for p in parts if await consumer.position(p) < ends[p]]:
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    for record in records:
-                        if any(m.encode() in record.value for m in markers):
-                            batch.setdefault((topic, record.key), []).append(record.value)
-    finally:
-        await consumer.stop()
+    for topic in (topics.DATASET_EVENTS, topics.JOBS_EVENTS, topics.ASSIGNMENT_EVENTS,
+                  topics.PRELABEL_EVENTS):
+        for value, key in await _read_since(bootstrap, topic, since_ms):
+            if any(m.encode() in value for m in markers):
+                batch.setdefault((topic, key), []).append(value)
     queues = [(topic, key, list(values)) for _ in range(2)
               for (topic, key), values in batch.items()]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -229,9 +215,35 @@ async def _replay_twice_shuffled(bootstrap: str, markers: tuple[str, ...],
     return sent
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh consumer's metadata
-    return consumer.partitions_for_topic(topic) or set()
+async def _read_since(bootstrap: str, topic: str, since_ms: int) -> list[tuple[bytes, Any]]:
+    """(value, key) of the topic's records from ``since_ms`` to the end offsets of now, each
+    partition in order, read by a consumer of its own (no group, nothing committed)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[tuple[bytes, Any]] = []
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh consumer
+        parts = [TopicPartition(topic, n) for n in sorted(consumer.partitions_for_topic(topic)
+                                                          or ())]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        starts = await consumer.offsets_for_times(dict.fromkeys(parts, since_ms))
+        left = set()
+        for part in parts:
+            start = starts[part].offset if starts.get(part) is not None else ends[part]
+            consumer.seek(part, start)
+            if start < ends[part]:
+                left.add(part)
+        deadline = time.monotonic() + 60
+        while left and time.monotonic() < deadline:
+            for part, records in (await consumer.getmany(*left, timeout_ms=500)).items():
+                found.extend((r.value, r.key) for r in records if r.offset < ends[part])
+                if records and records[-1].offset >= ends[part] - 1:
+                    left.discard(part)
+        assert not left, f"{topic}: not read to its end in 60 s"
+    finally:
+        await consumer.stop()
+    return found
 
 
 def test_events_delivered_twice_and_out_of_order(platform: ServiceProcesses,

@@ -81,6 +81,10 @@ BENCHES = {b.name: b for b in (
           "100,000 items; errors, p99s, RSS growth (~15 min)",
           services=("dataset", "jobs", "assignment"),
           quick_args=("--items", "3000", "--seconds", "60")),
+    Bench("scale_out", PLATFORM, "one replica of every service, then two, on its own "
+          "3-node Kafka cluster (the stack's database and MinIO); throughput per stage, p99s, "
+          "CPU of each process, the ceiling (~5 min)",
+          quick_args=("--items", "4000", "--seconds", "20")),
     Bench("export", PLATFORM, "labeled view fill, accept → visible, exports vs a raw read, "
           "Label Studio's export, 1,000,000 items (hours)", services=("export",),
           quick_args=("--items", "10000", "--probes", "20", "--probe-rate", "1",

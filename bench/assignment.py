@@ -180,12 +180,14 @@ def rss_mb(pid: int | None) -> float:
 class Worker:
     """One simulated person: their own token and their own channel (connection)."""
 
-    def __init__(self, env: dict[str, str], subject: str, role: str) -> None:
+    def __init__(self, env: dict[str, str], subject: str, role: str,
+                 addr: str | None = None) -> None:
         self.subject = subject
         token = auth.issue_token(env["LABELOPS_JWT_SECRET"], subject=subject,
                                  workspace=WORKSPACE, roles=[role], ttl_seconds=TOKEN_TTL)
         self.metadata = (("authorization", f"Bearer {token}"),)
-        self.channel = grpc.aio.insecure_channel(SERVICES["assignment"].addr)
+        # addr: another assignment service than the stack's (a gRPC target, e.g. replicas)
+        self.channel = grpc.aio.insecure_channel(addr or SERVICES["assignment"].addr)
         self.stub = apb_grpc.AssignmentServiceStub(self.channel)
 
     async def call(self, method: str, request: Any) -> Any:

@@ -326,10 +326,47 @@ def soak(data: Any) -> Summary:
     return found
 
 
+def scale_out(data: Any) -> Summary:
+    """Each figure of the run's last step (most replicas), its first step (one replica)
+    as the reference: the ratio is the change from scaling out."""
+    found = Summary("scale_out")
+    run = latest(data)
+    steps = [s for s in (run or {}).get("steps") or () if isinstance(s, Mapping)]
+    if run is None or not steps:
+        return found
+    found.runs.append(describe(run))
+    first, last = steps[0], steps[-1]
+    count = last.get("replicas")
+    against = f"{count} replicas (reference: {first.get('replicas')})" if last is not first \
+        else f"{count} replica{_s(count)}"
+    for stage in ("label", "check", "accept"):
+        value = _fig(_get(last, stage, "items_per_s"), "items/s")
+        if value:
+            found.rows.append(Row("scale_out", f"{stage}: items/s, {against}", value,
+                                  _fig(_get(first, stage, "items_per_s"), "items/s")
+                                  if last is not first else None))
+    for figure, path in (("claim p99", ("label", "claim", "p99_ms")),
+                         ("save p99", ("label", "save", "p99_ms"))):
+        value = _fig(_get(last, *path), "ms")
+        if value:
+            found.rows.append(Row("scale_out", f"{figure}, {against}", value,
+                                  _fig(_get(first, *path), "ms") if last is not first else None))
+    busy = _fig(_get(run, "ceiling", "machine_busy_cores"), "cores")
+    if busy:
+        found.rows.append(Row("scale_out", f"machine busy, {count} replica{_s(count)} (of "
+                              f"{_get(run, 'ceiling', 'cpus')} cores)", busy))
+    ferretdb = _fig(_get(run, "ceiling", "ferretdb_cores"), "cores")
+    if ferretdb:
+        found.rows.append(Row("scale_out", f"FerretDB CPU, {count} replica{_s(count)}",
+                              ferretdb))
+    return found
+
+
 MAPPERS: dict[str, Callable[[Any], Summary]] = {
     "baseline": baseline, "dataset_import": dataset_import, "jobs": jobs,
     "annotations": annotation_validation, "export_formats": export_formats,
     "assignment": assignment, "export": export, "prelabel": prelabel, "soak": soak,
+    "scale_out": scale_out,
 }
 
 

@@ -17,13 +17,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    name: str
+    name: str  # the process's name: its pid and log files ("assignment", "assignment-2")
     grpc_port: int
     metrics_port: int
+    service: str = ""  # the service it runs, when that is not its name (a replica)
 
     @property
     def addr(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def kind(self) -> str:
+        return self.service or self.name
 
 
 # Below Linux's ephemeral range (32768-60999): a port in it can be taken at any moment by an
@@ -40,13 +45,17 @@ SERVICES = {
 }
 
 
-def service_env(spec: ServiceSpec, infra_env: Mapping[str, str]) -> dict[str, str]:
+def service_env(spec: ServiceSpec, infra_env: Mapping[str, str],
+                peers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process's environment; ``peers`` (service → gRPC target) replaces the addresses
+    of the stack's own services."""
+    addrs = {**{name: s.addr for name, s in SERVICES.items()}, **(peers or {})}
     env = {**os.environ, **infra_env}
     env.update(
-        LABELOPS_SERVICE_NAME=spec.name,
+        LABELOPS_SERVICE_NAME=spec.kind,
         LABELOPS_GRPC_PORT=str(spec.grpc_port),
         LABELOPS_METRICS_PORT=str(spec.metrics_port),
-        **{f"LABELOPS_{s.name.upper()}_ADDR": s.addr for s in SERVICES.values()},
+        **{f"LABELOPS_{name.upper()}_ADDR": addr for name, addr in addrs.items()},
     )
     return env
 
@@ -74,17 +83,20 @@ class ServiceProcesses:
             return None
         return pid
 
-    def start(self, name: str, infra_env: Mapping[str, str]) -> int:
-        """Start the service unless it runs already; returns its pid."""
+    def start(self, name: str, infra_env: Mapping[str, str], *, spec: ServiceSpec | None = None,
+              peers: Mapping[str, str] | None = None) -> int:
+        """Start the service unless it runs already; returns its pid. ``spec`` (default: the
+        stack's service ``name``) and ``peers`` (see ``service_env``) start a replica."""
         running = self.pid(name)
         if running:
             return running
+        spec = spec or SERVICES[name]
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{name}.log", "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                env=service_env(SERVICES[name], infra_env),
+                [sys.executable, "-m", f"services.{spec.kind}"],
+                env=service_env(spec, infra_env, peers),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
@@ -138,13 +150,14 @@ def healthy(spec: ServiceSpec, timeout: float = 1.0) -> bool:
 
 
 def wait_healthy(
-    processes: ServiceProcesses, names: Iterable[str] = SERVICES, timeout: float = 90.0
+    processes: ServiceProcesses, names: Iterable[str] = SERVICES, timeout: float = 90.0,
+    specs: Mapping[str, ServiceSpec] = SERVICES,
 ) -> None:
     pending = list(names)
     deadline = time.monotonic() + timeout
     while pending:
         for name in list(pending):
-            if healthy(SERVICES[name]):
+            if healthy(specs[name]):
                 pending.remove(name)
             elif processes.pid(name) is None:
                 log = processes.log_dir / f"{name}.log"

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 console = Console(stderr=True, highlight=False)
+T = TypeVar("T")
 
 SERVERS = ("kafka", "ferretdb", "minio")
 BUCKETS = ("labelops-datasets", "labelops-exports", "labelops-uploads")
@@ -248,30 +249,32 @@ def _home_lock() -> Iterator[None]:
 # -- readiness -----------------------------------------------------------------------------
 
 
-def _in_thread(fn: Callable[[], bool]) -> bool:
-    """Run an asyncio probe on its own loop, also when the caller is inside a running loop."""
-    result: list[bool] = []
+def _in_thread(fn: Callable[[], T]) -> T | None:
+    """Run an asyncio probe on its own loop, also when the caller is inside a running loop
+    (None when it did not finish in time)."""
+    result: list[T] = []
     thread = threading.Thread(target=lambda: result.append(fn()), daemon=True)
     thread.start()
     thread.join(15)
-    return bool(result and result[0])
+    return result[0] if result else None
 
 
-def kafka_ready(bootstrap: str) -> bool:
-    """The broker answers a metadata request (an open port alone is not enough)."""
-    if not _port_open(*_split_endpoint(bootstrap)):
-        return False
+def kafka_cluster(bootstrap: str) -> dict[str, Any] | None:
+    """The cluster as the brokers at ``bootstrap`` describe it (``brokers``,
+    ``controller_id``), or None when none answers."""
+    if not any(_port_open(*_split_endpoint(one)) for one in bootstrap.split(",")):
+        return None
 
-    async def probe() -> bool:
+    async def probe() -> dict[str, Any] | None:
         from aiokafka.admin import AIOKafkaAdminClient
 
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
             await asyncio.wait_for(admin.start(), 8)
-            cluster = await asyncio.wait_for(admin.describe_cluster(), 8)
-            return bool(cluster.get("brokers")) and cluster.get("controller_id", -1) >= 0
+            described: dict[str, Any] = await asyncio.wait_for(admin.describe_cluster(), 8)
+            return described
         except Exception:
-            return False
+            return None
         finally:
             try:
                 await admin.close()
@@ -279,6 +282,13 @@ def kafka_ready(bootstrap: str) -> bool:
                 pass
 
     return _in_thread(lambda: asyncio.run(probe()))
+
+
+def kafka_ready(bootstrap: str) -> bool:
+    """The broker answers a metadata request (an open port alone is not enough)."""
+    cluster = kafka_cluster(bootstrap)
+    return (cluster is not None and bool(cluster.get("brokers"))
+            and cluster.get("controller_id", -1) >= 0)
 
 
 def mongo_ready(url: str, timeout_ms: int = 2000) -> bool:
@@ -326,64 +336,98 @@ def _java() -> str:
     return java
 
 
-def _kafka_command() -> list[str]:
-    ports = paths.ports()
-    libs = install.kafka_libs()
-    data = paths.data_dir("kafka")
-    config = paths.config_dir()
-    props = config / "kafka.properties"
-    props.write_text("\n".join([
+def kafka_properties(*, node_id: int, port: int, controller_port: int, voters: str,
+                     log_dir: Path, replicas: int = 1) -> str:
+    """A KRaft node's server.properties: broker and controller in one process. ``voters``
+    is the quorum (``1@host:port,…``); ``replicas`` the copies of every topic, offsets
+    included (a write needs all but one of them when there are more than one)."""
+    min_isr = max(1, replicas - 1)
+    return "\n".join([
         "# written by labelops_cli.stack on every start",
         "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{paths.HOST}:{ports.kafka_controller}",
-        f"listeners=PLAINTEXT://{paths.HOST}:{ports.kafka},"
-        f"CONTROLLER://{paths.HOST}:{ports.kafka_controller}",
-        f"advertised.listeners=PLAINTEXT://{paths.HOST}:{ports.kafka}",
+        f"node.id={node_id}",
+        f"controller.quorum.voters={voters}",
+        f"listeners=PLAINTEXT://{paths.HOST}:{port},"
+        f"CONTROLLER://{paths.HOST}:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://{paths.HOST}:{port}",
         "inter.broker.listener.name=PLAINTEXT",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        f"log.dirs={data}",
+        f"log.dirs={log_dir}",
         "num.partitions=3",
-        "default.replication.factor=1",
-        "min.insync.replicas=1",
-        "offsets.topic.replication.factor=1",
+        f"default.replication.factor={replicas}",
+        f"min.insync.replicas={min_isr}",
+        f"offsets.topic.replication.factor={replicas}",
         "offsets.topic.num.partitions=6",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
+        f"transaction.state.log.replication.factor={replicas}",
+        f"transaction.state.log.min.isr={min_isr}",
         "transaction.state.log.num.partitions=6",
         "group.initial.rebalance.delay.ms=0",
         "log.retention.hours=168",
         "log.segment.bytes=104857600",
         "auto.create.topics.enable=false",  # topics are created explicitly
-    ]) + "\n")
-    log4j = config / "kafka-log4j.properties"
-    log4j.write_text(
-        "log4j.rootLogger=WARN, stdout\n"
-        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
-        "log4j.logger.kafka=WARN\n"
-        "log4j.logger.org.apache.kafka=WARN\n"
-    )
-    java = _java()
-    classpath = f"{libs}/*"
-    logging = f"-Dlog4j.configuration=file:{log4j}"
-    if not (data / "meta.properties").exists():  # format the storage once
-        def tool(*args: str) -> str:
-            done = subprocess.run([java, "-Xmx256m", "-cp", classpath, logging,
-                                   "kafka.tools.StorageTool", *args],
-                                  capture_output=True, text=True, check=False, timeout=120)
-            if done.returncode != 0:
-                last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-                raise StackError(f"formatting Kafka's storage in {data} failed: {last[0]}")
-            return done.stdout.strip()
+    ]) + "\n"
 
-        cluster_id = tool("random-uuid").splitlines()[-1]
-        tool("format", "-t", cluster_id, "-c", str(props), "--ignore-formatted")
-    return [java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", logging,
-            "-cp", classpath, "kafka.Kafka", str(props)]
+
+KAFKA_LOG4J = (
+    "log4j.rootLogger=WARN, stdout\n"
+    "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+    "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+    "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+    "log4j.logger.kafka=WARN\n"
+    "log4j.logger.org.apache.kafka=WARN\n"
+)
+
+
+def _kafka_tool(log4j: str, *args: str) -> str:
+    """Run Kafka's StorageTool; its output."""
+    done = subprocess.run([_java(), "-Xmx256m", "-cp", f"{install.kafka_libs()}/*",
+                           f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool",
+                           *args], capture_output=True, text=True, check=False, timeout=120)
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise StackError(f"Kafka's StorageTool {args[0]} failed: {last[0]}")
+    return done.stdout.strip()
+
+
+def kafka_cluster_id(log4j: Path) -> str:
+    """A new KRaft cluster id."""
+    return _kafka_tool(str(log4j), "random-uuid").splitlines()[-1]
+
+
+def format_kafka_storage(props: Path, log_dir: Path, log4j: Path,
+                         cluster_id: str | None = None) -> None:
+    """Format a node's storage unless it is formatted already (the nodes of one cluster
+    share ``cluster_id``; one node makes up its own)."""
+    if (log_dir / "meta.properties").exists():
+        return
+    try:
+        _kafka_tool(str(log4j), "format", "-t", cluster_id or kafka_cluster_id(log4j),
+                    "-c", str(props), "--ignore-formatted")
+    except StackError as exc:
+        raise StackError(f"formatting Kafka's storage in {log_dir} failed: {exc}") from exc
+
+
+def kafka_java(props: str, log4j: str, *jvm_options: str) -> list[str]:
+    """The command that runs a Kafka node with the stack's cached jars."""
+    return [_java(), "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", *jvm_options,
+            f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{install.kafka_libs()}/*",
+            "kafka.Kafka", props]
+
+
+def _kafka_command() -> list[str]:
+    ports = paths.ports()
+    data = paths.data_dir("kafka")
+    config = paths.config_dir()
+    props = config / "kafka.properties"
+    props.write_text(kafka_properties(
+        node_id=1, port=ports.kafka, controller_port=ports.kafka_controller,
+        voters=f"1@{paths.HOST}:{ports.kafka_controller}", log_dir=data))
+    log4j = config / "kafka-log4j.properties"
+    log4j.write_text(KAFKA_LOG4J)
+    format_kafka_storage(props, data, log4j)
+    return kafka_java(str(props), str(log4j))
 
 
 def ferretdb_sqlite_url() -> str:
@@ -463,6 +507,22 @@ def _adopt_orphan(name: str) -> int | None:
     return orphan
 
 
+def launch(name: str, args: list[str], *, extra_env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> int:
+    """Start a server process in its own session, its output appended to logs/<name>.log
+    and its pid written to run/<name>.pid; returns the pid."""
+    log = _log_file(name)
+    with open(log, "ab") as out:
+        out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
+        out.flush()
+        process = subprocess.Popen(args, env={**os.environ, **(extra_env or {})}, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=cwd or paths.labelops_home())
+    _children[process.pid] = process
+    _pid_file(name).write_text(f"{process.pid}\n")
+    return process.pid
+
+
 def _spawn(name: str) -> int:
     for variable, port in _server_ports(name):
         if _port_open(paths.HOST, port):
@@ -471,16 +531,7 @@ def _spawn(name: str) -> int:
     args, extra_env = _command(name)
     if not Path(args[0]).exists() and not shutil.which(args[0]):
         raise StackError(f"{name}: {args[0]} is missing: run `labelops infra` to install it")
-    log = _log_file(name)
-    with open(log, "ab") as out:
-        out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
-        out.flush()
-        process = subprocess.Popen(args, env={**os.environ, **extra_env}, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=paths.labelops_home())
-    _children[process.pid] = process
-    _pid_file(name).write_text(f"{process.pid}\n")
-    return process.pid
+    return launch(name, args, extra_env=extra_env)
 
 
 def _wait_ready(name: str, pid: int, timeout: float) -> None:

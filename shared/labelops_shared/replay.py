@@ -5,15 +5,13 @@ one-holder rule.
 Every package change publishes exactly one event that says what happened, so folding a
 job's events in order gives the states the assignment service stores. Events are published
 at least once (the outbox re-publishes what it sent just before a crash, with the same
-event id), so the fold, like every consumer, skips an event id it has already seen; the
-ids of each package's last few events are enough, since a re-publication follows its
-original closely. Only per-package state is kept (never the events), so a job of any size
-replays in bounded memory. Pure.
+event id; a producer or an operator may re-send a whole batch much later), so the fold,
+like every consumer, skips an event id it has already seen. Per package, its state and the
+ids of its events are kept (never the events themselves: about 100 bytes per event). Pure.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +27,6 @@ from labelops_shared.package_states import (
 )
 
 PREFIX = "labelops.package."
-# Event ids remembered per package to skip re-publications: the outbox re-sends in commit
-# order from the first unmarked record, so a duplicate comes within a few of the package's
-# own events of its original (a relay batch), never after many more.
-RECENT_EVENTS = 8
 
 
 @dataclass
@@ -41,12 +35,10 @@ class Replayed:
     holder: str = ""
     labeler: str = ""
     items: int = 0
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
-
-    @property
-    def last_event(self) -> str:
-        """The id of the package's latest event (names it in a report)."""
-        return self.recent[-1] if self.recent else ""
+    # Every event id of the package: a duplicate may come long after its original (a
+    # batch delivered again), and folding it twice would move the state back.
+    seen: set[str] = field(default_factory=set)
+    last_event: str = ""  # the id of the package's latest event (names it in a report)
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,7 @@ class Replay:
         pkg_id = data.get("package_id", "")
         event_id = str(event.get("id", ""))
         pkg = self.packages.get(pkg_id)
-        if pkg is not None and event_id in pkg.recent:
+        if pkg is not None and event_id in pkg.seen:
             return False
         if kind == "created":
             pkg = self.packages[pkg_id] = Replayed(State.OPEN.value,
@@ -89,7 +81,8 @@ class Replay:
             handler = getattr(self, f"_{kind}", None)
             if handler is not None:
                 handler(pkg_id, pkg, data, event_id)
-        pkg.recent.append(event_id)
+        pkg.seen.add(event_id)
+        pkg.last_event = event_id
         return True
 
     def _violation(self, pkg_id: str, event_id: str, message: str) -> None:

@@ -56,3 +56,30 @@ def test_a_re_published_event_is_folded_once() -> None:
     assert not folded.violations
     assert (folded.packages["p1"].state, folded.packages["p1"].holder) == ("labeling", "lee")
     assert folded.apply(claimed) is False
+
+
+def test_a_batch_delivered_again_long_after_is_folded_once() -> None:
+    """A package's whole history sent again after it went on for many more events (an
+    operator re-publishing, a producer retrying a batch): none of it is folded twice."""
+    history = [
+        _event("created", "e1", package_id="p1", index=0, item_ids=["a"]),
+        _event("claimed", "e2", package_id="p1", stage="label", holder="lee"),
+        _event("submitted", "e3", package_id="p1", labeler="lee", item_count=1),
+        _event("claimed", "e4", package_id="p1", stage="check", holder="chen"),
+        _event("checked", "e5", package_id="p1", checker="chen", passed=False),
+    ]
+    later = [
+        _event("submitted", "e6", package_id="p1", labeler="lee", item_count=1),
+        *[e for n in range(4) for e in (
+            _event("claimed", f"c{n}", package_id="p1", stage="check", holder="chen"),
+            _event("released", f"r{n}", package_id="p1", stage="check", holder="chen",
+                   by="chen", reason="break"))],
+        _event("claimed", "e7", package_id="p1", stage="check", holder="chen"),
+        _event("checked", "e8", package_id="p1", checker="chen", passed=True, rating="A"),
+        _event("claimed", "e9", package_id="p1", stage="accept", holder="ava"),
+        _event("accepted", "e10", package_id="p1", accepter="ava", items=[]),
+    ]
+    folded = replay("label_check_accept", [*history, *later, *history, *later[:3]])
+    assert not folded.violations
+    pkg = folded.packages["p1"]
+    assert (pkg.state, pkg.holder, pkg.last_event) == ("accepted", "", "e10")

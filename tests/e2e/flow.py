@@ -13,6 +13,7 @@ answers it again with other labels: the export must carry each item's last answe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -29,6 +30,8 @@ import grpc
 from labelops.assignment.v1 import assignment_pb2 as apb
 from labelops.export.v1 import export_pb2 as epb
 from labelops.jobs.v1 import jobs_pb2 as jpb
+from labelops_cli.check.runner import run_checks
+from labelops_cli.check.sources import CheckSettings
 from labelops_cli.client import Clients, connect
 from labelops_cli.demo import import_manifest
 from labelops_shared import auth
@@ -319,3 +322,65 @@ def export_lines(env: dict[str, str], job: FlowJob, timeout: float = 300.0,
         admin.close()
     with urllib.request.urlopen(record.download_url, timeout=60) as response:  # noqa: S310
         return [json.loads(line) for line in response.read().decode().splitlines() if line]
+
+
+def wait_packaged(env: dict[str, str], job: FlowJob,
+                  addrs: Mapping[str, str] | None = None) -> None:
+    """Wait until the assignment service has cut every package of the job."""
+    admin = admin_client(env, addrs)
+    deadline = time.monotonic() + 300
+    try:
+        while True:
+            try:
+                progress = retrying(lambda: admin.assignment.GetJobProgress(
+                    apb.GetJobProgressRequest(job_id=job.job_id), timeout=CALL_TIMEOUT))
+                if progress.package_count == job.packages:
+                    return
+            except grpc.RpcError as exc:  # NOT_FOUND until the published event arrives
+                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+
+def verify_flow(env: dict[str, str], job: FlowJob, crowd: Crowd,
+                addrs: Mapping[str, str] | None = None, *,
+                assignment_db: str = "labelops_assignment",
+                export_db: str = "labelops_export") -> None:
+    """After a fault: the workers saw no error but outages they rode out; the export holds
+    every item once with its last answer; the assignment and jobs services count every item
+    once; ``labelops check`` finds every invariant held."""
+    tally = crowd.finish()
+    assert not tally.errors, tally.error_samples
+    assert len(tally.sent_back) == -(-job.packages // SEND_BACK_EVERY)
+
+    lines = export_lines(env, job, addrs=addrs)
+    ids = [line["id"] for line in lines]
+    assert len(ids) == len(set(ids)) == job.items  # every item once
+    assert {line["id"]: line["label"] for line in lines} == tally.answers  # its last answer
+
+    admin = admin_client(env, addrs)
+    try:
+        progress = retrying(lambda: admin.assignment.GetJobProgress(
+            apb.GetJobProgressRequest(job_id=job.job_id), timeout=CALL_TIMEOUT))
+        assert (progress.package_count, progress.item_count) == (job.packages, job.items)
+        assert progress.accepted_items == job.items and progress.completed
+
+        def jobs_view() -> jpb.Job:
+            return retrying(lambda: admin.jobs.GetJob(jpb.GetJobRequest(job_id=job.job_id),
+                                                      timeout=CALL_TIMEOUT))
+        deadline = time.monotonic() + 120
+        while (seen := jobs_view()).progress.accepted < job.items:
+            assert time.monotonic() < deadline, seen.progress
+            time.sleep(0.5)
+        assert seen.progress.accepted == seen.progress.labeled == job.items, seen.progress
+        assert seen.progress.packages == job.packages and seen.progress.claimed == 0
+    finally:
+        admin.close()
+
+    report = asyncio.run(run_checks(CheckSettings(
+        kafka_bootstrap=env["LABELOPS_KAFKA_BOOTSTRAP"], mongo_url=env["LABELOPS_MONGO_URL"],
+        assignment_db=assignment_db, export_db=export_db), [job.job_id]))
+    assert report.ok, report.violations
+    assert report.seen["accepted items"] == job.items

@@ -24,22 +24,15 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from labelops.assignment.v1 import assignment_pb2 as apb
-from labelops.jobs.v1 import jobs_pb2 as jpb
-from labelops_cli.check.runner import run_checks
-from labelops_cli.check.sources import CheckSettings
 from labelops_cli.services import SERVICES, ServiceProcesses, wait_healthy
 from labelops_cli.stack import servers
 from labelops_shared import topics
 from tests.e2e.flow import (
-    CALL_TIMEOUT,
-    SEND_BACK_EVERY,
     Crowd,
     FlowJob,
-    admin_client,
-    export_lines,
     publish_job,
-    retrying,
+    verify_flow,
+    wait_packaged,
     write_manifest,
 )
 
@@ -66,60 +59,6 @@ def native_servers() -> Iterator[None]:
             servers.start_server(name)
 
 
-def wait_packaged(env: dict[str, str], job: FlowJob) -> None:
-    admin = admin_client(env)
-    deadline = time.monotonic() + 300
-    try:
-        while True:
-            try:
-                progress = retrying(lambda: admin.assignment.GetJobProgress(
-                    apb.GetJobProgressRequest(job_id=job.job_id), timeout=CALL_TIMEOUT))
-                if progress.package_count == job.packages:
-                    return
-            except Exception as exc:  # NOT_FOUND until the published event arrives
-                if "NOT_FOUND" not in repr(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.2)
-    finally:
-        admin.close()
-
-
-def verify(env: dict[str, str], job: FlowJob, crowd: Crowd) -> None:
-    tally = crowd.finish()
-    assert not tally.errors, tally.error_samples
-    assert len(tally.sent_back) == -(-job.packages // SEND_BACK_EVERY)
-
-    lines = export_lines(env, job)
-    ids = [line["id"] for line in lines]
-    assert len(ids) == len(set(ids)) == job.items  # every item once
-    assert {line["id"]: line["label"] for line in lines} == tally.answers  # its last answer
-
-    admin = admin_client(env)
-    try:
-        progress = retrying(lambda: admin.assignment.GetJobProgress(
-            apb.GetJobProgressRequest(job_id=job.job_id), timeout=CALL_TIMEOUT))
-        assert (progress.package_count, progress.item_count) == (job.packages, job.items)
-        assert progress.accepted_items == job.items and progress.completed
-
-        def jobs_view() -> jpb.Job:
-            return retrying(lambda: admin.jobs.GetJob(jpb.GetJobRequest(job_id=job.job_id),
-                                                      timeout=CALL_TIMEOUT))
-        deadline = time.monotonic() + 120
-        while (seen := jobs_view()).progress.accepted < job.items:
-            assert time.monotonic() < deadline, seen.progress
-            time.sleep(0.5)
-        assert seen.progress.accepted == seen.progress.labeled == job.items, seen.progress
-        assert seen.progress.packages == job.packages and seen.progress.claimed == 0
-    finally:
-        admin.close()
-
-    report = asyncio.run(run_checks(CheckSettings(
-        kafka_bootstrap=env["LABELOPS_KAFKA_BOOTSTRAP"], mongo_url=env["LABELOPS_MONGO_URL"]),
-        [job.job_id]))
-    assert report.ok, report.violations
-    assert report.seen["accepted items"] == job.items
-
-
 def run_flow(env: dict[str, str], manifest: Path,
              faults: dict[int, Callable[[FlowJob], None]],
              after_publish: Callable[[FlowJob], None] = lambda job: None) -> None:
@@ -136,7 +75,7 @@ def run_flow(env: dict[str, str], manifest: Path,
     except BaseException:
         crowd.finish(timeout=0)
         raise
-    verify(env, job, crowd)
+    verify_flow(env, job, crowd)
 
 
 def test_sigkill_every_service_mid_flow(platform: ServiceProcesses, stack_env: dict[str, str],

@@ -29,22 +29,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client.parser import text_string_to_metric_families
 
-from labelops.assignment.v1 import assignment_pb2 as apb
-from labelops.jobs.v1 import jobs_pb2 as jpb
-from labelops_cli.check.runner import run_checks
-from labelops_cli.check.sources import CheckSettings
 from labelops_cli.replicas import ReplicaSet, cluster_env
 from labelops_cli.stack import cluster, servers
 from labelops_shared import topics
 from tests.e2e.flow import (
-    CALL_TIMEOUT,
-    SEND_BACK_EVERY,
     Crowd,
-    FlowJob,
-    admin_client,
-    export_lines,
     publish_job,
-    retrying,
+    verify_flow,
+    wait_packaged,
     write_manifest,
 )
 
@@ -105,67 +97,11 @@ async def _leader_of_job(bootstrap: str, job_id: str) -> int:
     return int(next(p["leader"] for p in parts if p["partition"] == chosen))
 
 
-def wait_packaged(replicas: ReplicaSet, job: FlowJob) -> None:
-    admin = admin_client(replicas.infra_env, replicas.targets())
-    deadline = time.monotonic() + 300
-    try:
-        while True:
-            try:
-                progress = retrying(lambda: admin.assignment.GetJobProgress(
-                    apb.GetJobProgressRequest(job_id=job.job_id), timeout=CALL_TIMEOUT))
-                if progress.package_count == job.packages:
-                    return
-            except Exception as exc:  # NOT_FOUND until the published event arrives
-                if "NOT_FOUND" not in repr(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.2)
-    finally:
-        admin.close()
-
-
-def verify(replicas: ReplicaSet, job: FlowJob, crowd: Crowd) -> None:
-    env, addrs = replicas.infra_env, replicas.targets()
-    tally = crowd.finish()
-    assert not tally.errors, tally.error_samples
-    assert len(tally.sent_back) == -(-job.packages // SEND_BACK_EVERY)
-
-    lines = export_lines(env, job, addrs=addrs)
-    ids = [line["id"] for line in lines]
-    assert len(ids) == len(set(ids)) == job.items  # every item once
-    assert {line["id"]: line["label"] for line in lines} == tally.answers  # its last answer
-
-    admin = admin_client(env, addrs)
-    try:
-        progress = retrying(lambda: admin.assignment.GetJobProgress(
-            apb.GetJobProgressRequest(job_id=job.job_id), timeout=CALL_TIMEOUT))
-        assert (progress.package_count, progress.item_count) == (job.packages, job.items)
-        assert progress.accepted_items == job.items and progress.completed
-
-        def jobs_view() -> jpb.Job:
-            return retrying(lambda: admin.jobs.GetJob(jpb.GetJobRequest(job_id=job.job_id),
-                                                      timeout=CALL_TIMEOUT))
-        deadline = time.monotonic() + 120
-        while (seen := jobs_view()).progress.accepted < job.items:
-            assert time.monotonic() < deadline, seen.progress
-            time.sleep(0.5)
-        assert seen.progress.accepted == seen.progress.labeled == job.items, seen.progress
-        assert seen.progress.packages == job.packages and seen.progress.claimed == 0
-    finally:
-        admin.close()
-
-    report = asyncio.run(run_checks(CheckSettings(
-        kafka_bootstrap=env["LABELOPS_KAFKA_BOOTSTRAP"], mongo_url=env["LABELOPS_MONGO_URL"],
-        assignment_db=replicas.database("assignment"), export_db=replicas.database("export")),
-        [job.job_id]))
-    assert report.ok, report.violations
-    assert report.seen["accepted items"] == job.items
-
-
 def test_a_replica_and_a_broker_killed_mid_flow(replicas: ReplicaSet, tmp_path: Path) -> None:
     env = replicas.infra_env
     manifest = write_manifest(tmp_path / "reviews.manifest", ITEMS)
     job = publish_job(env, manifest, ITEMS, PACKAGE_SIZE, replicas.targets())
-    wait_packaged(replicas, job)
+    wait_packaged(env, job, replicas.targets())
     # half the workers prefer replica 1 and half replica 2; each fails over to the other
     crowd = Crowd(env, job, addrs=[replicas.targets(prefer=1), replicas.targets(prefer=2)])
     crowd.start()
@@ -193,4 +129,6 @@ def test_a_replica_and_a_broker_killed_mid_flow(replicas: ReplicaSet, tmp_path: 
     except BaseException:
         crowd.finish(timeout=0)
         raise
-    verify(replicas, job, crowd)
+    verify_flow(env, job, crowd, replicas.targets(),
+                assignment_db=replicas.database("assignment"),
+                export_db=replicas.database("export"))

@@ -188,3 +188,20 @@ def snapshot(db: Any) -> dict[str, dict[Any, Any]]:
     """Every document of a fake database, copied."""
     return {name: copy.deepcopy(collection.docs) for name, collection in db.collections.items()
             if collection.docs}
+
+
+def stored_operator_keys(db: Any) -> list[str]:
+    """Every operator-looking key stored anywhere in a fake database (there must be none)."""
+    return [f"{name}/{doc_id}: {key}" for name, docs in snapshot(db).items()
+            for doc_id, doc in docs.items() for key in operator_keys(doc)]
+
+
+def judge_refusal(method: str, exc: grpc.aio.AioRpcError, db: Any,
+                  before: dict[str, dict[Any, Any]]) -> str:
+    """A refused call's checks: a client error with details, and nothing written (``before``
+    is the database's ``snapshot`` from before the call). Returns the details, shortened."""
+    details = short(exc.details())
+    assert exc.code() in CLIENT_ERRORS, f"{method}: {exc.code()} {details}"
+    assert exc.details(), f"{method}: {exc.code()} without details"
+    assert snapshot(db) == before, f"{method} refused ({details}) but wrote"
+    return details

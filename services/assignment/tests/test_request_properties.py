@@ -21,16 +21,16 @@ from services.assignment.adapters.repository import PACKAGES
 from services.assignment.tests.conftest import ANSWER, Harness
 from services.assignment.tests.fakes import FakeDatabase
 from tests.proto_strategies import (
-    CLIENT_ERRORS,
     JSON_TEXT,
     OPERATOR_KEYS,
     RPC_FUZZ,
     TEXT,
     Request,
-    operator_keys,
+    judge_refusal,
     requests,
     short,
     snapshot,
+    stored_operator_keys,
 )
 
 pytestmark = pytest.mark.unit
@@ -105,17 +105,9 @@ async def call(harness: Harness, client: Any, method: str, request: Request
     try:
         await getattr(client, method)(request.message)
     except grpc.aio.AioRpcError as exc:
-        details = short(exc.details())
-        assert exc.code() in CLIENT_ERRORS, f"{method}: {exc.code()} {details}"
-        assert exc.details(), f"{method}: {exc.code()} without details"
-        assert snapshot(harness.db) == before, f"{method} refused ({details}) but wrote"
+        judge_refusal(method, exc, harness.db, before)
         return exc.code()
     return grpc.StatusCode.OK
-
-
-def stored_operator_keys(harness: Harness) -> list[str]:
-    return [f"{name}/{doc_id}: {key}" for name, docs in snapshot(harness.db).items()
-            for doc_id, doc in docs.items() for key in operator_keys(doc)]
 
 
 @settings(RPC_FUZZ, max_examples=250)
@@ -127,7 +119,7 @@ async def test_any_request_is_answered_ok_or_a_client_error(harness: Harness, da
     request = data.draw(requests(cls, **hints(seed)), label=method)
     client = data.draw(st.sampled_from(clients(harness, service)))
     event(f"{method}: {(await call(harness, client, method, request)).name}")
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
 
 
 @RPC_FUZZ
@@ -146,7 +138,7 @@ async def test_a_saved_answer_is_valid_or_refused_and_never_an_operator(
         assert json.loads(saved.answer_json) == json.loads(answer)
     else:
         assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
     assert seed.package_id in harness.db[PACKAGES].docs
 
 

@@ -31,10 +31,10 @@ from tests.proto_strategies import (
     RPC_FUZZ,
     TEXT,
     Request,
-    operator_keys,
     requests,
     short,
     snapshot,
+    stored_operator_keys,
 )
 
 pytestmark = pytest.mark.unit
@@ -249,11 +249,6 @@ async def call(harness: Harness, client: Any, method: str, request: Request
     return grpc.StatusCode.OK, answer
 
 
-def stored_operator_keys(harness: Harness) -> list[str]:
-    return [f"{name}/{doc_id}: {key}" for name, docs in snapshot(harness.db).items()
-            for doc_id, doc in docs.items() for key in operator_keys(doc)]
-
-
 @settings(RPC_FUZZ, max_examples=600)
 @given(data=st.data(), method=st.sampled_from(sorted(METHODS)))
 async def test_any_request_is_answered_ok_or_a_client_error(harness: Harness, data: st.DataObject,
@@ -267,12 +262,12 @@ async def test_any_request_is_answered_ok_or_a_client_error(harness: Harness, da
     client = data.draw(st.sampled_from(clients(harness)))
     code, _ = await call(harness, client, method, request)
     event(f"{method}: {code.name}")
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
 
 
 async def test_seeded_items_keep_their_operator_keys_as_data(harness: Harness) -> None:
     seed = await seeded(harness)
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
     admin = harness.client("ada", auth.WORKSPACE_ADMIN)
     found = await admin.ListItems(pb.ListItemsRequest(
         dataset_id=seed.ids["rich"], filter=pb.ItemFilter(fields={
@@ -303,7 +298,7 @@ async def test_an_import_is_refused_unchanged_or_ends_ready_or_failed(
         done = harness.db[VERSIONS].docs[version_id(started.dataset_id, started.version)]
         assert done["state"] == "ready" or (done["state"] == "failed" and done["error"]), done
         event(f"import {done['state']}")
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
 
 
 ITEM_METHODS = ["DeleteItems", "GetItems", "ListItems", "StreamItems"]
@@ -332,7 +327,7 @@ async def test_item_requests_on_a_dataset_with_items_answer_its_items_or_a_clien
             assert item.dataset_id == request.message.dataset_id, item
             assert item.id.startswith(f"{item.dataset_id}-v{item.version:04d}-"), item
             assert isinstance(json.loads(item.data_json), dict)
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
 
 
 @pytest.mark.parametrize("raw", [

@@ -19,14 +19,13 @@ from labelops_shared import auth
 from services.prelabel.tests.conftest import Harness, offline, spec
 from services.prelabel.tests.fakes import FakeDatabase
 from tests.proto_strategies import (
-    CLIENT_ERRORS,
     RPC_FUZZ,
     TEXT,
     Request,
-    operator_keys,
+    judge_refusal,
     requests,
-    short,
     snapshot,
+    stored_operator_keys,
 )
 
 pytestmark = pytest.mark.unit
@@ -71,18 +70,10 @@ async def call(harness: Harness, client: Any, method: str, request: Request
     try:
         await getattr(client, method)(request.message)
     except grpc.aio.AioRpcError as exc:
-        details = short(exc.details())
-        assert exc.code() in CLIENT_ERRORS, f"{method}: {exc.code()} {details}"
-        assert exc.details(), f"{method}: {exc.code()} without details"
-        assert snapshot(harness.db) == before, f"{method} refused ({details}) but wrote"
+        judge_refusal(method, exc, harness.db, before)
         return exc.code()
     await settled(harness)
     return grpc.StatusCode.OK
-
-
-def stored_operator_keys(harness: Harness) -> list[str]:
-    return [f"{name}/{doc_id}: {key}" for name, docs in snapshot(harness.db).items()
-            for doc_id, doc in docs.items() for key in operator_keys(doc)]
 
 
 @settings(RPC_FUZZ, max_examples=120)
@@ -93,7 +84,7 @@ async def test_any_request_is_answered_ok_or_a_client_error(harness: Harness, da
     request = data.draw(requests(METHODS[method], job_id=st.just(job_id) | TEXT), label=method)
     client = data.draw(st.sampled_from([harness.admin(), harness.client("lea", auth.LABELER)]))
     event(f"{method}: {(await call(harness, client, method, request)).name}")
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []
 
 
 async def test_prelabels_from_fields_with_operator_keys_are_data(harness: Harness) -> None:
@@ -104,4 +95,4 @@ async def test_prelabels_from_fields_with_operator_keys_are_data(harness: Harnes
         pb.ListInvalidPrelabelsRequest(job_id=job_id))
     # {"$ne": "pos"} and "$where" are not options of the topic: refused as pre-labels, by item.
     assert invalid.total == 2
-    assert stored_operator_keys(harness) == []
+    assert stored_operator_keys(harness.db) == []

@@ -48,12 +48,10 @@ from bench.assignment import (
     clean_up,
     console,
     import_dataset,
-    label_package,
     ms_pair,
     summary,
 )
-from bench.soak import Stage, review_loop
-from labelops.assignment.v1 import assignment_pb2 as apb
+from bench.soak import Stage, work_the_job
 from labelops.jobs.v1 import jobs_pb2 as jpb
 from labelops_cli.client import connect
 from labelops_cli.replicas import ReplicaSet, cluster_env
@@ -111,27 +109,8 @@ async def crowd(env: dict[str, str], replicas: ReplicaSet, job: BenchJob,
     started = time.perf_counter()
     deadline = started + args.seconds
 
-    async def label_loop(worker: Worker) -> None:
-        while time.perf_counter() < deadline and not labeling.out_of_packages:
-            if not await label_package(worker, job, labeling):
-                return
-
-    def passed(package: Any) -> Any:
-        return apb.ReviewPackageRequest(package_id=package.id, passed=True,
-                                        rating=apb.RATING_A)
-
-    def accepted(package: Any) -> Any:
-        return apb.AcceptPackageRequest(package_id=package.id, accepted=True)
-
-    try:
-        await asyncio.gather(
-            *(label_loop(w) for w in labelers),
-            *(review_loop(w, job.job_id, apb.STAGE_CHECK, deadline, checking, passed)
-              for w in checkers),
-            *(review_loop(w, job.job_id, apb.STAGE_ACCEPT, deadline, accepting, accepted)
-              for w in accepters))
-    finally:
-        await asyncio.gather(*(w.close() for w in labelers + checkers + accepters))
+    await work_the_job(job, labelers, checkers, accepters, deadline,
+                       labeling, checking, accepting)
     wall = time.perf_counter() - started
     cores = cpu.cores()
     busy = machine.busy_cores()

@@ -114,19 +114,11 @@ def service_rss() -> dict[str, float]:
     return found
 
 
-async def soak(env: dict[str, str], job: BenchJob, args: argparse.Namespace,
-               pids: dict[str, int | None]) -> dict[str, Any]:
-    def crowd(role: str, count: int) -> list[Worker]:
-        return [Worker(env, f"soak-{role}-{n}", role) for n in range(count)]
-
-    labelers, checkers = crowd(auth.LABELER, args.labelers), crowd(auth.CHECKER, args.checkers)
-    accepters = crowd(auth.ACCEPTER, args.accepters)
-    labeling, checking, accepting = Timings(), Stage(), Stage()
-    rss_start = service_rss()
-    cpu = Cpu(pids)
-    started = time.perf_counter()
-    deadline = started + args.seconds
-
+async def work_the_job(job: BenchJob, labelers: list[Worker], checkers: list[Worker],
+                       accepters: list[Worker], deadline: float, labeling: Timings,
+                       checking: Stage, accepting: Stage) -> None:
+    """Every worker at their stage until the deadline (labelers: until no package is left
+    either): checkers pass with rating A, accepters accept. The workers are closed after."""
     async def label_loop(worker: Worker) -> None:
         while time.perf_counter() < deadline and not labeling.out_of_packages:
             if not await label_package(worker, job, labeling):
@@ -148,6 +140,23 @@ async def soak(env: dict[str, str], job: BenchJob, args: argparse.Namespace,
               for w in accepters))
     finally:
         await asyncio.gather(*(w.close() for w in labelers + checkers + accepters))
+
+
+async def soak(env: dict[str, str], job: BenchJob, args: argparse.Namespace,
+               pids: dict[str, int | None]) -> dict[str, Any]:
+    def crowd(role: str, count: int) -> list[Worker]:
+        return [Worker(env, f"soak-{role}-{n}", role) for n in range(count)]
+
+    labelers, checkers = crowd(auth.LABELER, args.labelers), crowd(auth.CHECKER, args.checkers)
+    accepters = crowd(auth.ACCEPTER, args.accepters)
+    labeling, checking, accepting = Timings(), Stage(), Stage()
+    rss_start = service_rss()
+    cpu = Cpu(pids)
+    started = time.perf_counter()
+    deadline = started + args.seconds
+
+    await work_the_job(job, labelers, checkers, accepters, deadline,
+                       labeling, checking, accepting)
     wall = time.perf_counter() - started
     rss_end = service_rss()
     growth = {name: (rss_end[name] - rss_start[name]) / rss_start[name]

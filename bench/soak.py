@@ -12,7 +12,10 @@ for ``--seconds``; each is an asyncio gRPC client with its own channel and worke
 checker or accepter finding nothing to claim waits 0.2 s and asks again (an idle poll, not an
 error). Reported: packages and items per second through each stage, p50/p99 of every RPC,
 every error by RPC and code (the target is none), the CPU of the bench client and the servers,
-and each service's RSS at the start and the end (the target: no growth beyond 10%). The job
+and each service's RSS at the start, every ``--sample-seconds`` and at the end (the target:
+no growth beyond 10%, judged from the first sample after ``--warmup-seconds``, when the 64
+connections are open and first allocations made, to the end; the growth from the very
+start is shown beside it). The job
 and dataset are deleted at the end unless ``--keep``.
 """
 
@@ -154,13 +157,28 @@ async def soak(env: dict[str, str], job: BenchJob, args: argparse.Namespace,
     cpu = Cpu(pids)
     started = time.perf_counter()
     deadline = started + args.seconds
+    samples: list[dict[str, Any]] = []
 
+    async def sample_rss() -> None:
+        """RSS over time; the first sample after the warm-up is the baseline judged
+        (64 connections' buffers and the first allocations are not growth)."""
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(min(args.sample_seconds, max(0.0, deadline - time.perf_counter())))
+            samples.append({"at_s": round(time.perf_counter() - started), **service_rss()})
+
+    sampler = asyncio.create_task(sample_rss())
     await work_the_job(job, labelers, checkers, accepters, deadline,
                        labeling, checking, accepting)
+    sampler.cancel()
     wall = time.perf_counter() - started
     rss_end = service_rss()
-    growth = {name: (rss_end[name] - rss_start[name]) / rss_start[name]
-              for name in rss_start if rss_start[name] and rss_end.get(name)}
+    warm = next((s for s in samples if s["at_s"] >= args.warmup_seconds), rss_start)
+
+    def growth_from(base: dict[str, Any]) -> dict[str, float]:
+        return {name: (rss_end[name] - base[name]) / base[name]
+                for name in SERVICES if base.get(name) and rss_end.get(name)}
+
+    growth, growth_from_start = growth_from(warm), growth_from(rss_start)
     label_errors = dict(labeling.errors)
 
     def stage_figures(done: Stage) -> dict[str, Any]:
@@ -186,6 +204,9 @@ async def soak(env: dict[str, str], job: BenchJob, args: argparse.Namespace,
         "errors_total": sum(label_errors.values()) + sum(checking.errors.values())
         + sum(accepting.errors.values()),
         "rss_start_mb": rss_start, "rss_end_mb": rss_end, "rss_growth": growth,
+        "rss_warm_mb": {k: v for k, v in warm.items() if k != "at_s"},
+        "rss_warm_at_s": warm.get("at_s", 0), "rss_growth_from_start": growth_from_start,
+        "rss_samples": samples,
         "cpu_cores": cpu.cores(),
     }
 
@@ -213,18 +234,24 @@ def print_tables(run: dict[str, Any]) -> None:
                       f"{s['items_per_s']:.1f}", pair(s["claim"]), pair(s["get"]),
                       pair(s["decide"]), str(sum(s["errors"].values())), str(s["idle_polls"]))
     console.print(table)
-    rss = Table(title="RSS (MB) at the start and the end of the soak; target: growth ≤ 10%")
-    for column in ("process", "start", "end", "growth"):
+    warm_at = soaked.get("rss_warm_at_s", 0)
+    rss = Table(title=f"RSS (MB) at the start, after the warm-up ({warm_at} s) and at the end; "
+                      "target: growth ≤ 10% from the warm-up to the end")
+    for column in ("process", "start", "warm", "end", "growth from warm", "from start"):
         rss.add_column(column, justify="left" if column == "process" else "right")
+    warm_mb = soaked.get("rss_warm_mb") or soaked["rss_start_mb"]
     for name, start in soaked["rss_start_mb"].items():
         end = soaked["rss_end_mb"].get(name)
         growth = soaked["rss_growth"].get(name)
+        since_start = (soaked.get("rss_growth_from_start") or {}).get(name)
         # The target is the services'; the database's page cache grows with its data.
         judged = name in SERVICES
-        mark = "" if growth is None or growth <= RSS_GROWTH_LIMIT or not judged else " ✗"
-        name = name if judged else f"{name} (database, not judged)"
-        rss.add_row(name, f"{start:.0f}", f"{end:.0f}" if end else "—",
-                    f"{growth:+.1%}{mark}" if growth is not None else "—")
+        mark = "" if growth is None or growth <= RSS_GROWTH_LIMIT else " ✗"
+        label = name if judged else f"{name} (database, not judged)"
+        rss.add_row(label, f"{start:.0f}", f"{warm_mb.get(name) or 0:.0f}",
+                    f"{end:.0f}" if end else "—",
+                    f"{growth:+.1%}{mark}" if growth is not None else "—",
+                    f"{since_start:+.1%}" if since_start is not None else "—")
     console.print(rss)
     errors = {**soaked["label"]["errors"], **{f"check {k}": v for k, v in
                                                soaked["check"]["errors"].items()},
@@ -241,6 +268,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--labelers", type=int, default=40)
     parser.add_argument("--checkers", type=int, default=16)
     parser.add_argument("--accepters", type=int, default=8)
+    parser.add_argument("--sample-seconds", type=float, default=30,
+                        help="how often the services' RSS is sampled")
+    parser.add_argument("--warmup-seconds", type=float, default=60,
+                        help="RSS growth is judged from the first sample after this")
     parser.add_argument("--keep", action="store_true", help="keep the dataset and job")
     return parser.parse_args()
 

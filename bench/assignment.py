@@ -53,7 +53,7 @@ from minio import Minio
 from rich.console import Console
 from rich.table import Table
 
-from bench import label_studio_runner
+from bench import append_run, label_studio_runner
 from bench.label_studio_side import task_text
 from labelops.assignment.v1 import assignment_pb2 as apb
 from labelops.assignment.v1 import assignment_pb2_grpc as apb_grpc
@@ -752,11 +752,7 @@ def main() -> None:
     run["total_s"] = round(time.perf_counter() - began, 1)
     print_tables(run)
     console.print(f"total {run['total_s']:.0f}s")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "assignment.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
-    runs.append(run)
-    path.write_text(json.dumps(runs, indent=2, default=str) + "\n")
+    path = append_run("assignment", run)
     console.print(f"appended to {path}")
 
 

@@ -63,7 +63,7 @@ from pymongo import ASCENDING, MongoClient
 from rich.console import Console
 from rich.table import Table
 
-from bench import label_studio_runner
+from bench import append_run, label_studio_runner
 from labelops.export.v1 import export_pb2 as epb
 from labelops.export.v1 import export_pb2_grpc
 from labelops_cli.services import SERVICES, ServiceProcesses, healthy
@@ -699,11 +699,7 @@ def main() -> None:
     run["total_s"] = round(time.perf_counter() - began, 1)
     print_tables(run)
     console.print(f"total {run['total_s']:.0f}s")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "export.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
-    runs.append(run)
-    path.write_text(json.dumps(runs, indent=2, default=str) + "\n")
+    path = append_run("export", run)
     console.print(f"appended to {path}")
 
 

@@ -41,7 +41,6 @@ import argparse
 import asyncio
 import gc
 import io
-import json
 import math
 import os
 import platform
@@ -62,6 +61,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from bench import append_run
 from labelops_shared.annotations import compile_topics
 from labelops_shared.contracts import Prediction
 from services.prelabel.adapters.model_client import CallFailed, Models, Transport, transport_for
@@ -597,11 +597,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     run["total_s"] = round(time.perf_counter() - began, 1)
     print_table(run)
     console.print(f"total {run['total_s']:.0f}s")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "prelabel.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
-    runs.append(run)
-    path.write_text(json.dumps(runs, indent=2, default=str) + "\n")
+    path = append_run("prelabel", run)
     console.print(f"appended to {path}")
     failed = sum(r["errors"] for r in run.get("online", {}).values() if isinstance(r, dict))
     if failed:

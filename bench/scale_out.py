@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
@@ -36,8 +35,8 @@ from typing import Any
 
 from rich.table import Table
 
+from bench import append_run
 from bench.assignment import (
-    RESULTS,
     TOKEN_TTL,
     WORKSPACE,
     BenchJob,
@@ -343,11 +342,7 @@ def main() -> None:
     run["ceiling"] = ceiling(run["steps"], cpus)
     run["total_s"] = round(time.perf_counter() - began, 1)
     print_tables(run)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "scale_out.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
-    runs.append(run)
-    path.write_text(json.dumps(runs, indent=2, default=str) + "\n")
+    path = append_run("scale_out", run)
     console.print(f"total {run['total_s']:.0f}s; appended to {path}")
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
@@ -36,8 +35,8 @@ from typing import Any
 import grpc
 from rich.table import Table
 
+from bench import append_run
 from bench.assignment import (
-    RESULTS,
     TOKEN_TTL,
     WORKSPACE,
     BenchJob,
@@ -317,11 +316,7 @@ def main() -> None:
             clean_up(admin, job_id, dataset_id)
         admin.close()
     print_tables(run)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "soak.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
-    runs.append(run)
-    path.write_text(json.dumps(runs, indent=2, default=str) + "\n")
+    path = append_run("soak", run)
     console.print(f"appended to {path}")
 
 

@@ -161,27 +161,13 @@ class Outbox:
         ops = record["ops"]
         start = 0
         while start < len(ops):
-            # A run of inserts into one collection (packages cut from a job, items of a
-            # chunk) goes in one round trip: they are independent, so order does not matter.
-            end = start
-            while (end < len(ops) and ops[end]["k"] == "insert"
-                   and ops[end]["c"] == ops[start]["c"]):
-                end += 1
+            # A run of inserts (packages cut from a job, items of a chunk) or of whole-document
+            # writes (a batch of events folded into the documents they change) into one
+            # collection goes in one round trip: its documents are distinct, order is moot.
+            end = _run_end(ops, start)
             if end - start > 1:
-                await retry_busy(partial(self._insert_many, ops[start]["c"],
-                                         [op["doc"] for op in ops[start:end]]))
-                start = end
-                continue
-            # Likewise a run of whole-document writes to one collection (a batch of events
-            # folded into the documents they change): distinct ids, one bulk write.
-            end = start
-            ids: set[Any] = set()
-            while (end < len(ops) and ops[end]["k"] == "put"
-                   and ops[end]["c"] == ops[start]["c"] and ops[end]["doc"]["_id"] not in ids):
-                ids.add(ops[end]["doc"]["_id"])
-                end += 1
-            if end - start > 1:
-                await retry_busy(partial(self._put_many, ops[start]["c"],
+                bulk = self._insert_many if ops[start]["k"] == "insert" else self._put_many
+                await retry_busy(partial(bulk, ops[start]["c"],
                                          [op["doc"] for op in ops[start:end]]))
                 start = end
                 continue
@@ -336,6 +322,23 @@ class Outbox:
                 await asyncio.wait_for(self.wake.wait(), timeout=backoff)
             except TimeoutError:
                 pass
+
+
+def _run_end(ops: list[Document], start: int) -> int:
+    """Where the run of inserts, or of puts of distinct ids, into one collection that begins
+    at ``start`` ends (``start + 1`` for any other operation)."""
+    kind, collection = ops[start]["k"], ops[start]["c"]
+    if kind not in ("insert", "put"):
+        return start + 1
+    ids: set[Any] = set()
+    end = start
+    while end < len(ops) and ops[end]["k"] == kind and ops[end]["c"] == collection:
+        if kind == "put":
+            if ops[end]["doc"]["_id"] in ids:
+                break  # a second write of one document must follow the first
+            ids.add(ops[end]["doc"]["_id"])
+        end += 1
+    return end
 
 
 def _event_type(event: Document) -> str:

@@ -62,6 +62,7 @@ class FakeCursor:
 class FakeCollection:
     def __init__(self) -> None:
         self.docs: dict[Any, dict[str, Any]] = {}
+        self.bulk_sizes: list[int] = []  # requests per bulk_write command, in order
 
     async def insert_one(self, doc: dict[str, Any]) -> None:
         if doc["_id"] in self.docs:
@@ -94,6 +95,7 @@ class FakeCollection:
 
     async def bulk_write(self, requests: list[Any], ordered: bool = True) -> None:
         """Only the ``ReplaceOne`` requests the outbox sends (by ``_id``, upserting)."""
+        self.bulk_sizes.append(len(requests))
         for request in requests:
             await self.replace_one(request._filter, request._doc, upsert=request._upsert)
 

@@ -14,18 +14,26 @@ from labelops.jobs.v1 import jobs_pb2_grpc
 from labelops.prelabel.v1 import prelabel_pb2_grpc
 from labelops_cli.services import SERVICES
 
+# A unary call that names no deadline gets this one: a server that stopped answering is an
+# error to report (DEADLINE_EXCEEDED), not a command or test that waits for ever. Streams
+# (exports, item listings) run as long as they have data and keep no default.
+UNARY_DEADLINE_SECONDS = 300.0
+
 
 class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 
-    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+    def _details(self, details: grpc.ClientCallDetails,
+                 default_timeout: float | None = None) -> grpc.ClientCallDetails:
         metadata = [*(details.metadata or ()), ("authorization", f"Bearer {self._token()}")]
+        timeout = details.timeout if details.timeout is not None else default_timeout
         # grpc passes its own namedtuple here; a copy with the token added keeps the rest.
-        return details._replace(metadata=metadata)  # type: ignore[attr-defined,no-any-return]
+        return details._replace(  # type: ignore[attr-defined,no-any-return]
+            metadata=metadata, timeout=timeout)
 
     def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
+        return continuation(self._details(details, UNARY_DEADLINE_SECONDS), request)
 
     def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
         return continuation(self._details(details), request)

@@ -52,6 +52,10 @@ INDEXES = {
 
 COMMITTED, APPLIED = "committed", "applied"
 DONE_CHUNK = 500  # keys per marking round trip (FerretDB's $in pushdown takes up to 1,000)
+# Whole-document writes per bulk command. Stock FerretDB v1 holds a SQLite connection per
+# update until its command ends and has 100 per database: a bigger command waits for ever.
+# The stack's build fixes that (FERRETDB_PATCH); this keeps an unpatched one usable.
+PUT_CHUNK = 50
 DUPLICATE_KEY = 11000
 
 # Publishes one serialized event: (topic, key, value).
@@ -222,8 +226,10 @@ class Outbox:
         await self._insert_new(self.db[collection], docs)
 
     async def _put_many(self, collection: str, docs: list[Document]) -> None:
-        await self.db[collection].bulk_write(
-            [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs], ordered=False)
+        for start in range(0, len(docs), PUT_CHUNK):
+            await self.db[collection].bulk_write(
+                [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)
+                 for doc in docs[start:start + PUT_CHUNK]], ordered=False)
 
     async def _apply_op(self, op: Document) -> None:
         coll = self.db[op["c"]]

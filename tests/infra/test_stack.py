@@ -223,3 +223,33 @@ def test_filtered_reads_updates_and_deletes_match_what_the_filter_says(
         assert docs.count_documents({}) == len(PUSHDOWN_DOCS) - len(expected)
     finally:
         docs.drop()
+
+
+def test_one_bulk_write_of_500_updates_completes_and_the_database_still_answers(
+    infra: InfraEnv,
+) -> None:
+    """The outbox folds a batch of events into one bulk write of whole-document upserts.
+    Stock FerretDB v1 held each update's query (a SQLite connection) until the command
+    ended, so about 100 updates in one command exhausted the database's pool and waited for
+    ever, and every later write to that database with them (FERRETDB_PATCH item 4)."""
+    from pymongo import ReplaceOne, UpdateOne
+
+    # A database of its own and a socket deadline: a regression fails here, not the run.
+    client: MongoClient[dict[str, Any]] = MongoClient(infra["LABELOPS_MONGO_URL"],
+                                                      socketTimeoutMS=30_000)
+    database = client[f"labelops_infra_bulk_{uuid.uuid4().hex[:6]}"]
+    try:
+        views = database["views"]
+        views.insert_many([{"_id": f"p{n}", "count": 0} for n in range(250)])
+        result = views.bulk_write(
+            [ReplaceOne({"_id": f"p{n}"}, {"_id": f"p{n}", "count": n}, upsert=True)
+             for n in range(500)]
+            + [UpdateOne({"_id": f"p{n}"}, {"$inc": {"count": 1}}) for n in range(500)],
+            ordered=False)
+        assert (result.matched_count, result.upserted_count) == (750, 250)
+        assert sorted(d["count"] for d in views.find()) == [n + 1 for n in range(500)]
+        database["after"].insert_one({"_id": "still answering"})  # a new collection, too
+        assert database["after"].count_documents({}) == 1
+    finally:
+        client.drop_database(database.name)
+        client.close()

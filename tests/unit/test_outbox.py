@@ -9,7 +9,7 @@ import pytest
 
 from labelops_shared.contracts import JobCompleted
 from labelops_shared.events import decode_event
-from labelops_shared.outbox import Outbox, UnitOfWork
+from labelops_shared.outbox import PUT_CHUNK, Outbox, UnitOfWork
 from tests.fakes import FakeDatabase
 
 
@@ -116,6 +116,19 @@ async def test_a_run_of_inserts_is_applied_in_one_go_and_keeps_what_exists() -> 
         "p0": "open", "p1": "labeling", "p2": "open", "p3": "open"}
     assert db["jobs"].docs["j1"]["package_count"] == 3
 
+
+
+async def test_whole_document_writes_go_in_commands_an_unpatched_ferretdb_takes() -> None:
+    """A batch of events folded into 120 documents is written in bulk, but never more
+    than PUT_CHUNK updates to a command (stock FerretDB v1 deadlocks at about 100)."""
+    db: Any = FakeDatabase()
+    uow = UnitOfWork(source="/labelops/test")
+    for n in range(120):
+        uow.put("views", {"_id": f"v{n}", "count": n})
+    assert await Outbox(db, owner="t").commit(uow)
+    assert db["views"].bulk_sizes == [PUT_CHUNK, PUT_CHUNK, 120 - 2 * PUT_CHUNK]
+    assert {k: d["count"] for k, d in db["views"].docs.items()} == {
+        f"v{n}": n for n in range(120)}
 
 async def test_a_relay_round_that_fails_midway_marks_what_it_sent_and_resumes_in_order(
 ) -> None:

@@ -417,6 +417,28 @@ func labelopsPlainKey(key string) bool {
 
 """
 
+_UPDATE_CLOSER_DEFERRED = """\
+		closer := iterator.NewMultiCloser()
+		defer closer.Close()
+"""
+_UPDATE_CLOSER_NOW = """\
+		// LabelOps: closed as soon as this update is done (see _UPDATE_RUN_THEN_CLOSE).
+		closer := iterator.NewMultiCloser()
+"""
+_UPDATE_RUN = """\
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		if err != nil {
+"""
+_UPDATE_RUN_THEN_CLOSE = """\
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+
+		// LabelOps: a deferred close would hold this query's connection until the command
+		// ends; a command of as many updates as the pool has connections then waits for ever.
+		closer.Close()
+
+		if err != nil {
+"""
+
 # FerretDB v1's SQLite backend looks documents up by ``_id`` with the expression
 # ``_ferretdb_sqlite->'$._id'`` while the primary-key index it creates is on
 # ``_ferretdb_sqlite->"_id"``: SQLite cannot use the index, so every find, update and delete
@@ -434,7 +456,12 @@ func labelopsPlainKey(key string) bool {
 #    annotations of a package, a job's packages, the outbox's pending events. Measured on
 #    20,000 documents: the 50 of one package in 5 ms instead of 1.2 s (a scan). The
 #    handler still applies the whole filter to what SQLite returns, so the pushed-down
-#    condition only has to keep every document that may match.
+#    condition only has to keep every document that may match;
+# 4. each update of an ``update`` command closes its query before the next one runs. Stock
+#    v1 keeps every update's query open (a SQLite connection each) until the whole command
+#    ends, so one bulk write of about 100 updates exhausts the database's pool of 100
+#    connections and waits for itself for ever, and with it every later write to that
+#    database (tests/infra/test_stack.py has the 500-update case).
 FERRETDB_PATCH = (
     ("internal/backends/sqlite/metadata/metadata.go",
      "IDColumn = DefaultColumn + \"->'$._id'\"",
@@ -442,6 +469,8 @@ FERRETDB_PATCH = (
     ("internal/backends/sqlite/collection.go", _DELETE_ONE_STATEMENT, _DELETE_IN_CHUNKS),
     ("internal/backends/sqlite/collection.go", _QUERY_ID_ONLY, _QUERY_PUSHDOWN),
     ("internal/backends/sqlite/collection.go", _INSERT_ALL_DOC, _LABELOPS_WHERE + _INSERT_ALL_DOC),
+    ("internal/handler/msg_update.go", _UPDATE_CLOSER_DEFERRED, _UPDATE_CLOSER_NOW),
+    ("internal/handler/msg_update.go", _UPDATE_RUN, _UPDATE_RUN_THEN_CLOSE),
 )
 
 

@@ -49,6 +49,9 @@ class FakeCursor:
         self.docs = self.docs[:n] if n else self.docs
         return self
 
+    def batch_size(self, n: int) -> FakeCursor:
+        return self  # how many documents a round trip brings; all are here already
+
     async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
         return self.docs
 

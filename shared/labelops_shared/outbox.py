@@ -56,6 +56,7 @@ DONE_CHUNK = 500  # keys per marking round trip (FerretDB's $in pushdown takes u
 # update until its command ends and has 100 per database: a bigger command waits for ever.
 # The stack's build fixes that (FERRETDB_PATCH); this keeps an unpatched one usable.
 PUT_CHUNK = 50
+RELAY_BATCH = 100  # records per read of a relay round
 DUPLICATE_KEY = 11000
 
 # Publishes one serialized event: (topic, key, value).
@@ -269,7 +270,11 @@ class Outbox:
         again with the same event ids: delivery is at least once, consumers skip ids."""
         sent: list[str] = []
         done: list[str] = []  # the records' keys and the batch keys they stand for
-        cursor = self.records.find({"state": APPLIED}).sort("seq", ASCENDING).limit(limit)
+        # Read in batches of RELAY_BATCH: an accepted package's event carries every item's
+        # answer and data, and a whole round decoded at once is tens of megabytes that the
+        # allocator keeps as resident memory afterwards.
+        cursor = (self.records.find({"state": APPLIED}).sort("seq", ASCENDING).limit(limit)
+                  .batch_size(RELAY_BATCH))
         try:
             async for record in cursor:
                 for event in record["events"]:

@@ -141,7 +141,10 @@ class Repository:
         """Every package still in the workflow (not accepted or closed), without its item
         ids: what the claim board is rebuilt from."""
         # $in rather than $nin: the states index serves it (FerretDB pushes $in down)
-        cursor = self.db[PACKAGES].find({"state": {"$in": IN_WORKFLOW}}, {"item_ids": 0})
+        # In batches of 1,000: the board keeps a small slot per package, and a whole job's
+        # packages decoded at once would raise the resident high-water mark for good.
+        cursor = self.db[PACKAGES].find({"state": {"$in": IN_WORKFLOW}},
+                                        {"item_ids": 0}).batch_size(1000)
         async for doc in cursor:
             yield doc
 

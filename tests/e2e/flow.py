@@ -153,6 +153,7 @@ class Crowd:
                                           name=name, daemon=True) for name, role in roles]
         self._addrs = {name: addrs[n % len(addrs)] for n, (name, _) in enumerate(roles)
                        if addrs}
+        self._admin_addrs = addrs[0] if addrs else None
 
     # -- the crowd as a whole ------------------------------------------------------------
 
@@ -230,16 +231,24 @@ class Crowd:
 
     def _moved(self, client: Clients, package_id: str, move: Callable[[], Any],
                left: int) -> None:
-        """Run a state change; a FAILED_PRECONDITION after a retried attempt is fine when
-        the package already left state ``left`` (the first attempt went through)."""
+        """Run a state change. After a retried attempt, FAILED_PRECONDITION (the package is
+        in another state) or PERMISSION_DENIED (the move cleared its holder) is fine when the
+        package already left state ``left``: the first attempt went through before its
+        answer was lost. An administrator looks, since the worker no longer holds it."""
         retried = Counter[str]()
         try:
             retrying(move, retried)
         except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or not retried:
+            first_went_through = (grpc.StatusCode.FAILED_PRECONDITION,
+                                  grpc.StatusCode.PERMISSION_DENIED)
+            if exc.code() not in first_went_through or not retried:
                 raise
-            now = self._call(client.assignment.GetPackage,
-                             apb.GetPackageRequest(package_id=package_id)).package
+            admin = admin_client(self.env, self._admin_addrs)
+            try:
+                now = self._call(admin.assignment.GetPackage,
+                                 apb.GetPackageRequest(package_id=package_id)).package
+            finally:
+                admin.close()
             if now.state == left:
                 raise
         finally:

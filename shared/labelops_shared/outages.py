@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 import urllib3.exceptions
 from minio.error import S3Error
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from labelops_shared.mongo import is_busy
 
@@ -20,8 +20,15 @@ _S3_UNAVAILABLE = frozenset({"XMinioServerNotInitialized", "ServiceUnavailable",
                              "InternalError", "XMinioReadQuorum", "XMinioWriteQuorum"})
 
 
+# FerretDB's answer to a write its own shutdown cut off (the request's context was cancelled
+# and SQLite rolled the transaction back): nothing was written, the write can be sent again.
+_FERRETDB_CUT_OFF = "transaction has already been committed or rolled back"
+
+
 def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionFailure):  # includes server selection and network timeouts
+        return True
+    if isinstance(exc, OperationFailure) and _FERRETDB_CUT_OFF in str(exc):
         return True
     if is_busy(exc):
         return True  # FerretDB on SQLite: another writer held the file lock too long

@@ -14,7 +14,7 @@ from google.protobuf import descriptor_pool
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from urllib3.exceptions import MaxRetryError
 
 from labelops_shared import metrics
@@ -95,6 +95,10 @@ async def test_calls_are_counted_by_method_and_code() -> None:
      grpc.StatusCode.UNAVAILABLE),
     (MaxRetryError(None, "/labelops-exports", "connection refused"),  # type: ignore[arg-type]
      grpc.StatusCode.UNAVAILABLE),
+    (OperationFailure("[db.go:167 fsql.(*DB).InTransaction] sql: transaction has already "
+                      "been committed or rolled back", code=1),  # FerretDB stopping
+     grpc.StatusCode.UNAVAILABLE),
+    (OperationFailure("unknown operator: $where", code=2), grpc.StatusCode.UNKNOWN),
     (KeyError("a bug, not an outage"), grpc.StatusCode.UNKNOWN),
 ])
 async def test_an_outage_of_a_backing_server_answers_unavailable(

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from minio import Minio
 from minio.error import S3Error
-from pymongo import MongoClient
+from pymongo import MongoClient, ReplaceOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -232,8 +232,6 @@ def test_one_bulk_write_of_500_updates_completes_and_the_database_still_answers(
     Stock FerretDB v1 held each update's query (a SQLite connection) until the command
     ended, so about 100 updates in one command exhausted the database's pool and waited for
     ever, and every later write to that database with them (FERRETDB_PATCH item 4)."""
-    from pymongo import ReplaceOne, UpdateOne
-
     # A database of its own and a socket deadline: a regression fails here, not the run.
     client: MongoClient[dict[str, Any]] = MongoClient(infra["LABELOPS_MONGO_URL"],
                                                       socketTimeoutMS=30_000)

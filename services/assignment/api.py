@@ -32,7 +32,6 @@ from labelops_shared.outbox import Outbox, UnitOfWork
 from services.assignment import metrics
 from services.assignment.adapters.dataset_client import Datasets
 from services.assignment.adapters.repository import (
-    ANNOTATIONS,
     ANSWER_JSON,
     PACKAGES,
     Repository,
@@ -504,17 +503,14 @@ class AssignmentServicer:
                 await self._validate(job, request.item_id, answer, context)
         previous = await self.repo.annotation(doc["_id"], request.item_id, stage)
         revision = (previous["revision"] if previous else 0) + 1
-        until = self.packages.lease_until()
-        uow = self._uow()
-        uow.put(ANNOTATIONS, {
+        until = self.packages.lease_until()  # working keeps the claim
+        await self.repo.save_answer({
             "_id": annotation_id(doc["_id"], request.item_id, stage), "package_id": doc["_id"],
             "job_id": doc["job_id"], "item_id": request.item_id, "stage": stage.value,
             ANSWER_JSON: dump_answer(answer), "revision": revision,
             "invalid": request.invalid, "hard": request.hard,
             "by": auth.principal().subject, "saved_at": datetime.now(UTC),
-        })
-        uow.set(PACKAGES, doc["_id"], {"lease_until": until})  # working keeps the claim
-        await self.outbox.commit(uow)
+        }, until)
         self.packages.board.renew(doc["_id"], doc.get("version", 0), until.timestamp())
         return pb.Annotation(package_id=doc["_id"], item_id=request.item_id,
                              answer_json=request.answer_json, revision=revision)

@@ -170,6 +170,17 @@ class Repository:
     async def annotation(self, pkg_id: str, item_id: str, stage: str) -> Document | None:
         return await self.db[ANNOTATIONS].find_one({"_id": annotation_id(pkg_id, item_id, stage)})
 
+    async def save_answer(self, annotation: Document, lease_until: datetime) -> None:
+        """A worker's answer stored and their claim's lease extended: two writes by ``_id``,
+        not through the outbox. Nothing is announced, and each write stands on its own (a
+        crash between them leaves the answer saved and the lease as it was), so the record,
+        its application and its removal (three more writes, the busiest path of a labeling
+        floor) would buy nothing."""
+        await retry_busy(lambda: self.db[ANNOTATIONS].replace_one(
+            {"_id": annotation["_id"]}, annotation, upsert=True))
+        await retry_busy(lambda: self.db[PACKAGES].update_one(
+            {"_id": annotation["package_id"]}, {"$set": {"lease_until": lease_until}}))
+
     async def prelabels(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
         ids = [prelabel_id(job_id, i) for i in item_ids]
         docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)

@@ -522,9 +522,10 @@ def assignment_db_size(env: dict[str, str]) -> dict[str, int]:
 
     client: MongoClient[dict[str, Any]] = MongoClient(env["LABELOPS_MONGO_URL"])
     try:
-        db = client["labelops_assignment"]
-        return {name: db[name].estimated_document_count()
-                for name in ("packages", "annotations", "prelabels", "tickets")}
+        db, answers = client["labelops_assignment"], client["labelops_assignment_answers"]
+        return {"annotations": answers["annotations"].estimated_document_count(),
+                **{name: db[name].estimated_document_count()
+                   for name in ("packages", "prelabels", "tickets")}}
     finally:
         client.close()
 

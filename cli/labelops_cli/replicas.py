@@ -110,3 +110,5 @@ class ReplicaSet:
         with MongoClient(self.infra_env["LABELOPS_MONGO_URL"]) as client:
             for service in self.services:
                 client.drop_database(self.database(service))
+                if service == "assignment":  # its saved answers' own database
+                    client.drop_database(f"{self.database(service)}_answers")

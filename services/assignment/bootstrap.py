@@ -8,16 +8,19 @@ from labelops_shared.runtime import Runtime, ServiceParts
 from services.assignment import acceptance, handlers
 from services.assignment.adapters import acceptances
 from services.assignment.adapters.dataset_client import DatasetClient
-from services.assignment.adapters.repository import INDEXES, Repository
+from services.assignment.adapters.repository import ANNOTATIONS, INDEXES, Repository
 from services.assignment.api import ROLES, AssignmentServicer
 from services.assignment.moves import Packages
 from services.assignment.settings import AssignmentSettings
 
 
 def build(rt: Runtime) -> ServiceParts:
-    repo = Repository(rt.db)
+    settings = AssignmentSettings()
+    answers = rt.db.client[settings.answers_database or f"{rt.db.name}_answers"]
+    rt.outbox.place(ANNOTATIONS, answers)
+    repo = Repository(rt.db, answers)
     datasets = DatasetClient(rt.settings.dataset_addr, rt.service_token)
-    packages = Packages(repo, rt.outbox, rt.source, AssignmentSettings())
+    packages = Packages(repo, rt.outbox, rt.source, settings)
     handlers.register(rt.consumer, repo, datasets, packages)
     servicer = AssignmentServicer(repo, rt.outbox, datasets, rt.source, packages)
     accepting = acceptance.AcceptanceServicer(

@@ -101,8 +101,22 @@ class Outbox:
         self.inbox = db[INBOX]
         self.db = db
         self.owner = owner
+        # Collections a service keeps in another database of its own (see ``place``).
+        self.homes: dict[str, AsyncDatabase[Document]] = {}
         self.wake = asyncio.Event()
         self._last_seq = 0
+
+    def place(self, collection: str, db: AsyncDatabase[Document]) -> None:
+        """Operations on ``collection`` go to ``db``. The record stays the one commit point
+        (its operations are idempotent and re-applied after a crash wherever they go), so a
+        service may keep a write-heavy collection in a database of its own: on FerretDB's
+        SQLite each database has its own single writer, and that collection's writes no
+        longer queue the others'."""
+        self.homes[collection] = db
+
+    def home(self, collection: str) -> AsyncDatabase[Document]:
+        """The database holding ``collection``."""
+        return self.homes.get(collection, self.db)
 
     def _next_seq(self) -> int:
         self._last_seq = max(self._last_seq + 1, time.time_ns())
@@ -224,16 +238,16 @@ class Outbox:
     async def _insert_many(self, collection: str, docs: list[Document]) -> None:
         """Insert the documents whose ``_id`` is not taken yet (a re-applied record finds
         some or all of them there)."""
-        await self._insert_new(self.db[collection], docs)
+        await self._insert_new(self.home(collection)[collection], docs)
 
     async def _put_many(self, collection: str, docs: list[Document]) -> None:
         for start in range(0, len(docs), PUT_CHUNK):
-            await self.db[collection].bulk_write(
+            await self.home(collection)[collection].bulk_write(
                 [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)
                  for doc in docs[start:start + PUT_CHUNK]], ordered=False)
 
     async def _apply_op(self, op: Document) -> None:
-        coll = self.db[op["c"]]
+        coll = self.home(op["c"])[op["c"]]
         kind = op["k"]
         if kind == "put":
             await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)

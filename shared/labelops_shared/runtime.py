@@ -78,7 +78,9 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     parts = build(runtime)
 
     indexes = {**outbox_records.INDEXES, **parts.indexes}
-    await mongo.ensure_indexes(db, indexes)
+    for home in {box.home(name).name: box.home(name) for name in indexes}.values():
+        await mongo.ensure_indexes(home, {name: models for name, models in indexes.items()
+                                          if box.home(name).name == home.name})
     await kafka.ensure_topics(settings.kafka_bootstrap, partitions=settings.kafka_partitions,
                               replication_factor=settings.kafka_replication_factor)
     broker = kafka.make_broker(settings.kafka_bootstrap, client_id=f"labelops-{name}")

@@ -90,8 +90,11 @@ def prelabel_id(job_id: str, item_id: str) -> str:
 
 
 class Repository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document],
+                 answers: AsyncDatabase[Document] | None = None) -> None:
+        """``answers``: the database holding the annotations (``answers_database``)."""
         self.db = db
+        self.answers = (db if answers is None else answers)[ANNOTATIONS]
 
     async def job(self, job_id: str) -> Document | None:
         return await self.db[JOBS].find_one({"_id": job_id})
@@ -165,21 +168,25 @@ class Repository:
         query: Document = {"package_id": pkg_id}
         if stage:
             query["stage"] = stage
-        return await self.db[ANNOTATIONS].find(query).to_list(None)
+        return await self.answers.find(query).to_list(None)
 
     async def annotation(self, pkg_id: str, item_id: str, stage: str) -> Document | None:
-        return await self.db[ANNOTATIONS].find_one({"_id": annotation_id(pkg_id, item_id, stage)})
+        return await self.answers.find_one({"_id": annotation_id(pkg_id, item_id, stage)})
 
-    async def save_answer(self, annotation: Document, lease_until: datetime) -> None:
-        """A worker's answer stored and their claim's lease extended: two writes by ``_id``,
-        not through the outbox. Nothing is announced, and each write stands on its own (a
-        crash between them leaves the answer saved and the lease as it was), so the record,
-        its application and its removal (three more writes, the busiest path of a labeling
-        floor) would buy nothing."""
-        await retry_busy(lambda: self.db[ANNOTATIONS].replace_one(
+    async def save_answer(self, annotation: Document, version: int,
+                          lease_until: datetime | None) -> None:
+        """A worker's answer stored and, given ``lease_until``, their claim's lease extended
+        (if the package is still at ``version``: a lease never outlives a move). Writes by
+        ``_id``, not through the outbox: nothing is announced, and each write stands on its
+        own (a crash between them leaves the answer saved and the lease as it was), so the
+        record, its application and its removal (three more writes, on the busiest path of
+        a labeling floor) would buy nothing."""
+        await retry_busy(lambda: self.answers.replace_one(
             {"_id": annotation["_id"]}, annotation, upsert=True))
-        await retry_busy(lambda: self.db[PACKAGES].update_one(
-            {"_id": annotation["package_id"]}, {"$set": {"lease_until": lease_until}}))
+        if lease_until is not None:
+            await retry_busy(lambda: self.db[PACKAGES].update_one(
+                {"_id": annotation["package_id"], "version": version},
+                {"$set": {"lease_until": lease_until}}))
 
     async def prelabels(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
         ids = [prelabel_id(job_id, i) for i in item_ids]
@@ -197,7 +204,7 @@ class Repository:
 
     async def job_annotations(self, job_id: str) -> AsyncIterator[Document]:
         """Every annotation of the job, in _id order (a scan on FerretDB v1)."""
-        cursor = self.db[ANNOTATIONS].find({"job_id": job_id}).sort("_id", ASCENDING)
+        cursor = self.answers.find({"job_id": job_id}).sort("_id", ASCENDING)
         async for doc in cursor:
             yield doc
 

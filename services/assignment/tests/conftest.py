@@ -21,7 +21,7 @@ from labelops_shared.grpc_server import GrpcService, bearer, start_server
 from labelops_shared.kafka import EventConsumer
 from services.assignment import acceptance, handlers
 from services.assignment.adapters import acceptances
-from services.assignment.adapters.repository import INDEXES, JOBS, Repository
+from services.assignment.adapters.repository import ANNOTATIONS, INDEXES, JOBS, Repository
 from services.assignment.api import ROLES, AssignmentServicer
 from services.assignment.moves import Packages
 from services.assignment.settings import AssignmentSettings
@@ -75,6 +75,7 @@ class Harness:
                  consumer: EventConsumer, datasets: FakeDatasets, repo: Repository,
                  packages: Packages) -> None:
         self.db, self.port, self.channel = db, port, channel
+        self.answers = repo.answers  # the annotations, in their own database
         self.consumer, self.datasets, self.repo = consumer, datasets, repo
         self.packages = packages
         self.replicas: list[tuple[Any, grpc.aio.Channel]] = []
@@ -149,8 +150,21 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(db: Any) -> AsyncIterator[Harness]:
+async def answers_db(db: Any) -> AsyncIterator[Any]:
+    """The annotations' own database, as the service keeps them (``answers_database``)."""
+    if isinstance(db, FakeDatabase):
+        yield FakeDatabase()
+        return
+    answers = db.client[f"{db.name}_answers"]
+    await mongo.ensure_indexes(answers, {ANNOTATIONS: INDEXES[ANNOTATIONS]})
+    yield answers
+    await db.client.drop_database(answers.name)
+
+
+@pytest.fixture
+async def harness(db: Any, answers_db: Any) -> AsyncIterator[Harness]:
     box = outbox.Outbox(db, owner="test")
+    box.place(ANNOTATIONS, answers_db)
     consumer = EventConsumer("assignment", box, max_attempts=3)
 
     async def no_dead_letters(value: bytes, key: bytes | None, headers: dict[str, str]) -> None:
@@ -158,7 +172,7 @@ async def harness(db: Any) -> AsyncIterator[Harness]:
 
     consumer._dead_letter = no_dead_letters
     datasets = FakeDatasets()
-    repo = Repository(db)
+    repo = Repository(db, answers_db)
     packages = Packages(repo, box, "/labelops/assignment",
                         AssignmentSettings(lease_seconds=60, rescan_seconds=3600))
     handlers.register(consumer, repo, datasets, packages)

@@ -20,7 +20,7 @@ from labelops_shared import auth
 from labelops_shared.replay import replay
 from services.assignment.acceptance import ROLES
 from services.assignment.adapters.acceptances import ACCEPTANCES
-from services.assignment.adapters.repository import ANNOTATIONS, PACKAGES, annotation_id
+from services.assignment.adapters.repository import PACKAGES, annotation_id
 from services.assignment.domain.acceptance import Sampling, holder, sample
 from services.assignment.tests.conftest import ANSWER, Harness
 
@@ -345,7 +345,7 @@ async def test_remaining_reject_keeps_passes_and_returns_the_rest(harness: Harne
     assert reasons == {items[waiting[1]][1]: "blurry",
                        **dict.fromkeys(items[waiting[1]][2:], f"not passed in acceptance {sid}")}
     # The passed item of the returned package keeps its accepted answer and rating.
-    kept = await harness.db[ANNOTATIONS].find_one(
+    kept = await harness.answers.find_one(
         {"_id": annotation_id(waiting[1], items[waiting[1]][0], "accept")})
     assert (kept["rating"], kept["acceptance"], json.loads(kept["answer_json"])) == (
         "C", sid, ANSWER)
@@ -385,9 +385,9 @@ async def test_the_overwrite_policy_decides_over_an_earlier_acceptance(
         assert second_rejection["data"]["rejections"] == [
             {"item_id": items[0], "reason": "now wrong"}]
         # the earlier result is gone; the other items now hold this acceptance's pass
-        assert await harness.db[ANNOTATIONS].find_one(
+        assert await harness.answers.find_one(
             {"_id": annotation_id(package, items[0], "accept")}) is None
-        newer = await harness.db[ANNOTATIONS].find_one(
+        newer = await harness.answers.find_one(
             {"_id": annotation_id(package, items[1], "accept")})
         assert (newer["acceptance"], json.loads(newer["answer_json"])) == (second, FIXED)
 

@@ -28,7 +28,7 @@ from labelops_shared.contracts import (
     PackageSubmitted,
 )
 from labelops_shared.events import new_event
-from services.assignment.adapters.repository import ANNOTATIONS, JOBS
+from services.assignment.adapters.repository import JOBS
 from services.assignment.tests.conftest import WORKSPACE, Harness
 from services.assignment.tests.support import (
     CHECK,
@@ -319,7 +319,7 @@ async def test_a_label_deleted_with_its_items_takes_them_out_of_the_packages(
     assert [i["item_id"] for i in accepted["data"]["items"]] == [mixed, other]
     assert len(await harness.events(JobCompleted.TYPE)) == 1  # accepted + closed
     # the removed items' answers are kept (the dataset still has the items)
-    assert await harness.db[ANNOTATIONS].count_documents({"job_id": job_id}) == 4
+    assert await harness.answers.count_documents({"job_id": job_id}) == 4
 
 
 async def test_without_delete_items_every_item_stays(harness: Harness) -> None:

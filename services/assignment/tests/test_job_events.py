@@ -29,7 +29,6 @@ from labelops_shared.contracts import (
 from labelops_shared.events import new_event
 from services.assignment import handlers
 from services.assignment.adapters.repository import (
-    ANNOTATIONS,
     JOBS,
     PACKAGES,
     answer_of,
@@ -47,7 +46,7 @@ async def _status(harness: Harness, job_id: str) -> str:
 
 
 async def _answers(harness: Harness, job_id: str) -> dict[str, Any]:
-    docs = await harness.db[ANNOTATIONS].find({"job_id": job_id}).to_list(None)
+    docs = await harness.answers.find({"job_id": job_id}).to_list(None)
     return {d["item_id"]: answer_of(d) for d in docs}
 
 
@@ -112,7 +111,7 @@ async def test_a_finished_or_deleted_job_takes_no_claims_nor_work_and_keeps_resu
                   FAILED, f"job {job_id} is {ending}")
     accepted = await harness.db[PACKAGES].find_one({"_id": first.id})
     assert accepted["state"] == "accepted"  # results stay
-    assert len(await harness.db[ANNOTATIONS].find({"package_id": first.id}).to_list(None)) == 5
+    assert len(await harness.answers.find({"package_id": first.id}).to_list(None)) == 5
 
     # A late lifecycle event never revives a deleted job.
     if ending == "deleted":
@@ -213,11 +212,11 @@ async def test_a_renamed_label_reaches_every_answer_and_pre_label_once(
     await lee.SaveAnnotation(save)
 
     # Redelivered: recognised; the same rename announced again: nothing changes.
-    before = await harness.db[ANNOTATIONS].find({"job_id": job_id}).sort("_id", 1).to_list(None)
+    before = await harness.answers.find({"job_id": job_id}).sort("_id", 1).to_list(None)
     assert await harness.deliver_raw(raw, JobLabelRenamed.TOPIC) == "duplicate"
     assert await harness.deliver(JobLabelRenamed(job_id=job_id, kind="entity", old_name="pos",
                                                  new_name="positive", job=spec)) == "handled"
-    after = await harness.db[ANNOTATIONS].find({"job_id": job_id}).sort("_id", 1).to_list(None)
+    after = await harness.answers.find({"job_id": job_id}).sort("_id", 1).to_list(None)
     assert after == before
 
 
@@ -256,7 +255,7 @@ async def test_a_deleted_label_leaves_answers_and_their_only_label_needs_relabel
     assert await harness.deliver(JobLabelDeleted(job_id=job_id, kind="entity", name="pos",
                                                  job=spec)) == "handled"
 
-    docs = await harness.db[ANNOTATIONS].find({"job_id": job_id}).to_list(None)
+    docs = await harness.answers.find({"job_id": job_id}).to_list(None)
     flagged = [d for d in docs if d.get("needs_relabel")]
     assert len(flagged) == 3 and len(docs) == 5
     assert all(answer_of(d) == {"tags": ["x"]} for d in flagged)
@@ -288,7 +287,7 @@ async def test_deleting_an_items_only_label_marks_it_for_relabelling(harness: Ha
     assert await harness.deliver(JobLabelDeleted(job_id=job_id, kind="entity", name="x",
                                                  delete_items=True, job=spec)) == "handled"
     docs = {d["item_id"]: d for d in
-            await harness.db[ANNOTATIONS].find({"job_id": job_id}).to_list(None)}
+            await harness.answers.find({"job_id": job_id}).to_list(None)}
     assert answer_of(docs[mixed]) == {"tags": ["y"]} and not docs[mixed].get("needs_relabel")
     assert answer_of(docs[only]) == {} and docs[only]["needs_relabel"] is True
     assert docs[only]["relabel_reason"] == (

@@ -73,6 +73,11 @@ async def test_a_claim_has_a_lease_that_saving_and_renewing_extend(harness: Harn
     lease = await _lease_of(harness, package.id)
     assert lease is not None and _near(lease, 60)
 
+    await _shorten_lease(harness, package.id, 40)  # more than half left: not written again
+    await save(lee, package.id, items[0])
+    lease = await _lease_of(harness, package.id)
+    assert lease is not None and _near(lease, 40, slack=3)
+
     await _shorten_lease(harness, package.id, 5)  # nearly over
     await save(lee, package.id, items[0])  # working keeps the claim
     lease = await _lease_of(harness, package.id)
@@ -88,6 +93,25 @@ async def test_a_claim_has_a_lease_that_saving_and_renewing_extend(harness: Harn
     eve = harness.client("eve", auth.LABELER)
     await refused(eve.RenewClaim(pb.RenewClaimRequest(package_id=package.id)), DENIED,
                   "not held by you")
+
+
+async def test_a_save_that_lost_a_race_with_a_move_does_not_extend_the_new_holders_lease(
+    harness: Harness,
+) -> None:
+    job_id, _, items = await publish(harness, items=5, package_size=5, members=MEMBERS)
+    lee = harness.client("lee", auth.LABELER)
+    package = await claim(lee, job_id)
+    held = await stored(harness, package.id)
+    await _shorten_lease(harness, package.id, 5)
+    ada = harness.client("ada", auth.ANNOTATION_ADMIN)
+    await ada.TransferPackage(pb.TransferPackageRequest(package_id=package.id, to="eve",
+                                                        reason="lee is away"))
+    moved = await stored(harness, package.id)
+    # lee's save read the package before the transfer and writes its lease after it
+    await harness.repo.save_answer(
+        {"_id": "late", "package_id": package.id, "item_id": items[0]},
+        held["version"], datetime.now(UTC) + timedelta(hours=5))
+    assert (await stored(harness, package.id))["lease_until"] == moved["lease_until"]
 
 
 async def test_the_sweeper_releases_an_expired_claim_and_spares_a_renewed_one(

@@ -8,6 +8,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 
@@ -97,10 +98,14 @@ class FakeCollection:
         self.docs[flt["_id"]] = copy.deepcopy(doc)
 
     async def bulk_write(self, requests: list[Any], ordered: bool = True) -> None:
-        """Only the ``ReplaceOne`` requests the outbox sends (by ``_id``, upserting)."""
+        """Only the requests the outbox sends: ``ReplaceOne`` (by ``_id``, upserting) and
+        ``UpdateOne`` (by ``_id``, ``$set``)."""
         self.bulk_sizes.append(len(requests))
         for request in requests:
-            await self.replace_one(request._filter, request._doc, upsert=request._upsert)
+            if isinstance(request, UpdateOne):
+                await self.update_one(request._filter, request._doc)
+            else:
+                await self.replace_one(request._filter, request._doc, upsert=request._upsert)
 
     async def update_one(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
         for doc in self.docs.values():

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -185,9 +185,13 @@ class Outbox:
             # collection goes in one round trip: its documents are distinct, order is moot.
             end = _run_end(ops, start)
             if end - start > 1:
-                bulk = self._insert_many if ops[start]["k"] == "insert" else self._put_many
-                await retry_busy(partial(bulk, ops[start]["c"],
-                                         [op["doc"] for op in ops[start:end]]))
+                kind, collection = ops[start]["k"], ops[start]["c"]
+                if kind == "set":
+                    await retry_busy(partial(self._set_many, collection, ops[start:end]))
+                else:
+                    bulk = self._insert_many if kind == "insert" else self._put_many
+                    await retry_busy(partial(bulk, collection,
+                                             [op["doc"] for op in ops[start:end]]))
                 start = end
                 continue
             await retry_busy(partial(self._apply_op, ops[start]))
@@ -245,6 +249,14 @@ class Outbox:
             await self.home(collection)[collection].bulk_write(
                 [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)
                  for doc in docs[start:start + PUT_CHUNK]], ordered=False)
+
+    async def _set_many(self, collection: str, ops: list[Document]) -> None:
+        """Field updates of distinct documents, ``PUT_CHUNK`` per round trip."""
+        for start in range(0, len(ops), PUT_CHUNK):
+            await self.home(collection)[collection].bulk_write(
+                [UpdateOne({"_id": op["id"]},
+                           {"$set": {f["path"]: f["value"] for f in op["fields"]}})
+                 for op in ops[start:start + PUT_CHUNK]], ordered=False)
 
     async def _apply_op(self, op: Document) -> None:
         coll = self.home(op["c"])[op["c"]]
@@ -350,18 +362,19 @@ class Outbox:
 
 
 def _run_end(ops: list[Document], start: int) -> int:
-    """Where the run of inserts, or of puts of distinct ids, into one collection that begins
-    at ``start`` ends (``start + 1`` for any other operation)."""
+    """Where the run of inserts, or of puts or sets of distinct ids, into one collection that
+    begins at ``start`` ends (``start + 1`` for any other operation)."""
     kind, collection = ops[start]["k"], ops[start]["c"]
-    if kind not in ("insert", "put"):
+    if kind not in ("insert", "put", "set"):
         return start + 1
     ids: set[Any] = set()
     end = start
     while end < len(ops) and ops[end]["k"] == kind and ops[end]["c"] == collection:
-        if kind == "put":
-            if ops[end]["doc"]["_id"] in ids:
+        if kind != "insert":
+            doc_id = ops[end]["doc"]["_id"] if kind == "put" else ops[end]["id"]
+            if doc_id in ids:
                 break  # a second write of one document must follow the first
-            ids.add(ops[end]["doc"]["_id"])
+            ids.add(doc_id)
         end += 1
     return end
 

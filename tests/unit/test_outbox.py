@@ -130,6 +130,23 @@ async def test_whole_document_writes_go_in_commands_an_unpatched_ferretdb_takes(
     assert {k: d["count"] for k, d in db["views"].docs.items()} == {
         f"v{n}": n for n in range(120)}
 
+async def test_field_updates_of_distinct_documents_go_in_bulk_and_in_order_per_document(
+) -> None:
+    """A handler that touches 120 stored items sends three commands, not 120; a second
+    update of the same document waits for the first (its run ends there)."""
+    db: Any = FakeDatabase()
+    for n in range(120):
+        await db["items"].insert_one({"_id": f"i{n}", "state": "new"})
+    uow = UnitOfWork(source="/labelops/test")
+    for n in range(120):
+        uow.set("items", f"i{n}", {"state": "accepted", "meta.by": f"u{n}"})
+    uow.set("items", "i0", {"state": "revised"})
+    assert await Outbox(db, owner="t").commit(uow)
+    assert db["items"].bulk_sizes == [PUT_CHUNK, PUT_CHUNK, 120 - 2 * PUT_CHUNK]
+    assert db["items"].docs["i0"] == {"_id": "i0", "state": "revised", "meta": {"by": "u0"}}
+    assert all(db["items"].docs[f"i{n}"]["state"] == "accepted" for n in range(1, 120))
+
+
 async def test_a_relay_round_that_fails_midway_marks_what_it_sent_and_resumes_in_order(
 ) -> None:
     db: Any = FakeDatabase()

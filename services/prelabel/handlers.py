@@ -251,14 +251,15 @@ async def package_accepted(event: Envelope[Any], ctx: HandlerContext, *,
     counts = _counts(await repo.labor(data.job_id))
     uow = ctx.unit_of_work()
     reviewed: list[str] = []
+    # Items not stored yet (no PackageCreated seen, e.g. accepted before this service kept
+    # items) are inserted whole: one bulk insert, where an insert and then a set each cost
+    # a database round trip per item. An item twice in the event: its later fields win.
+    inserted: dict[str, dict[str, Any]] = {}
     for item in data.items:
         doc = stored.get(item.item_id)
         if doc is not None and doc.get("accepted_revision", -1) > item.revision:
             continue  # an older revision arriving late
         key = item_key(data.job_id, item.item_id)
-        if doc is None:
-            uow.insert(ITEMS, {"_id": key, "job_id": data.job_id, "item_id": item.item_id,
-                               "package_id": data.package_id})
         fields: dict[str, Any] = {"accepted_json": dump(item.answer),
                                   "accepted_revision": item.revision}
         prediction = predicted.get(item.item_id)
@@ -271,7 +272,14 @@ async def package_accepted(event: Envelope[Any], ctx: HandlerContext, *,
                 counts[f"accepted_{new}"] += 1
                 fields["outcome"] = new
                 reviewed.append(new)
-        uow.set(ITEMS, key, fields)
+        if doc is not None:
+            uow.set(ITEMS, key, fields)
+        elif key in inserted:
+            inserted[key].update(fields)
+        else:
+            inserted[key] = {"_id": key, "job_id": data.job_id, "item_id": item.item_id,
+                             "package_id": data.package_id, **fields}
+            uow.insert(ITEMS, inserted[key])
     if reviewed:
         uow.put(LABOR, {"_id": data.job_id, **counts})
     if await ctx.commit(uow):

@@ -203,3 +203,46 @@ async def test_a_run_its_handler_fails_on_is_handled_one_event_at_a_time() -> No
     assert outcomes == ["handled", "dead_lettered", "handled"]
     assert db["totals"].docs["items"]["n"] == 1 + 3
     assert [h["x-labelops-event-id"] for h in dead] == [events[1].id]
+
+
+class _RecordingBroker:
+    """What ``attach`` asks of a FastStream broker: a subscriber per topic, its options."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, dict[str, Any]] = {}
+
+    def subscriber(self, topic: str, **options: Any) -> Any:
+        self.options[topic] = options
+        return lambda fn: fn
+
+    async def publish(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("nothing is published")
+
+
+def test_a_batch_subscriber_fetches_more_with_shorter_long_polls() -> None:
+    """A batched topic's consumer: a partition's next fetch is not held behind a long poll
+    of the others for the default 500 ms, and one fetch brings more than 1 MB of a
+    partition; a topic handled one event at a time keeps aiokafka's defaults."""
+    from labelops_shared.contracts import JobCreated
+    from labelops_shared.kafka import BATCH_FETCH
+
+    consumer, _ = _consumer(FakeDatabase())
+
+    async def one(event: Envelope[Any], ctx: HandlerContext) -> None:
+        pass
+
+    async def many(events: list[Envelope[Any]], ctx: HandlerContext) -> None:
+        pass
+
+    consumer.on(JobCreated)(one)
+    consumer.on_batch(DatasetImported)(many)
+    broker = _RecordingBroker()
+    consumer.attach(broker)  # type: ignore[arg-type]
+
+    batched = broker.options[topics.DATASET_EVENTS]
+    assert batched["batch"] is True and batched["max_records"] == consumer.max_batch
+    assert batched["fetch_max_wait_ms"] == BATCH_FETCH["fetch_max_wait_ms"] < 500
+    assert batched["max_partition_fetch_bytes"] == BATCH_FETCH[
+        "max_partition_fetch_bytes"] > 1024 * 1024
+    single = broker.options[topics.JOBS_EVENTS]
+    assert not {"batch", "fetch_max_wait_ms", "max_partition_fetch_bytes"} & set(single)

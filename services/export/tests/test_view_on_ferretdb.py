@@ -113,3 +113,34 @@ async def test_reconcile_counts_and_the_sweep_on_the_real_database(
     states = {d["_id"]: d["state"] async for d in exports.find({})}
     assert states == {"silent": "failed", "alive": "running"}
     assert (await writers.find_one({"_id": "pod-new"}))["alive_at"] is not None
+
+
+async def test_a_run_of_accepted_events_on_the_real_database(consumer: EventConsumer) -> None:
+    """Several events in one poll: one insert of the new items (the known one refused as a
+    duplicate, then replaced as newer), one commit, each item once with its newest
+    revision, the job's count moved by the items new to the view."""
+    from labelops_shared.kafka import ConsumedMessage
+    from services.export.adapters.repository import COUNTS
+
+    job = uuid.uuid4().hex
+
+    def accepted(package: str, items: list[tuple[int, int]]) -> bytes:
+        return new_event(PackageAccepted(job_id=job, package_id=package, accepter="ava", items=[
+            AcceptedItem(item_id=f"i{n}", data=DATA, answer={"revision": rev}, labeler="lee",
+                         revision=rev) for n, rev in items]), source="/test").to_bytes()
+
+    assert await _deliver(consumer, PackageAccepted(job_id=job, package_id="p0", accepter="a",
+                                                    items=[AcceptedItem(
+                                                        item_id="i0", data=DATA, answer={},
+                                                        labeler="lee", revision=1)]))
+    bodies = [accepted("p1", [(0, 2), (1, 1), (2, 1)]), accepted("p2", [(1, 3), (3, 1)]),
+              accepted("p3", [(0, 1), (2, 1)])]
+    messages = [ConsumedMessage(b, PackageAccepted.TOPIC, 0, n) for n, b in enumerate(bodies)]
+    assert await consumer.handle_many(messages) == ["handled"] * 3
+    view = consumer.outbox.db[LABELED]
+    stored = {d["item_id"]: (d["revision"], d["package_id"])
+              async for d in view.find({"job_id": job})}
+    assert stored == {"i0": (2, "p1"), "i1": (3, "p2"), "i2": (1, "p1"), "i3": (1, "p2")}
+    assert accepted_item(await view.find_one({"_id": f"{job}:i0"})).data == DATA
+    assert (await consumer.outbox.db[COUNTS].find_one({"_id": job}))["items"] == 4
+    assert await consumer.handle_many(messages) == ["duplicate"] * 3

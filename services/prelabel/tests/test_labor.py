@@ -4,6 +4,8 @@ while still pre-labeled; a later acceptance replaces an item's outcome."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
 
@@ -129,3 +131,36 @@ async def test_labor_saved_is_for_admins_of_the_workspace(harness: Harness) -> N
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     service = harness.client("jobs", auth.SERVICE, workspace="*")
     assert (await service.GetLaborSaved(request)).prelabeled == 0
+
+
+async def test_accepted_items_not_stored_yet_are_inserted_whole(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items accepted before any PackageCreated reached this service: one bulk insert of
+    whole documents (no insert-then-set per item); an item twice keeps its later answer;
+    stored items are still only updated."""
+    ids = harness.items.add("d1", ["pos", "neg", "pos"])
+    job = spec()
+    await harness.publish(job)
+    await harness.deliver(PackageCreated(job_id=job.job_id, package_id="p1", index=0,
+                                         item_ids=ids[:1]))
+    box = harness.consumer.outbox
+    real_commit = box.commit
+    kinds: list[list[str]] = []
+
+    async def recording(uow: Any, **kwargs: Any) -> bool:
+        kinds.append([op["k"] for op in uow.ops if op["c"] == ITEMS])
+        return await real_commit(uow, **kwargs)
+
+    monkeypatch.setattr(box, "commit", recording)
+    event = PackageAccepted(job_id=job.job_id, package_id="p2", accepter="ava", items=[
+        AcceptedItem(item_id=i, data={}, answer={"label": a}, labeler="lee", revision=1)
+        for i, a in ((ids[0], "pos"), (ids[1], "pos"), ("new", "pos"), (ids[1], "neg"))])
+    assert await harness.deliver(event) == "handled"
+    assert kinds == [["set", "insert", "insert"]]
+    docs = {d["item_id"]: d async for d in harness.db[ITEMS].find({"job_id": job.job_id})}
+    assert set(docs) == {ids[0], ids[1], "new"}
+    assert (docs[ids[1]]["accepted_json"], docs[ids[1]]["accepted_revision"],
+            docs[ids[1]]["package_id"], docs[ids[1]]["outcome"]) == (
+        '{"label": "neg"}', 1, "p2", "unchanged")
+    assert docs["new"]["accepted_json"] == '{"label": "pos"}' and "outcome" not in docs["new"]
+    assert docs[ids[0]]["package_id"] == "p1" and docs[ids[0]]["outcome"] == "unchanged"

@@ -140,10 +140,13 @@ class Crowd:
     """Labelers, checkers and accepters working the job until every package is accepted."""
 
     def __init__(self, env: dict[str, str], job: FlowJob, labelers: int = 4, checkers: int = 2,
-                 accepters: int = 2, addrs: Sequence[Mapping[str, str]] = ()) -> None:
+                 accepters: int = 2, addrs: Sequence[Mapping[str, str]] = (),
+                 think_seconds: float = 0.0) -> None:
         """``addrs``: the services to call (as for ``connect``), dealt out to the workers in
-        turn (none: the stack's own)."""
+        turn (none: the stack's own). ``think_seconds``: a labeler's pause after each
+        answer, so a test's faults land mid-flow however fast the platform works."""
         self.env, self.job = env, job
+        self.think_seconds = think_seconds
         self.tally = Tally()
         self._stop = threading.Event()
         roles = ([(f"lab-{n}", auth.LABELER) for n in range(labelers)]
@@ -267,6 +270,8 @@ class Crowd:
                 answer_json=json.dumps({"label": label})))
             with self.tally.lock:
                 self.tally.answers[item.item_id] = label
+            if self.think_seconds:
+                time.sleep(self.think_seconds)
         self._moved(client, package.id, lambda: client.assignment.SubmitPackage(
             apb.SubmitPackageRequest(package_id=package.id), timeout=CALL_TIMEOUT),
             apb.PACKAGE_STATE_LABELING)

@@ -47,6 +47,10 @@ ITEMS = int(os.environ.get("LABELOPS_SCALE_OUT_ITEMS", 2_000))
 PACKAGE_SIZE = max(1, ITEMS // 40)
 DB_PREFIX = "labelops_scale"
 DOWN_SECONDS = 15.0  # how long a killed replica or broker stays down
+# A labeler's pause after each answer: the flow (at most 4 / 0.2 = 20 answers/s) then lasts
+# longer than the two faults' windows however fast the platform is (at full speed the
+# crowd accepted all 40 packages before the broker went down).
+THINK_SECONDS = 0.2 if ITEMS >= 1_000 else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +107,8 @@ def test_a_replica_and_a_broker_killed_mid_flow(replicas: ReplicaSet, tmp_path: 
     job = publish_job(env, manifest, ITEMS, PACKAGE_SIZE, replicas.targets())
     wait_packaged(env, job, replicas.targets())
     # half the workers prefer replica 1 and half replica 2; each fails over to the other
-    crowd = Crowd(env, job, addrs=[replicas.targets(prefer=1), replicas.targets(prefer=2)])
+    crowd = Crowd(env, job, addrs=[replicas.targets(prefer=1), replicas.targets(prefer=2)],
+                  think_seconds=THINK_SECONDS)
     crowd.start()
     try:
         crowd.wait_accepted(8)
@@ -122,6 +127,7 @@ def test_a_replica_and_a_broker_killed_mid_flow(replicas: ReplicaSet, tmp_path: 
         assert cluster.kill_broker(leader) is not None
         replicas.kill("export-1")
         accepted = crowd.accepted
+        assert accepted < job.packages, "the flow ended before the broker went down"
         time.sleep(DOWN_SECONDS)  # claims and decisions need only the database
         assert crowd.accepted > accepted, "the crowd stopped with a broker down"
         cluster.start_broker(leader)

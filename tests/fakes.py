@@ -66,6 +66,7 @@ class FakeCursor:
 class FakeCollection:
     def __init__(self) -> None:
         self.docs: dict[Any, dict[str, Any]] = {}
+        self.database: Any = None  # set by the FakeDatabase that holds it
         self.bulk_sizes: list[int] = []  # requests per bulk_write command, in order
 
     async def insert_one(self, doc: dict[str, Any]) -> None:
@@ -135,8 +136,17 @@ class FakeCollection:
 
 
 class FakeDatabase:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.name = name or f"fake_{id(self):x}"
         self.collections: dict[str, FakeCollection] = {}
 
     def __getitem__(self, name: str) -> FakeCollection:
-        return self.collections.setdefault(name, FakeCollection())
+        collection = self.collections.setdefault(name, FakeCollection())
+        collection.database = self
+        return collection
+
+    async def list_collection_names(self) -> list[str]:
+        return [name for name, c in self.collections.items() if c.docs]
+
+    async def drop_collection(self, name: str) -> None:
+        self.collections.pop(name, None)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from labelops.assignment.v1 import acceptance_pb2_grpc, assignment_pb2_grpc
 from labelops_shared.grpc_server import GrpcService
 from labelops_shared.runtime import Runtime, ServiceParts
@@ -12,6 +16,8 @@ from services.assignment.adapters.repository import ANNOTATIONS, INDEXES, Reposi
 from services.assignment.api import ROLES, AssignmentServicer
 from services.assignment.moves import Packages
 from services.assignment.settings import AssignmentSettings
+
+log = logging.getLogger(__name__)
 
 
 def build(rt: Runtime) -> ServiceParts:
@@ -35,4 +41,15 @@ def build(rt: Runtime) -> ServiceParts:
                         acceptance.ROLES)],
         indexes={**INDEXES, **acceptances.INDEXES},
         background=[packages.run],
+        startup=[_answers_moved_in(repo)],
     )
+
+
+def _answers_moved_in(repo: Repository) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Saved answers of a version that kept them in the main database move to theirs
+    before the first call is served (drafts of packages at work are not lost)."""
+    async def move() -> None:
+        moved = await repo.move_answers_in()
+        if moved:
+            log.info("saved answers moved to their own database", extra={"answers": moved})
+    return move

@@ -25,8 +25,7 @@ from labelops_shared.contracts import (
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from labelops_shared.label_rewrites import delete_label, rename_label
-from labelops_shared.mongo import decode_keys
-from labelops_shared.outbox import DUPLICATE_KEY
+from labelops_shared.mongo import DUPLICATE_KEY, decode_keys
 from services.export import metrics
 from services.export.adapters.repository import COUNTS, JOBS, LABELED
 from services.export.domain.view import accepted_values, should_replace, stored_json

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 Document = dict[str, Any]
 T = TypeVar("T")
+DUPLICATE_KEY = 11000
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -59,6 +60,17 @@ async def ensure_indexes(
     for collection, models in indexes.items():
         for model in models:
             await db[collection].create_indexes([model])
+
+
+async def insert_absent(collection: AsyncCollection[Document], docs: list[Document]) -> None:
+    """Insert the documents whose ``_id`` is not taken yet (one round trip); the others
+    keep what is stored."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
+            raise
 
 
 POINT_CONCURRENCY = 16

@@ -35,11 +35,11 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from labelops_shared import metrics
 from labelops_shared.events import Envelope, EventData, new_event
-from labelops_shared.mongo import Document, retry_busy
+from labelops_shared.mongo import Document, insert_absent, retry_busy
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ DONE_CHUNK = 500  # keys per marking round trip (FerretDB's $in pushdown takes u
 # The stack's build fixes that (FERRETDB_PATCH); this keeps an unpatched one usable.
 PUT_CHUNK = 50
 RELAY_BATCH = 100  # records per read of a relay round
-DUPLICATE_KEY = 11000
 
 # Publishes one serialized event: (topic, key, value).
 Publish = Callable[[str, str, bytes], Awaitable[None]]
@@ -226,23 +225,13 @@ class Outbox:
     async def _done_chunk(self, chunk: list[str]) -> None:
         now = datetime.now(UTC)
         remembered = [{"_id": key, "done_at": now} for key in chunk]
-        await retry_busy(lambda: self._insert_new(self.inbox, remembered))
+        await retry_busy(lambda: insert_absent(self.inbox, remembered))
         await retry_busy(lambda: self.records.delete_many({"_id": {"$in": chunk}}))
-
-    @staticmethod
-    async def _insert_new(collection: Any, docs: list[Document]) -> None:
-        """Insert the documents whose ``_id`` is not taken yet."""
-        try:
-            await collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
-                raise
 
     async def _insert_many(self, collection: str, docs: list[Document]) -> None:
         """Insert the documents whose ``_id`` is not taken yet (a re-applied record finds
         some or all of them there)."""
-        await self._insert_new(self.home(collection)[collection], docs)
+        await insert_absent(self.home(collection)[collection], docs)
 
     async def _put_many(self, collection: str, docs: list[Document]) -> None:
         for start in range(0, len(docs), PUT_CHUNK):

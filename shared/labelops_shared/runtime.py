@@ -61,6 +61,8 @@ class ServiceParts:
     grpc_services: Sequence[grpc_server.GrpcService]
     indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    # run once after the indexes exist and before anything is consumed or served
+    startup: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
 
 
 Build = Callable[[Runtime], ServiceParts]
@@ -78,9 +80,10 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     parts = build(runtime)
 
     indexes = {**outbox_records.INDEXES, **parts.indexes}
-    for home in {box.home(name).name: box.home(name) for name in indexes}.values():
-        await mongo.ensure_indexes(home, {name: models for name, models in indexes.items()
-                                          if box.home(name).name == home.name})
+    for collection, models in indexes.items():  # each in the database that holds it
+        await mongo.ensure_indexes(box.home(collection), {collection: models})
+    for step in parts.startup:
+        await step()
     await kafka.ensure_topics(settings.kafka_bootstrap, partitions=settings.kafka_partitions,
                               replication_factor=settings.kafka_replication_factor)
     broker = kafka.make_broker(settings.kafka_bootstrap, client_id=f"labelops-{name}")

@@ -7,13 +7,21 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from labelops_shared.mongo import Document, decode_key, decode_keys, encode_key, retry_busy
+from labelops_shared.mongo import (
+    Document,
+    decode_key,
+    decode_keys,
+    encode_key,
+    insert_absent,
+    retry_busy,
+)
 from labelops_shared.package_states import State
 
 JOBS, PACKAGES, TICKETS, ANNOTATIONS, PRELABELS, TEAMS = (
@@ -187,6 +195,27 @@ class Repository:
             await retry_busy(lambda: self.db[PACKAGES].update_one(
                 {"_id": annotation["package_id"], "version": version},
                 {"$set": {"lease_until": lease_until}}))
+
+    async def move_answers_in(self, batch: int = 1000) -> int:
+        """Move saved answers that an earlier version kept in the main database into the
+        answers database, then drop them there; the number moved. Idempotent and safe to
+        interrupt: an answer already in the answers database (saved since) is kept, and the
+        old collection goes only once everything is copied."""
+        if self.answers.database.name == self.db.name:
+            return 0
+        if ANNOTATIONS not in await self.db.list_collection_names():
+            return 0
+        moved, docs = 0, []
+        async for doc in self.db[ANNOTATIONS].find({}).batch_size(batch):
+            docs.append(doc)
+            if len(docs) >= batch:
+                await retry_busy(partial(insert_absent, self.answers, docs))
+                moved, docs = moved + len(docs), []
+        if docs:
+            await retry_busy(partial(insert_absent, self.answers, docs))
+            moved += len(docs)
+        await self.db.drop_collection(ANNOTATIONS)
+        return moved
 
     async def prelabels(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
         ids = [prelabel_id(job_id, i) for i in item_ids]

@@ -20,15 +20,17 @@ _S3_UNAVAILABLE = frozenset({"XMinioServerNotInitialized", "ServiceUnavailable",
                              "InternalError", "XMinioReadQuorum", "XMinioWriteQuorum"})
 
 
-# FerretDB's answer to a write its own shutdown cut off (the request's context was cancelled
-# and SQLite rolled the transaction back): nothing was written, the write can be sent again.
-_FERRETDB_CUT_OFF = "transaction has already been committed or rolled back"
+# FerretDB's answers to a request its own shutdown cut off (the request's context was
+# cancelled): a write's SQLite transaction was rolled back, a read's query stopped. Nothing
+# was written; the request can be sent again.
+_FERRETDB_CUT_OFF = ("transaction has already been committed or rolled back",
+                     "context canceled")
 
 
 def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionFailure):  # includes server selection and network timeouts
         return True
-    if isinstance(exc, OperationFailure) and _FERRETDB_CUT_OFF in str(exc):
+    if isinstance(exc, OperationFailure) and any(m in str(exc) for m in _FERRETDB_CUT_OFF):
         return True
     if is_busy(exc):
         return True  # FerretDB on SQLite: another writer held the file lock too long

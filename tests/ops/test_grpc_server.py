@@ -98,6 +98,9 @@ async def test_calls_are_counted_by_method_and_code() -> None:
     (OperationFailure("[db.go:167 fsql.(*DB).InTransaction] sql: transaction has already "
                       "been committed or rolled back", code=1),  # FerretDB stopping
      grpc.StatusCode.UNAVAILABLE),
+    (OperationFailure("[msg_find.go:344 handler.handleMaxTimeMSError] [collection.go:82 "
+                      "sqlite.(*collection).Query] context canceled", code=1),  # a read, too
+     grpc.StatusCode.UNAVAILABLE),
     (OperationFailure("unknown operator: $where", code=2), grpc.StatusCode.UNKNOWN),
     (KeyError("a bug, not an outage"), grpc.StatusCode.UNKNOWN),
 ])

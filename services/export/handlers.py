@@ -7,9 +7,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
-
-from pymongo.errors import BulkWriteError
 
 from labelops_shared import mongo
 from labelops_shared.contracts import (
@@ -25,7 +24,7 @@ from labelops_shared.contracts import (
 from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from labelops_shared.label_rewrites import delete_label, rename_label
-from labelops_shared.mongo import DUPLICATE_KEY, decode_keys
+from labelops_shared.mongo import decode_keys
 from services.export import metrics
 from services.export.adapters.repository import COUNTS, JOBS, LABELED
 from services.export.domain.view import accepted_values, should_replace, stored_json
@@ -159,7 +158,8 @@ async def _take_revisions(ctx: HandlerContext, takes: Sequence[_Take]) -> None:
                 "accepted_at": take.event.time, "stored_at": stored_at,
                 "event_id": take.event.id, **(take.extra or {}),
             }
-    known = await _insert_new(ctx.outbox.db[LABELED], list(docs.values()))
+    known = await mongo.retry_busy(partial(mongo.insert_absent, ctx.outbox.db[LABELED],
+                                            list(docs.values())))
     found = await mongo.find_by_ids(ctx.outbox.db[LABELED], known,
                                     {"revision": 1, "event_id": 1})
     # Inserted by an earlier attempt at the very event that brings it (a crash before its
@@ -191,20 +191,6 @@ async def _count(ctx: HandlerContext, uow: Any, job_id: str, change: int) -> Non
         uow.put(COUNTS, {"_id": job_id, "items": max(0, scanned + min(change, 0))})
     elif change:
         uow.put(COUNTS, {"_id": job_id, "items": max(0, int(counted["items"]) + change)})
-
-
-async def _insert_new(collection: Any, docs: list[dict[str, Any]]) -> list[str]:
-    """Insert the documents whose ``_id`` is free; the ids of those already there."""
-    if not docs:
-        return []
-    try:
-        await mongo.retry_busy(lambda: collection.insert_many(docs, ordered=False))
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return [docs[e["index"]]["_id"] for e in errors]
-    return []
 
 
 async def _revisions(ctx: HandlerContext, ids: list[str]) -> dict[str, int]:

@@ -62,15 +62,20 @@ async def ensure_indexes(
             await db[collection].create_indexes([model])
 
 
-async def insert_absent(collection: AsyncCollection[Document], docs: list[Document]) -> None:
+async def insert_absent(collection: AsyncCollection[Document],
+                        docs: list[Document]) -> list[Any]:
     """Insert the documents whose ``_id`` is not taken yet (one round trip); the others
-    keep what is stored."""
+    keep what is stored. Returns the ``_id`` of those already there."""
+    if not docs:
+        return []
     try:
         await collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
             raise
+        return [docs[e["index"]]["_id"] for e in errors]
+    return []
 
 
 POINT_CONCURRENCY = 16

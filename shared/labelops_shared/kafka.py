@@ -24,7 +24,6 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pymongo.errors import ConnectionFailure, PyMongoError
 
 from labelops_shared import metrics, topics
 from labelops_shared.events import (
@@ -172,9 +171,10 @@ class HandlerContext:
         if part is None:
             self.committed = True
             if self.batch_keys:
-                return await self.outbox.commit(uow, key=self.key, keys=self.batch_keys)
-            return await self.outbox.commit(uow, key=self.key)
-        return await self.outbox.commit(uow, key=f"{self.key}:{part}")
+                return await self.outbox.commit(uow, key=self.key, keys=self.batch_keys,
+                                                resume=True)
+            return await self.outbox.commit(uow, key=self.key, resume=True)
+        return await self.outbox.commit(uow, key=f"{self.key}:{part}", resume=True)
 
 
 Handler = Callable[[Envelope[Any], HandlerContext], Awaitable[None]]
@@ -333,6 +333,8 @@ class EventConsumer:
         a reason other than an outage, each event is handled alone instead."""
         keys = [f"{self.service}:{event.id}" for _, event in run]
         seen = await self._retrying(lambda: self.outbox.seen_many(keys))
+        if seen:  # an earlier attempt may have committed them and not applied them yet
+            await self._retrying(lambda: self.outbox.finish(sorted(seen)))
         outcomes: list[str | None] = []
         fresh: list[tuple[ConsumedMessage, Envelope[Any]]] = []
         for (msg, event), key in zip(run, keys, strict=True):
@@ -390,6 +392,8 @@ class EventConsumer:
         context_key = f"{self.service}:{event.id}"
         batched = bool(self.batch_handlers)
         if await self._retrying(lambda: self.outbox.seen(context_key, batched=batched)):
+            # An earlier attempt may have committed it and not applied it yet.
+            await self._retrying(lambda: self.outbox.finish([context_key]))
             return self._count(topic, event.type, "duplicate")
         attempt = 0
         while True:
@@ -427,8 +431,8 @@ class EventConsumer:
         while True:
             try:
                 return await fn()
-            except PyMongoError as exc:
-                if not isinstance(exc, ConnectionFailure):
+            except Exception as exc:
+                if not is_outage(exc):
                     raise
                 log.warning("database unavailable, retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)

@@ -146,10 +146,13 @@ class Outbox:
         return found
 
     async def commit(self, uow: UnitOfWork, *, key: str | None = None,
-                     keys: list[str] | None = None) -> bool:
+                     keys: list[str] | None = None, resume: bool = False) -> bool:
         """Commit atomically; False when a record with this key was already committed.
         ``keys``: the record also stands for these keys (a consumer's batch of events
-        committed as one: each event's key is remembered with the record's)."""
+        committed as one: each event's key is remembered with the record's).
+        ``resume``: the key is the caller's alone (a consumer's event), so a record found
+        under it is the caller's own earlier attempt, cut off between its commit and its
+        apply (by an outage): it is applied now, before the caller moves on."""
         if key and await self.inbox.find_one({"_id": key}, {"_id": 1}) is not None:
             return False  # committed and published long ago
         record: Document = {
@@ -171,9 +174,30 @@ class Outbox:
         try:
             await retry_busy(lambda: self.records.insert_one(record))
         except DuplicateKeyError:
+            if resume and key:
+                await self.finish([key])
             return False
         await self._apply(record)
         return True
+
+    async def finish(self, keys: list[str]) -> int:
+        """Apply the records committed under these keys (or standing for them) that are
+        still waiting for their apply, oldest first; returns how many. For a consumer that
+        finds its own events committed: whatever it handles next must read their effect.
+        (Not for keys other writers share: their record may be applied as we speak, and
+        applying it again after a newer change would undo that change.)"""
+        pending: dict[str, Document] = {}
+        for start in range(0, len(keys), DONE_CHUNK):
+            chunk = keys[start:start + DONE_CHUNK]
+            for query in ({"_id": {"$in": chunk}}, {"keys": {"$in": chunk}}):
+                async for record in self.records.find(query):
+                    if record["state"] == COMMITTED:
+                        pending[record["_id"]] = record
+        for record in sorted(pending.values(), key=lambda r: r["seq"]):
+            log.warning("applying an outbox record its commit left", extra={
+                "record": record["_id"]})
+            await self._apply(record)
+        return len(pending)
 
     async def _apply(self, record: Document) -> None:
         ops = record["ops"]

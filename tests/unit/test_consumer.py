@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo.errors import AutoReconnect
+
 from labelops_shared import topics
 from labelops_shared.contracts import DatasetImported
 from labelops_shared.events import Envelope, new_event
@@ -176,14 +178,50 @@ async def test_keys_of_a_batch_committed_but_not_applied_are_recognised_and_reco
     outbox._apply = applied  # type: ignore[method-assign]
     assert "totals" not in db.collections or not db["totals"].docs
 
-    # The same events again, before and after recovery: never a second effect.
+    # The same events again: recognised, and their record applied before the consumer
+    # moves on (never a second effect, and what comes next reads the first).
     assert await consumer.handle_many([_msg(e, n) for n, e in enumerate(events)]) == [
         "duplicate"] * 3
-    assert await outbox.recover() == 1
     assert db["totals"].docs["items"]["n"] == 6
+    assert await outbox.recover() == 0
     assert await consumer.handle(events[1].to_bytes(), topic=topics.DATASET_EVENTS) == (
         "duplicate")
     assert await db["outbox"].count_documents({}) == 0 and len(runs) == 1
+
+
+async def test_an_outage_between_commit_and_apply_is_finished_before_the_next_event(
+) -> None:
+    """The database goes away after a run's record is written and before its operations
+    are applied. The retried run finds its record and applies it; the next run must read
+    that effect (else it writes a total computed without it, and the stale record, applied
+    later by a recovery, would undo the newer one)."""
+    db: Any = FakeDatabase()
+    runs: list[list[str]] = []
+    consumer = _batching_consumer(db, runs)
+    outbox = consumer.outbox
+    applied = outbox._apply
+    cut_off = [True]
+
+    async def outage_once(record: Any) -> None:
+        if cut_off.pop() if cut_off else False:
+            raise AutoReconnect("connection closed")
+        await applied(record)
+
+    outbox._apply = outage_once  # type: ignore[method-assign]
+    first = [_imported(f"d{n}", n) for n in (1, 2)]
+    assert await consumer.handle_many([_msg(e, n) for n, e in enumerate(first)]) == [
+        "handled"] * 2
+    assert db["totals"].docs["items"]["n"] == 3
+    later = [_imported(f"d{n}", n) for n in (3, 4)]
+    assert await consumer.handle_many([_msg(e, n + 2) for n, e in enumerate(later)]) == [
+        "handled"] * 2
+    assert db["totals"].docs["items"]["n"] == 1 + 2 + 3 + 4
+    assert await outbox.recover() == 0 and await db["outbox"].count_documents({}) == 0
+
+    # The same for a single event (handled alone, outside any run).
+    cut_off.append(True)
+    assert await consumer.handle(_event(5), topic=topics.DATASET_EVENTS) == "handled"
+    assert db["totals"].docs["items"]["n"] == 15
 
 
 async def test_a_run_its_handler_fails_on_is_handled_one_event_at_a_time() -> None:

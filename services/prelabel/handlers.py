@@ -40,6 +40,7 @@ from labelops_shared.events import Envelope
 from labelops_shared.kafka import EventConsumer, HandlerContext
 from labelops_shared.label_rewrites import delete_label, rename_label
 from labelops_shared.mongo import encode_key
+from labelops_shared.outbox import UnitOfWork
 from services.prelabel import metrics, offline, online
 from services.prelabel.adapters.dataset_client import ItemSource, ItemsUnavailable
 from services.prelabel.adapters.repository import (
@@ -115,8 +116,7 @@ def register(consumer: EventConsumer, source: ItemSource, repo: Repository,
     async def items_added(event: Envelope[Any], ctx: HandlerContext) -> None:
         await prelabel_added(event, ctx, repo, source, wake)
 
-    consumer.on(PackageCreated)(package_created)
-    consumer.on(PackageSubmitted)(package_submitted)
+    consumer.on_batch(PackageCreated, PackageSubmitted)(packages_created_or_submitted)
     consumer.on(PackageAccepted)(partial(package_accepted, repo=repo))
     consumer.on(PackageItemsRemoved)(items_removed)
 
@@ -216,27 +216,54 @@ async def prelabel_added(event: Envelope[Any], ctx: HandlerContext, repo: Reposi
 # --- assignment: items, answers, labor saved -----------------------------------------------
 
 
-async def package_created(event: Envelope[Any], ctx: HandlerContext) -> None:
-    data: PackageCreated = event.data
-    uow = ctx.unit_of_work()
-    for item_id in data.item_ids:
-        uow.insert(ITEMS, {"_id": item_key(data.job_id, item_id), "job_id": data.job_id,
-                           "item_id": item_id, "package_id": data.package_id})
-    await ctx.commit(uow)
+ITEMS_PER_PART = 5_000  # item writes per outbox record when a run of events is folded
 
 
-async def package_submitted(event: Envelope[Any], ctx: HandlerContext) -> None:
-    """The submitted answers: what a run trains on with ``train_on: submitted``, and what a
-    rejection compares with the pre-label."""
-    data: PackageSubmitted = event.data
-    uow = ctx.unit_of_work()
-    for item in data.items:
-        key = item_key(data.job_id, item.item_id)
-        uow.insert(ITEMS, {"_id": key, "job_id": data.job_id, "item_id": item.item_id,
-                           "package_id": data.package_id})
-        uow.set(ITEMS, key, {"submitted_json": None if item.invalid else dump(item.answer),
-                             "invalid": item.invalid})
-    await ctx.commit(uow)
+def _insert_item(uow: UnitOfWork, *, doc: dict[str, Any]) -> None:
+    uow.insert(ITEMS, doc)
+
+
+def _set_answer(uow: UnitOfWork, *, key: str, fields: dict[str, Any]) -> None:
+    uow.set(ITEMS, key, fields)
+
+
+async def packages_created_or_submitted(events: list[Envelope[Any]],
+                                        ctx: HandlerContext) -> None:
+    """The job's items (PackageCreated) and their submitted answers (PackageSubmitted: what
+    a run trains on with ``train_on: submitted``, and what a rejection compares with the
+    pre-label). A run of these events is folded into bulk writes: publishing a job of a
+    million items announces 20,000 packages, which one at a time kept the database busy for
+    half an hour. Inserts never overwrite and the answers are absolute values, so the
+    folded writes equal the events applied in order, and applying them twice changes
+    nothing."""
+    inserts: dict[str, dict[str, Any]] = {}
+    answers: dict[str, dict[str, Any]] = {}  # an item submitted twice: its last answer
+    for event in events:
+        data = event.data
+        if isinstance(data, PackageCreated):
+            item_ids = data.item_ids
+        else:
+            item_ids = [item.item_id for item in data.items]
+            for item in data.items:
+                answers[item_key(data.job_id, item.item_id)] = {
+                    "submitted_json": None if item.invalid else dump(item.answer),
+                    "invalid": item.invalid}
+        for item_id in item_ids:
+            key = item_key(data.job_id, item_id)
+            inserts.setdefault(key, {"_id": key, "job_id": data.job_id, "item_id": item_id,
+                                     "package_id": data.package_id})
+    # Every insert before every answer: an answer's item exists when it is written.
+    writes: list[Callable[[UnitOfWork], None]] = [
+        *(partial(_insert_item, doc=doc) for doc in inserts.values()),
+        *(partial(_set_answer, key=key, fields=fields) for key, fields in answers.items())]
+    for part, start in enumerate(range(0, len(writes), ITEMS_PER_PART)):
+        uow = ctx.unit_of_work()
+        for write in writes[start:start + ITEMS_PER_PART]:
+            write(uow)
+        if start + ITEMS_PER_PART >= len(writes):
+            await ctx.commit(uow)  # the last part marks the events handled
+        else:
+            await ctx.commit(uow, part=f"items-{part}")
 
 
 async def package_accepted(event: Envelope[Any], ctx: HandlerContext, *,

@@ -4,6 +4,7 @@ while still pre-labeled; a later acceptance replaces an item's outcome."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import grpc
@@ -164,3 +165,52 @@ async def test_accepted_items_not_stored_yet_are_inserted_whole(
         '{"label": "neg"}', 1, "p2", "unchanged")
     assert docs["new"]["accepted_json"] == '{"label": "pos"}' and "outcome" not in docs["new"]
     assert docs[ids[0]]["package_id"] == "p1" and docs[ids[0]]["outcome"] == "unchanged"
+
+
+async def test_a_run_of_created_and_submitted_packages_is_written_in_bulk_parts(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job's PackageCreated and PackageSubmitted events, polled together, are folded into
+    bulk writes of ITEMS_PER_PART items per outbox record: the result is the events applied
+    one by one (an item submitted twice keeps its last answer), and the run again is a
+    duplicate that changes nothing."""
+    from labelops_shared.events import new_event
+    from labelops_shared.kafka import ConsumedMessage
+    from services.prelabel import handlers
+
+    monkeypatch.setattr(handlers, "ITEMS_PER_PART", 4)
+    job = spec()
+    created = [PackageCreated(job_id=job.job_id, package_id=f"p{n}", index=n,
+                              item_ids=[f"i{n}{k}" for k in range(3)]) for n in range(3)]
+
+    def submitted(package: int, label: str, invalid: str = "") -> PackageSubmitted:
+        return PackageSubmitted(
+            job_id=job.job_id, package_id=f"p{package}", labeler="lee", item_count=3,
+            items=[SubmittedItem(item_id=f"i{package}{k}", answer={"label": label},
+                                 invalid=f"i{package}{k}" == invalid) for k in range(3)])
+
+    events = [created[0], created[1], submitted(0, "pos", invalid="i01"), created[2],
+              submitted(0, "neg"), submitted(2, "pos")]
+    batch = [ConsumedMessage(new_event(e, source="/labelops/assignment").to_bytes(),
+                             e.TOPIC, 0, n) for n, e in enumerate(events)]
+    assert await harness.consumer.handle_many(batch) == ["handled"] * len(events)
+
+    items = {d["item_id"]: d async for d in harness.db[ITEMS].find({"job_id": job.job_id})}
+    assert sorted(items) == [f"i{n}{k}" for n in range(3) for k in range(3)]
+    assert {i: d["package_id"] for i, d in items.items()} == {
+        f"i{n}{k}": f"p{n}" for n in range(3) for k in range(3)}
+    # Package 0 was submitted twice: the second answers (none invalid) are the ones kept.
+    assert [json.loads(items[f"i0{k}"]["submitted_json"]) for k in range(3)] == [
+        {"label": "neg"}] * 3
+    assert not any(items[f"i0{k}"]["invalid"] for k in range(3))
+    assert [json.loads(items[f"i2{k}"]["submitted_json"]) for k in range(3)] == [
+        {"label": "pos"}] * 3
+    assert all("submitted_json" not in items[f"i1{k}"] for k in range(3))
+    # 9 inserts and 6 answers, 4 a record: three parts, then the last one for the run.
+    parts = [d["_id"] async for d in harness.db["inbox"].find({})
+             if ":items-" in d["_id"]]
+    assert len(parts) == 3
+
+    assert await harness.consumer.handle_many(batch) == ["duplicate"] * len(events)
+    assert await harness.db[ITEMS].count_documents({"job_id": job.job_id}) == 9
+    assert await harness.db["outbox"].count_documents({}) == 0

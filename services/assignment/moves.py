@@ -169,7 +169,8 @@ class Packages:
         if commit is not None:
             await commit(uow)
         else:
-            await self.outbox.commit(uow, key=f"move:{doc['_id']}:v{version}")
+            # The ticket for this version is ours: nobody else can have committed it.
+            await self.outbox.commit(uow, key=f"move:{doc['_id']}:v{version}", fresh=True)
         new = {**doc, **moved}
         self.show(new)
         return new

@@ -146,14 +146,18 @@ class Outbox:
         return found
 
     async def commit(self, uow: UnitOfWork, *, key: str | None = None,
-                     keys: list[str] | None = None, resume: bool = False) -> bool:
+                     keys: list[str] | None = None, resume: bool = False,
+                     fresh: bool = False) -> bool:
         """Commit atomically; False when a record with this key was already committed.
         ``keys``: the record also stands for these keys (a consumer's batch of events
         committed as one: each event's key is remembered with the record's).
         ``resume``: the key is the caller's alone (a consumer's event), so a record found
         under it is the caller's own earlier attempt, cut off between its commit and its
-        apply (by an outage): it is applied now, before the caller moves on."""
-        if key and await self.inbox.find_one({"_id": key}, {"_id": 1}) is not None:
+        apply (by an outage): it is applied now, before the caller moves on.
+        ``fresh``: the caller already holds the key alone (a ticket taken for it), so it
+        cannot be done already and the round trip to look it up is saved."""
+        if key and not fresh and await self.inbox.find_one({"_id": key},
+                                                           {"_id": 1}) is not None:
             return False  # committed and published long ago
         record: Document = {
             "_id": key or str(uuid.uuid4()),

@@ -427,12 +427,12 @@ async def test_finishing_resumes_after_a_crash_moving_each_package_once(
     commit = box.commit
     moves = []
 
-    async def crashing(uow: Any, *, key: str | None = None) -> bool:
+    async def crashing(uow: Any, *, key: str | None = None, **options: Any) -> bool:
         if key and key.startswith("move:"):
             moves.append(key)
             if len(moves) == 2:  # the process dies after taking this move's ticket
                 raise RuntimeError("killed")
-        return await commit(uow, key=key)
+        return await commit(uow, key=key, **options)
 
     box.commit = crashing  # type: ignore[method-assign]
     await refused(team.finish(sid, "REMAINING_PASS"), grpc.StatusCode.UNKNOWN)

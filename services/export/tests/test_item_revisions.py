@@ -85,10 +85,11 @@ async def test_a_crash_between_the_inserts_and_the_commit_is_redone_to_the_same_
     real_commit = box.commit
     failures = [RuntimeError("the process died before its commit")]
 
-    async def commit_failing_once(uow: Any, *, key: str | None = None) -> bool:
+    async def commit_failing_once(uow: Any, *, key: str | None = None,
+                                  **options: Any) -> bool:
         if failures:
             raise failures.pop()
-        return await real_commit(uow, key=key)
+        return await real_commit(uow, key=key, **options)
 
     monkeypatch.setattr(box, "commit", commit_failing_once)
     await harness.accept("j1", "p1", [(f"ds1:1:{n:04d}", {"text": "t"}, {"label": "pos"},

@@ -69,10 +69,11 @@ async def test_an_event_retried_after_a_crash_before_its_commit_counts_once(
     real_commit = box.commit
     failures = [RuntimeError("the process died before its commit")]
 
-    async def commit_failing_once(uow: Any, *, key: str | None = None) -> bool:
+    async def commit_failing_once(uow: Any, *, key: str | None = None,
+                                  **options: Any) -> bool:
         if failures:
             raise failures.pop()
-        return await real_commit(uow, key=key)
+        return await real_commit(uow, key=key, **options)
 
     monkeypatch.setattr(box, "commit", commit_failing_once)
     raw = new_event(PackageAccepted(job_id="j1", package_id="p2", accepter="acc", items=[

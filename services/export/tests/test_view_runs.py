@@ -74,9 +74,9 @@ async def test_a_run_is_taken_in_with_one_commit_as_if_one_event_after_the_other
     commits: list[list[str] | None] = []
 
     async def counting(uow: Any, *, key: str | None = None,
-                       keys: list[str] | None = None) -> bool:
+                       keys: list[str] | None = None, **options: Any) -> bool:
         commits.append(keys)
-        return await real_commit(uow, key=key, keys=keys)
+        return await real_commit(uow, key=key, keys=keys, **options)
 
     monkeypatch.setattr(box, "commit", counting)
     run = _run()
@@ -118,7 +118,7 @@ async def test_a_crash_before_the_runs_commit_is_redone_and_counted_once(
     real_commit = box.commit
 
     async def dying(uow: Any, *, key: str | None = None,
-                    keys: list[str] | None = None) -> bool:
+                    keys: list[str] | None = None, **options: Any) -> bool:
         raise SystemExit("the process died before the run's commit")
 
     monkeypatch.setattr(box, "commit", dying)

@@ -24,6 +24,8 @@ def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
                 return False
             if "$gt" in cond and not (value is not None and value > cond["$gt"]):
                 return False
+            if "$lt" in cond and not (value is not None and value < cond["$lt"]):
+                return False
         elif value != cond and not (isinstance(value, list) and cond in value):
             return False  # as in Mongo, an array field equals a value it holds
     return True
@@ -120,6 +122,21 @@ class FakeCollection:
                 for path in update.get("$unset", {}):
                     doc.pop(path, None)
                 return
+
+    async def find_one_and_update(self, flt: dict[str, Any], update: dict[str, Any],
+                                  projection: Any = None, upsert: bool = False,
+                                  return_document: Any = None) -> Any:
+        """By ``_id`` only, returning the document after the update (``$set``, ``$unset``,
+        ``$inc`` of top-level fields), as the assignment service's save asks."""
+        doc = self.docs.get(flt["_id"])
+        if doc is None:
+            if not upsert:
+                return None
+            doc = self.docs.setdefault(flt["_id"], {"_id": flt["_id"]})
+        for field, step in update.get("$inc", {}).items():
+            doc[field] = doc.get(field, 0) + step
+        await self.update_one({"_id": flt["_id"]}, update)
+        return _project(doc, projection)
 
     async def delete_one(self, flt: dict[str, Any]) -> None:
         self.docs.pop(flt["_id"], None)

@@ -7,6 +7,7 @@ are no racing writers even though the database's conditional updates are not ato
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime
@@ -122,7 +123,7 @@ class AssignmentServicer:
     # --- helpers --------------------------------------------------------------------
 
     async def _job(self, job_id: str, context: Any) -> Document:
-        job = await self.repo.job(job_id)
+        job = await self.repo.recent_job(job_id)
         if job is None or auth.principal().workspace not in ("*", job["workspace"]):
             await _abort(context, grpc.StatusCode.NOT_FOUND, f"job_id: job {job_id!r} not found")
         return job
@@ -211,10 +212,11 @@ class AssignmentServicer:
     async def GetPackage(self, request: pb.GetPackageRequest, context: Any) -> pb.PackageDetail:
         doc = await self._held(request.package_id, context, admin_ok=True)
         job = await self._job(doc["job_id"], context)
-        data = await self.datasets.items(job["dataset_id"], doc["item_ids"])
-        prelabels = await self.repo.prelabels(doc["job_id"], doc["item_ids"])
-        marks = await self.repo.prelabel_marks(doc["job_id"], doc["item_ids"])
-        saved = await self.repo.annotations(doc["_id"])
+        # side by side: the items' records, their pre-labels and the answers saved so far
+        data, (prelabels, marks), saved = await asyncio.gather(
+            self.datasets.items(job["dataset_id"], doc["item_ids"]),
+            self.repo.prelabels_and_marks(doc["job_id"], doc["item_ids"]),
+            self.repo.annotations(doc["_id"]))
         answers = wf.latest_answers(saved)
         inspect = set(doc["to_inspect"])
         rejected = {r["item_id"]: r["reason"] for r in doc.get("rejections", [])}
@@ -358,7 +360,8 @@ class AssignmentServicer:
             try:
                 if not await self._may_claim(slot, stage, subject):
                     continue  # given back below
-                doc = await self.repo.package(slot.package_id)
+                action = f"claim {stage}"
+                doc, owner = await self.packages.take_slot(slot, action=action, actor=subject)
                 if doc is None or doc["state"] != waiting:
                     if doc is not None:
                         self.packages.show(doc)
@@ -372,8 +375,9 @@ class AssignmentServicer:
                                         stage=stage, holder=subject),
                          subject=f"packages/{doc['_id']}")
                 try:
-                    won = await self.packages.move(doc, fields, uow, action=f"claim {stage}",
-                                                   actor=subject)
+                    won = await self.packages.move(doc, fields, uow, action=action,
+                                                   actor=subject, owner=owner,
+                                                   taken=bool(owner))
                 except LostRace:
                     metrics.CLAIM_CONFLICTS.inc()
                     continue  # move() showed the board the package as it now is
@@ -501,18 +505,16 @@ class AssignmentServicer:
                 await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
             if not request.invalid:
                 await self._validate(job, request.item_id, answer, context)
-        previous = await self.repo.annotation(doc["_id"], request.item_id, stage)
-        revision = (previous["revision"] if previous else 0) + 1
         # Working keeps the claim, but the lease is written only once half of it is gone:
         # a write per saved answer would double the busiest writes for nothing.
         until = self.packages.lease_until()
         lease = doc.get("lease_until")
         renew = lease is None or (_aware(lease) - datetime.now(UTC)).total_seconds() < (
             self.packages.settings.lease_seconds / 2)
-        await self.repo.save_answer({
+        revision = await self.repo.save_answer({
             "_id": annotation_id(doc["_id"], request.item_id, stage), "package_id": doc["_id"],
             "job_id": doc["job_id"], "item_id": request.item_id, "stage": stage.value,
-            ANSWER_JSON: dump_answer(answer), "revision": revision,
+            ANSWER_JSON: dump_answer(answer),
             "invalid": request.invalid, "hard": request.hard,
             "by": auth.principal().subject, "saved_at": datetime.now(UTC),
         }, doc.get("version", 0), until if renew else None)
@@ -522,11 +524,14 @@ class AssignmentServicer:
                              answer_json=request.answer_json, revision=revision)
 
     async def SubmitPackage(self, request: pb.SubmitPackageRequest, context: Any) -> pb.Package:
-        doc = await self._held(request.package_id, context)
+        # The answers are read beside the package (they go nowhere unless it is the caller's).
+        doc, labeled = await asyncio.gather(
+            self._held(request.package_id, context),
+            self.repo.annotations(request.package_id, Stage.LABEL))
         job = await self._working_job(doc, context)
         state = await self._move(context, wf.after_submit, doc["state"], job["workflow"])
         await self._lease_alive(doc, context)
-        saved = {a["item_id"]: a for a in await self.repo.annotations(doc["_id"], Stage.LABEL)}
+        saved = {a["item_id"]: a for a in labeled}
         answered = {i for i, a in saved.items() if not a.get("needs_relabel")}
         missing = [i for i in doc["item_ids"] if i not in answered]
         if missing:

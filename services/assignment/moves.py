@@ -30,7 +30,7 @@ from labelops_shared.mongo import Document
 from labelops_shared.outbox import Outbox, UnitOfWork
 from services.assignment import metrics
 from services.assignment.adapters.dataset_client import Datasets
-from services.assignment.adapters.repository import PACKAGES, Repository
+from services.assignment.adapters.repository import JOBS, PACKAGES, Repository
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.board import Board, Slot
 from services.assignment.settings import AssignmentSettings
@@ -66,6 +66,7 @@ class Packages:
                  settings: AssignmentSettings) -> None:
         self.repo = repo
         self.outbox = outbox
+        outbox.watch(JOBS, repo.forget_job)  # job changes made here reach recent_job at once
         self.source = source
         self.settings = settings
         self.board = Board(frozenset(s.value for s in wf.CLAIMABLE.values()))
@@ -138,16 +139,39 @@ class Packages:
 
     # --- a change -------------------------------------------------------------------
 
+    async def take_slot(self, slot: Slot, *, action: str,
+                        actor: str) -> tuple[Document | None, str]:
+        """Read the package and take the ticket of the version after the board's at once:
+        two round trips side by side instead of one after the other, on the claim's path.
+        Winning that ticket proves the package is still at the board's version (every
+        change takes its ticket and tickets are never removed). Returns the package and
+        the ticket's owner, or "" for the owner when the ticket is not ours (``move``
+        then settles it: a race lost, or an orphaned ticket to skip)."""
+        owner = uuid.uuid4().hex
+        doc, mine = await asyncio.gather(
+            self.repo.package(slot.package_id),
+            self.repo.take_ticket(slot.package_id, slot.version + 1, action=action,
+                                  actor=actor, owner=owner))
+        if mine and (doc is None or doc.get("version", 0) != slot.version):
+            # Cannot happen while tickets are never removed; if it did, the ticket is an
+            # orphan the next change skips once it is stale.
+            log.warning("ticket %s v%d taken for a package not at v%d", slot.package_id,
+                        slot.version + 1, slot.version)
+            return doc, ""
+        return doc, owner if mine else ""
+
     async def move(self, doc: Document, fields: Document, uow: UnitOfWork, *, action: str,
-                   actor: str, owner: str = "", commit: Commit | None = None) -> Document:
+                   actor: str, owner: str = "", commit: Commit | None = None,
+                   taken: bool = False) -> Document:
         """Apply ``fields`` (and the events in ``uow``) as the package's next version.
         Raises LostRace if another change of this package came first. ``commit`` is the
-        event handler's idempotent commit; the servicer's commits are keyed by ticket."""
+        event handler's idempotent commit; the servicer's commits are keyed by ticket.
+        ``taken``: ``owner`` already holds the next version's ticket (``take_slot``)."""
         current = doc.get("version", 0)
         version = current + 1
         owner = owner or uuid.uuid4().hex
-        while not await self.repo.take_ticket(doc["_id"], version, action=action,
-                                              actor=actor, owner=owner):
+        while not taken and not await self.repo.take_ticket(doc["_id"], version, action=action,
+                                                            actor=actor, owner=owner):
             ticket = await self.repo.ticket(doc["_id"], version)
             stale = ticket is not None and (
                 datetime.now(UTC) - _aware(ticket["at"]) > STALE_TICKET)
@@ -163,14 +187,17 @@ class Packages:
         moved = {**fields, "version": version}
         if fields.get("state") in self.board.claimable_states:
             moved["waiting_since"] = datetime.now(UTC)  # the stage's wait, in metrics
-        uow.set(PACKAGES, doc["_id"], moved)
+        # Guarded: applied again later (a recovery), the move never undoes a newer one.
+        uow.set(PACKAGES, doc["_id"], moved, below=("version", version))
         if time.monotonic() - taken_at > STALE_TICKET.total_seconds() / 2:
             raise LostRace(f"package {doc['_id']}: too slow to commit version {version}")
         if commit is not None:
             await commit(uow)
         else:
-            # The ticket for this version is ours: nobody else can have committed it.
-            await self.outbox.commit(uow, key=f"move:{doc['_id']}:v{version}", fresh=True)
+            # The ticket for this version is ours: nobody else can have committed it. A
+            # record of guarded moves alone needs no "applied" mark (see Outbox.commit).
+            await self.outbox.commit(uow, key=f"move:{doc['_id']}:v{version}", fresh=True,
+                                     unmarked=all("below" in op for op in uow.ops))
         new = {**doc, **moved}
         self.show(new)
         return new

@@ -16,7 +16,12 @@ the outbox record itself is the commit point, like a write-ahead log entry:
    ``_id``, which is fast everywhere.
 
 A crash between 1 and 3 leaves a ``committed`` record: ``recover`` re-applies it, so there is
-never state without its event, nor an event without its state. A crash between publishing
+never state without its event, nor an event without its state.
+
+A record whose operations are all guarded sets (``UnitOfWork.set(..., below=...)``: a
+versioned document's move, which a later re-application can never undo) skips step 3's
+mark: its process's relay knows it applied it, and after a crash ``recover`` applies it again
+harmlessly and it is published then. A crash between publishing
 and marking re-publishes; consumers are idempotent by event id, so nothing happens twice.
 """
 
@@ -27,7 +32,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -74,12 +79,19 @@ class UnitOfWork:
         """Create or replace the whole document with this ``_id``."""
         self.ops.append({"k": "put", "c": collection, "doc": doc})
 
-    def set(self, collection: str, doc_id: Any, fields: dict[str, Any]) -> None:
-        """Set these fields (dotted paths allowed) of an existing document."""
+    def set(self, collection: str, doc_id: Any, fields: dict[str, Any], *,
+            below: tuple[str, Any] | None = None) -> None:
+        """Set these fields (dotted paths allowed) of an existing document. ``below``
+        (field, value): only while the document's field is below that value, so applying
+        the operation again later (a recovery) never undoes a newer change: a versioned
+        document's move to version n is ``below=("version", n)``."""
         # Stored as a list of {path, value}: dotted paths cannot be document keys, and
         # FerretDB stores no nested arrays.
         pairs = [{"path": path, "value": value} for path, value in fields.items()]
-        self.ops.append({"k": "set", "c": collection, "id": doc_id, "fields": pairs})
+        op: Document = {"k": "set", "c": collection, "id": doc_id, "fields": pairs}
+        if below is not None:
+            op["below"] = {"field": below[0], "value": below[1]}
+        self.ops.append(op)
 
     def insert(self, collection: str, doc: Document) -> None:
         """Insert the document unless one with its ``_id`` exists."""
@@ -104,6 +116,10 @@ class Outbox:
         self.homes: dict[str, AsyncDatabase[Document]] = {}
         self.wake = asyncio.Event()
         self._last_seq = 0
+        self._watchers: dict[str, list[Callable[[Any], None]]] = {}
+        # Records this process applied and left unmarked (``commit(unmarked=True)``): the
+        # relay publishes them as if marked.
+        self._applied_here: set[str] = set()
 
     def place(self, collection: str, db: AsyncDatabase[Document]) -> None:
         """Operations on ``collection`` go to ``db``. The record stays the one commit point
@@ -116,6 +132,17 @@ class Outbox:
     def home(self, collection: str) -> AsyncDatabase[Document]:
         """The database holding ``collection``."""
         return self.homes.get(collection, self.db)
+
+    def watch(self, collection: str, changed: Callable[[Any], None]) -> None:
+        """Call ``changed(document id)`` after this process applies an operation on
+        ``collection``: how an in-process cache of those documents learns of its own
+        writes at once (whatever wrote them: a handler, a servicer, a recovery)."""
+        self._watchers.setdefault(collection, []).append(changed)
+
+    def _tell_watchers(self, ops: list[Document]) -> None:
+        for op in ops:
+            for changed in self._watchers.get(op["c"], ()):
+                changed(op["doc"]["_id"] if "doc" in op else op["id"])
 
     def _next_seq(self) -> int:
         self._last_seq = max(self._last_seq + 1, time.time_ns())
@@ -147,7 +174,7 @@ class Outbox:
 
     async def commit(self, uow: UnitOfWork, *, key: str | None = None,
                      keys: list[str] | None = None, resume: bool = False,
-                     fresh: bool = False) -> bool:
+                     fresh: bool = False, unmarked: bool = False) -> bool:
         """Commit atomically; False when a record with this key was already committed.
         ``keys``: the record also stands for these keys (a consumer's batch of events
         committed as one: each event's key is remembered with the record's).
@@ -155,7 +182,11 @@ class Outbox:
         under it is the caller's own earlier attempt, cut off between its commit and its
         apply (by an outage): it is applied now, before the caller moves on.
         ``fresh``: the caller already holds the key alone (a ticket taken for it), so it
-        cannot be done already and the round trip to look it up is saved."""
+        cannot be done already and the round trip to look it up is saved.
+        ``unmarked``: every operation may be applied again at any time without undoing a
+        later change (guarded sets, see ``UnitOfWork.set``), so the record is not marked
+        applied (a write less, on the caller's path): this process's relay knows it is, and
+        if the process dies first, ``recover`` applies it again harmlessly and publishes."""
         if key and not fresh and await self.inbox.find_one({"_id": key},
                                                            {"_id": 1}) is not None:
             return False  # committed and published long ago
@@ -181,7 +212,12 @@ class Outbox:
             if resume and key:
                 await self.finish([key])
             return False
-        await self._apply(record)
+        if unmarked and record["events"] and not keys:
+            await self._apply_ops(record["ops"])
+            self._applied_here.add(record["_id"])
+            self.wake.set()
+        else:
+            await self._apply(record)
         return True
 
     async def finish(self, keys: list[str]) -> int:
@@ -204,7 +240,20 @@ class Outbox:
         return len(pending)
 
     async def _apply(self, record: Document) -> None:
-        ops = record["ops"]
+        """Apply the record's operations, then mark it applied (or, without events, done)."""
+        await self._apply_ops(record["ops"])
+        if not record["events"]:
+            if record.get("keys"):
+                await self._done_many([record["_id"], *record["keys"]])
+            else:
+                await self._done(record["_id"])
+            return
+        # The operations are done with: dropping them keeps the relay's reads small.
+        await retry_busy(lambda: self.records.update_one(
+            {"_id": record["_id"]}, {"$set": {"state": APPLIED}, "$unset": {"ops": ""}}))
+        self.wake.set()
+
+    async def _apply_ops(self, ops: list[Document]) -> None:
         start = 0
         while start < len(ops):
             # A run of inserts (packages cut from a job, items of a chunk) or of whole-document
@@ -223,16 +272,8 @@ class Outbox:
                 continue
             await retry_busy(partial(self._apply_op, ops[start]))
             start += 1
-        if not record["events"]:
-            if record.get("keys"):
-                await self._done_many([record["_id"], *record["keys"]])
-            else:
-                await self._done(record["_id"])
-            return
-        # The operations are done with: dropping them keeps the relay's reads small.
-        await retry_busy(lambda: self.records.update_one(
-            {"_id": record["_id"]}, {"$set": {"state": APPLIED}, "$unset": {"ops": ""}}))
-        self.wake.set()
+        if self._watchers:
+            self._tell_watchers(ops)
 
     async def _done(self, key: str) -> None:
         """Remember the key for good, then drop the record (in this order: the key is never
@@ -271,7 +312,7 @@ class Outbox:
         """Field updates of distinct documents, ``PUT_CHUNK`` per round trip."""
         for start in range(0, len(ops), PUT_CHUNK):
             await self.home(collection)[collection].bulk_write(
-                [UpdateOne({"_id": op["id"]},
+                [UpdateOne(_set_filter(op),
                            {"$set": {f["path"]: f["value"] for f in op["fields"]}})
                  for op in ops[start:start + PUT_CHUNK]], ordered=False)
 
@@ -282,7 +323,7 @@ class Outbox:
             await coll.replace_one({"_id": op["doc"]["_id"]}, op["doc"], upsert=True)
         elif kind == "set":
             fields = {f["path"]: f["value"] for f in op["fields"]}
-            await coll.update_one({"_id": op["id"]}, {"$set": fields})
+            await coll.update_one(_set_filter(op), {"$set": fields})
         elif kind == "insert":
             try:
                 await coll.insert_one(op["doc"])
@@ -312,6 +353,7 @@ class Outbox:
         records are many, so rounds are large). A crash before the marking publishes them
         again with the same event ids: delivery is at least once, consumers skip ids."""
         sent: list[str] = []
+        published: set[str] = set()
         done: list[str] = []  # the records' keys and the batch keys they stand for
         # Read in batches of RELAY_BATCH: an accepted package's event carries every item's
         # answer and data, and a whole round decoded at once is tens of megabytes that the
@@ -319,17 +361,35 @@ class Outbox:
         cursor = (self.records.find({"state": APPLIED}).sort("seq", ASCENDING).limit(limit)
                   .batch_size(RELAY_BATCH))
         try:
-            async for record in cursor:
+            async for record in _merged_by_seq(cursor, await self._unmarked(limit)):
+                if record["_id"] in published:
+                    continue  # unmarked here and marked by a sibling's recovery meanwhile
                 for event in record["events"]:
                     await publish(event["topic"], event["key"], event["value"].encode())
                     metrics.EVENTS_PUBLISHED.labels(topic=event["topic"],
                                                     type=_event_type(event)).inc()
                 sent.append(record["_id"])
+                published.add(record["_id"])
                 done.extend([record["_id"], *record.get("keys", ())])
         finally:
             if done:
                 await self._done_many(done)
+                self._applied_here.difference_update(sent)
         return len(sent)
+
+    async def _unmarked(self, limit: int) -> list[Document]:
+        """The records this process applied without marking them, oldest first (read by
+        ``_id``; ones already gone, published by a restarted sibling's recovery, are
+        forgotten)."""
+        if not self._applied_here:
+            return []
+        wanted = list(self._applied_here)
+        found: list[Document] = []
+        for start in range(0, len(wanted), DONE_CHUNK):
+            chunk = wanted[start:start + DONE_CHUNK]
+            found += await self.records.find({"_id": {"$in": chunk}}).to_list(None)
+        self._applied_here.difference_update(set(wanted) - {d["_id"] for d in found})
+        return sorted(found, key=lambda d: d["seq"])[:limit]
 
     async def backlog(self) -> int:
         return await self.records.count_documents({})
@@ -394,6 +454,28 @@ def _run_end(ops: list[Document], start: int) -> int:
             ids.add(doc_id)
         end += 1
     return end
+
+
+async def _merged_by_seq(cursor: Any, extra: list[Document]) -> AsyncIterator[Document]:
+    """The cursor's records and ``extra`` (both in ``seq`` order) in one ``seq`` order."""
+    rest = iter(extra)
+    pending = next(rest, None)
+    async for record in cursor:
+        while pending is not None and pending["seq"] < record["seq"]:
+            yield pending
+            pending = next(rest, None)
+        yield record
+    while pending is not None:
+        yield pending
+        pending = next(rest, None)
+
+
+def _set_filter(op: Document) -> Document:
+    """The filter of a set operation: its document, and its guard if it has one."""
+    below = op.get("below")
+    if below is None:
+        return {"_id": op["id"]}
+    return {"_id": op["id"], below["field"]: {"$lt": below["value"]}}
 
 
 def _event_type(event: Document) -> str:

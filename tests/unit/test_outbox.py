@@ -174,3 +174,55 @@ async def test_a_relay_round_that_fails_midway_marks_what_it_sent_and_resumes_in
 
     assert await box.relay_once(publish) == 2
     assert later == ["j3", "j4"] and await box.backlog() == 0
+
+
+def _move(version: int, state: str) -> UnitOfWork:
+    """A versioned document's move, as the assignment service commits one."""
+    uow = UnitOfWork(source="/labelops/test")
+    uow.set("packages", "p1", {"state": state, "version": version}, below=("version", version))
+    uow.emit(JobCompleted(job_id=f"v{version}", package_count=1, item_count=1))
+    return uow
+
+
+def _published_versions(broker: FlakyBroker) -> list[str]:
+    return [decode_event(value).data.job_id for _, _, value in broker.sent]
+
+
+async def test_an_unmarked_commit_is_published_by_its_process_or_recovered_without_undoing(
+) -> None:
+    """A record of guarded moves is not marked applied: its own process's relay publishes
+    it; if that process dies first, a restart applies it again (a newer move stays) and
+    publishes it."""
+    db: Any = FakeDatabase()
+    db["packages"].docs["p1"] = {"_id": "p1", "version": 0, "state": "open"}
+    box, broker = Outbox(db, owner="a"), FlakyBroker()
+    assert await box.commit(_move(1, "claimed"), key="move:p1:v1", fresh=True, unmarked=True)
+    assert db["packages"].docs["p1"]["state"] == "claimed"
+    assert db["outbox"].docs["move:p1:v1"]["state"] == "committed"  # no mark written
+    assert await box.relay_once(broker.publish) == 1
+    assert _published_versions(broker) == ["v1"]
+    assert await box.backlog() == 0 and await box.seen("move:p1:v1")
+
+    await box.commit(_move(2, "submitted"), key="move:p1:v2", fresh=True, unmarked=True)
+    # The process dies before its relay ran; meanwhile another replica moved p1 on.
+    db["packages"].docs["p1"].update(version=3, state="checking")
+    restarted = Outbox(db, owner="b")
+    assert await restarted.relay_once(broker.publish) == 0  # not known to be applied
+    assert await restarted.recover() == 1
+    assert db["packages"].docs["p1"] == {"_id": "p1", "version": 3, "state": "checking"}
+    assert await restarted.relay_once(broker.publish) == 1
+    assert _published_versions(broker) == ["v1", "v2"]
+    assert await restarted.backlog() == 0
+
+
+async def test_marked_and_unmarked_records_are_published_in_commit_order() -> None:
+    db: Any = FakeDatabase()
+    db["packages"].docs["p1"] = {"_id": "p1", "version": 0, "state": "open"}
+    box, broker = Outbox(db, owner="a"), FlakyBroker()
+    await box.commit(_move(1, "claimed"), key="move:p1:v1", fresh=True, unmarked=True)
+    await box.commit(_move(2, "submitted"), key="move:p1:v2")  # marked
+    await box.commit(_move(3, "checking"), key="move:p1:v3", fresh=True, unmarked=True)
+    assert await box.relay_once(broker.publish) == 3
+    assert _published_versions(broker) == ["v1", "v2", "v3"]
+    assert db["packages"].docs["p1"]["version"] == 3
+    assert await box.relay_once(broker.publish) == 0

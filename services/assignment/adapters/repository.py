@@ -4,13 +4,14 @@ does not go through the outbox, because its unique key is what settles a race)."
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -46,6 +47,14 @@ INDEXES = {
     # tickets and teams are read by _id only
 }
 
+# How long a job read for a call may serve the next calls. Jobs change rarely (settings,
+# status) and only through events, so their view here lags the jobs service anyway; this
+# replica's own writes reach the cache at once (``forget_job``), and other replicas' writes
+# within this long. Saves the busiest calls a read each: every save, claim and submit
+# needs the job.
+RECENT_JOB_SECONDS = 1.0
+RECENT_JOBS_KEPT = 1000
+
 # Packages a claim board keeps (every state but the final ones).
 IN_WORKFLOW = [s.value for s in State if s not in (State.ACCEPTED, State.CLOSED)]
 
@@ -53,6 +62,9 @@ IN_WORKFLOW = [s.value for s in State if s not in (State.ACCEPTED, State.CLOSED)
 # points [[x, y], ..]) that FerretDB v1 refuses in documents. Documents written before kept
 # the answer as a document under "answer" (keys escaped); both are read.
 ANSWER_JSON, PRELABEL_JSON = "answer_json", "answers_json"
+# Fields of a saved answer that a new save of the item drops (a rewrite's mark that the
+# item needs answering again; the answer as a document, from before ANSWER_JSON).
+REPLACED_BY_A_SAVE = ("needs_relabel", "relabel_reason", "answer", "invalid", "hard")
 
 
 def dump_answer(answer: Any) -> str:
@@ -103,9 +115,29 @@ class Repository:
         """``answers``: the database holding the annotations (``answers_database``)."""
         self.db = db
         self.answers = (db if answers is None else answers)[ANNOTATIONS]
+        self._recent_jobs: dict[str, tuple[float, Document]] = {}
 
     async def job(self, job_id: str) -> Document | None:
         return await self.db[JOBS].find_one({"_id": job_id})
+
+    async def recent_job(self, job_id: str) -> Document | None:
+        """The job as read at most ``RECENT_JOB_SECONDS`` ago (for the servicer's calls;
+        handlers read ``job``). The document is shared: callers never change it."""
+        now = time.monotonic()
+        cached = self._recent_jobs.get(job_id)
+        if cached is not None and now - cached[0] < RECENT_JOB_SECONDS:
+            return cached[1]
+        job = await self.job(job_id)
+        if job is not None:
+            if len(self._recent_jobs) >= RECENT_JOBS_KEPT:
+                self._recent_jobs = {k: v for k, v in self._recent_jobs.items()
+                                     if now - v[0] < RECENT_JOB_SECONDS}
+            self._recent_jobs[job_id] = (now, job)
+        return job
+
+    def forget_job(self, job_id: str) -> None:
+        """This process changed the job: the next call reads it again."""
+        self._recent_jobs.pop(job_id, None)
 
     async def package(self, pkg_id: str) -> Document | None:
         return await self.db[PACKAGES].find_one({"_id": pkg_id})
@@ -182,19 +214,30 @@ class Repository:
         return await self.answers.find_one({"_id": annotation_id(pkg_id, item_id, stage)})
 
     async def save_answer(self, annotation: Document, version: int,
-                          lease_until: datetime | None) -> None:
-        """A worker's answer stored and, given ``lease_until``, their claim's lease extended
-        (if the package is still at ``version``: a lease never outlives a move). Writes by
-        ``_id``, not through the outbox: nothing is announced, and each write stands on its
-        own (a crash between them leaves the answer saved and the lease as it was), so the
-        record, its application and its removal (three more writes, on the busiest path of
-        a labeling floor) would buy nothing."""
-        await retry_busy(lambda: self.answers.replace_one(
-            {"_id": annotation["_id"]}, annotation, upsert=True))
+                          lease_until: datetime | None) -> int:
+        """A worker's answer stored (whatever the item's earlier save at this stage held is
+        replaced; its ``revision`` counts the saves) and, given ``lease_until``, their
+        claim's lease extended (if the package is still at ``version``: a lease never
+        outlives a move). Returns the answer's revision.
+
+        One findAndModify rather than a read and a replace: this is the busiest call of a
+        labeling floor. Writes by ``_id``, not through the outbox: nothing is announced,
+        and each write stands on its own (a crash between them leaves the answer saved and
+        the lease as it was), so the record, its application and its removal (three more
+        writes) would buy nothing."""
+        fields = {k: v for k, v in annotation.items() if k not in ("_id", "revision")}
+        gone = {f: "" for f in REPLACED_BY_A_SAVE if f not in fields}
+        update: Document = {"$set": fields, "$inc": {"revision": 1}}
+        if gone:
+            update["$unset"] = gone
+        saved = await retry_busy(lambda: self.answers.find_one_and_update(
+            {"_id": annotation["_id"]}, update, upsert=True,
+            return_document=ReturnDocument.AFTER))
         if lease_until is not None:
             await retry_busy(lambda: self.db[PACKAGES].update_one(
                 {"_id": annotation["package_id"], "version": version},
                 {"$set": {"lease_until": lease_until}}))
+        return int(saved["revision"]) if saved else 1
 
     async def move_answers_in(self, batch: int = 1000) -> int:
         """Move saved answers that an earlier version kept in the main database into the
@@ -221,6 +264,16 @@ class Repository:
         ids = [prelabel_id(job_id, i) for i in item_ids]
         docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)
         return {d["item_id"]: prelabel_answers(d) for d in docs}
+
+    async def prelabels_and_marks(
+        self, job_id: str, item_ids: Sequence[str],
+    ) -> tuple[dict[str, Any], dict[str, Document]]:
+        """``prelabels`` and ``prelabel_marks`` of these items from one read."""
+        ids = [prelabel_id(job_id, i) for i in item_ids]
+        docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)
+        marks = ("item_id", "to_confirm", "hard", "confidence", "source")
+        return ({d["item_id"]: prelabel_answers(d) for d in docs},
+                {d["item_id"]: {k: d[k] for k in marks if k in d} for d in docs})
 
     async def prelabel_marks(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Document]:
         """Per pre-labeled item: to_confirm, hard, confidence, source."""

@@ -337,6 +337,30 @@ async def test_without_delete_items_every_item_stays(harness: Harness) -> None:
     assert detail.items[0].relabel_reason == "label 'pos', the item's only label, was deleted"
 
 
+async def test_answering_a_flagged_item_again_replaces_the_answer_and_clears_the_flag(
+    harness: Harness,
+) -> None:
+    """A save replaces everything the item's earlier save at that stage held (answer,
+    invalid and hard marks, a deleted label's relabel flag) and counts the revision up."""
+    job_id, _, items = await publish(harness, items=2, package_size=2, topics=TOPICS)
+    lee = harness.client("lee", auth.LABELER)
+    package = await claim(lee, job_id)
+    assert (await save(lee, package.id, items[0], invalid=True, hard=True)).revision == 1
+    assert (await save(lee, package.id, items[0], {"label": "pos"})).revision == 2
+    spec = await harness.spec(job_id, topics=[{**TOPICS[0], "options": ["neg"]}, TOPICS[1]])
+    assert await harness.deliver(JobLabelDeleted(job_id=job_id, kind="entity", name="pos",
+                                                 job=spec)) == "handled"
+    assert (await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))
+            ).items[0].needs_relabel
+
+    assert (await save(lee, package.id, items[0], {"label": "neg"})).revision == 3
+    [first] = (await lee.GetPackage(pb.GetPackageRequest(package_id=package.id))).items[:1]
+    assert json.loads(first.answer_json) == {"label": "neg"}
+    assert (first.needs_relabel, first.relabel_reason, first.invalid, first.hard) == (
+        False, "", False, False)
+    await save(lee, package.id, items[1], {"label": "neg"})
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+
 @pytest.mark.integration
 @pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
 @pytest.mark.parametrize("lead", [-0.01, 0.0, 0.01])

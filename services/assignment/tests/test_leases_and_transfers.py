@@ -498,7 +498,7 @@ async def test_a_submit_that_checked_its_lease_just_before_expiry_loses_to_the_s
     harness: Harness, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The interleaving the timing test hits only by luck, forced: the submit found its
-    lease alive, then its database read was slow, and the sweeper released the package
+    lease alive, then its database write was slow, and the sweeper released the package
     meanwhile. The submit is refused; the release stands alone."""
     job_id, _, _ = await publish(harness, items=3, package_size=3, workflow="label_check")
     lee = harness.client("lee", auth.LABELER)
@@ -507,11 +507,12 @@ async def test_a_submit_that_checked_its_lease_just_before_expiry_loses_to_the_s
     await _shorten_lease(harness, package.id, 0.3)
     await harness.packages.rebuild()
     swept = asyncio.Event()
-    read_answers = harness.repo.annotations
+    take_ticket = harness.repo.take_ticket
 
-    async def slow_read(*args: Any, **kwargs: Any) -> Any:
-        await asyncio.wait_for(swept.wait(), timeout=10)
-        return await read_answers(*args, **kwargs)
+    async def slow_submit(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["action"] == "submit":  # the lease was checked; the sweeper's goes first
+            await asyncio.wait_for(swept.wait(), timeout=10)
+        return await take_ticket(*args, **kwargs)
 
     async def sweep() -> int:
         await asyncio.sleep(0.5)
@@ -519,7 +520,7 @@ async def test_a_submit_that_checked_its_lease_just_before_expiry_loses_to_the_s
         swept.set()
         return released
 
-    monkeypatch.setattr(harness.repo, "annotations", slow_read)
+    monkeypatch.setattr(harness.repo, "take_ticket", slow_submit)
     submitted, released = await asyncio.gather(
         _outcome(lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))), sweep())
     assert (submitted, released) == ("ABORTED", 1)

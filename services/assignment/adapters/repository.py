@@ -24,6 +24,7 @@ from labelops_shared.mongo import (
     retry_busy,
 )
 from labelops_shared.package_states import State
+from services.assignment.domain.workflow import JobStatus
 
 JOBS, PACKAGES, TICKETS, ANNOTATIONS, PRELABELS, TEAMS = (
     "jobs", "packages", "tickets", "annotations", "prelabels", "teams")
@@ -181,15 +182,22 @@ class Repository:
         return await self.db[TICKETS].find_one({"_id": ticket_id(pkg_id, version)})
 
     async def workflow_packages(self) -> AsyncIterator[Document]:
-        """Every package still in the workflow (not accepted or closed), without its item
-        ids: what the claim board is rebuilt from."""
-        # $in rather than $nin: the states index serves it (FerretDB pushes $in down)
-        # In batches of 1,000: the board keeps a small slot per package, and a whole job's
-        # packages decoded at once would raise the resident high-water mark for good.
-        cursor = self.db[PACKAGES].find({"state": {"$in": IN_WORKFLOW}},
-                                        {"item_ids": 0}).batch_size(1000)
-        async for doc in cursor:
-            yield doc
+        """Every package still in the workflow (not accepted or closed) of the jobs still
+        at work (not finished or deleted: nobody claims or works on theirs again), without
+        its item ids: what the claim board is rebuilt from. Job by job, so what ended jobs
+        left behind costs the periodic rebuild nothing."""
+        ended = [JobStatus.FINISHED.value, JobStatus.DELETED.value]
+        live = [j["_id"] async for j in self.db[JOBS].find({}, {"status": 1})
+                if j.get("status") not in ended]
+        for job_id in live:
+            # $in rather than $nin: the (job, state, index) index serves it (FerretDB pushes
+            # equality and $in down). In batches of 1,000: the board keeps a small slot per
+            # package, and a whole job's packages decoded at once would raise the resident
+            # high-water mark for good.
+            cursor = self.db[PACKAGES].find({"job_id": job_id, "state": {"$in": IN_WORKFLOW}},
+                                            {"item_ids": 0}).batch_size(1000)
+            async for doc in cursor:
+                yield doc
 
     async def packages_holding(self, job_id: str, item_ids: Sequence[str]) -> list[Document]:
         """The job's packages holding any of these items."""

@@ -143,6 +143,26 @@ async def test_a_finished_or_deleted_job_takes_no_claims_nor_work_and_keeps_resu
         assert await _status(harness, job_id) == "deleted"
 
 
+async def test_the_claim_boards_rebuild_leaves_out_the_packages_of_ended_jobs(
+    harness: Harness,
+) -> None:
+    """Finished and deleted jobs keep their packages, but nobody claims or works on them
+    again: the periodic rebuild reads only the jobs still at work (an unpublished job's
+    holders still work, and their leases still run out)."""
+    jobs = {name: await harness.publish_job(items=4, package_size=2, workflow="label")
+            for name in ("published", "unpublished", "finished", "deleted")}
+    ending = {"unpublished": JobUnpublished(job_id=jobs["unpublished"], dataset_id="d"),
+              "finished": JobFinished(job_id=jobs["finished"], dataset_id="d", by="ada"),
+              "deleted": JobDeleted(job_id=jobs["deleted"], dataset_id="d", forced=True)}
+    for event in ending.values():
+        assert await harness.deliver(event) == "handled"
+    read = [doc["job_id"] async for doc in harness.repo.workflow_packages()]
+    assert sorted(read) == sorted([jobs["published"]] * 2 + [jobs["unpublished"]] * 2)
+    await harness.packages.rebuild()
+    assert harness.packages.board.holds_job(jobs["unpublished"])
+    assert not harness.packages.board.holds_job(jobs["finished"])
+    assert await harness.db[PACKAGES].count_documents({"job_id": jobs["deleted"]}) == 2
+
 async def test_lifecycle_events_of_a_job_never_published_here_change_nothing(
     harness: Harness,
 ) -> None:

@@ -445,7 +445,7 @@ async def _race_submit_and_expiry(harness: Harness, monkeypatch: pytest.MonkeyPa
     package = await claim(lee, job_id)
     await label_all(lee, package.id)
     monkeypatch.setattr(harness.packages.settings, "lease_seconds", 0.5)
-    await save(lee, package.id, items[0])  # the last save: the lease ends in 0.5 s
+    await lee.RenewClaim(pb.RenewClaimRequest(package_id=package.id))  # ends in 0.5 s
     monkeypatch.setattr(harness.packages.settings, "lease_seconds", 60.0)
     lease = await _lease_of(harness, package.id)
     assert lease is not None

@@ -347,10 +347,9 @@ async def _skip_formal(repo: Repository, datasets: Datasets, packages: Packages,
         if (doc["state"] != State.OPEN or doc.get("labeler") or doc.get("rework_count")
                 or not doc["item_ids"]):
             continue  # claimed or labeled before, or rejected: people label it
-        prelabels = await repo.prelabels(job["_id"], doc["item_ids"])
+        prelabels, marks = await repo.prelabels_and_marks(job["_id"], doc["item_ids"])
         if any(i not in prelabels for i in doc["item_ids"]):
             continue
-        marks = await repo.prelabel_marks(job["_id"], doc["item_ids"])
         if any(marks.get(i, {}).get("to_confirm") for i in doc["item_ids"]):
             continue  # auto-labeled: a worker confirms or corrects them
         data = (await datasets.items(job["dataset_id"], doc["item_ids"])

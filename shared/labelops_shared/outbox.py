@@ -16,13 +16,13 @@ the outbox record itself is the commit point, like a write-ahead log entry:
    ``_id``, which is fast everywhere.
 
 A crash between 1 and 3 leaves a ``committed`` record: ``recover`` re-applies it, so there is
-never state without its event, nor an event without its state.
+never state without its event, nor an event without its state. A crash between publishing
+and marking re-publishes; consumers are idempotent by event id, so nothing happens twice.
 
 A record whose operations are all guarded sets (``UnitOfWork.set(..., below=...)``: a
 versioned document's move, which a later re-application can never undo) skips step 3's
 mark: its process's relay knows it applied it, and after a crash ``recover`` applies it again
-harmlessly and it is published then. A crash between publishing
-and marking re-publishes; consumers are idempotent by event id, so nothing happens twice.
+harmlessly and it is published then.
 """
 
 from __future__ import annotations

@@ -218,9 +218,6 @@ class Repository:
             query["stage"] = stage
         return await self.answers.find(query).to_list(None)
 
-    async def annotation(self, pkg_id: str, item_id: str, stage: str) -> Document | None:
-        return await self.answers.find_one({"_id": annotation_id(pkg_id, item_id, stage)})
-
     async def save_answer(self, annotation: Document, version: int,
                           lease_until: datetime | None) -> int:
         """A worker's answer stored (whatever the item's earlier save at this stage held is
@@ -276,21 +273,13 @@ class Repository:
     async def prelabels_and_marks(
         self, job_id: str, item_ids: Sequence[str],
     ) -> tuple[dict[str, Any], dict[str, Document]]:
-        """``prelabels`` and ``prelabel_marks`` of these items from one read."""
+        """These items' pre-label answers (as ``prelabels``) and, from the same read, their
+        marks: to_confirm, hard, confidence, source."""
         ids = [prelabel_id(job_id, i) for i in item_ids]
         docs = await self.db[PRELABELS].find({"_id": {"$in": ids}}).to_list(None)
         marks = ("item_id", "to_confirm", "hard", "confidence", "source")
         return ({d["item_id"]: prelabel_answers(d) for d in docs},
                 {d["item_id"]: {k: d[k] for k in marks if k in d} for d in docs})
-
-    async def prelabel_marks(self, job_id: str, item_ids: Sequence[str]) -> dict[str, Document]:
-        """Per pre-labeled item: to_confirm, hard, confidence, source."""
-        ids = [prelabel_id(job_id, i) for i in item_ids]
-        docs = await self.db[PRELABELS].find(
-            {"_id": {"$in": ids}},
-            {"item_id": 1, "to_confirm": 1, "hard": 1, "confidence": 1, "source": 1},
-        ).to_list(None)
-        return {d["item_id"]: d for d in docs}
 
     async def job_annotations(self, job_id: str) -> AsyncIterator[Document]:
         """Every annotation of the job, in _id order (a scan on FerretDB v1)."""

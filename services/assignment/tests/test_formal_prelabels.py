@@ -234,7 +234,7 @@ async def test_a_claim_made_while_the_system_decides_wins(
     job_id, _, items = await publish(harness, items=3, package_size=3, prelabel=FORMAL,
                                      workflow="label_check")
     lee = harness.client("lee", auth.LABELER)
-    read_prelabels = harness.repo.prelabels
+    read_prelabels = harness.repo.prelabels_and_marks
     claimed: list[str] = []
 
     async def reading(*args: Any, **kwargs: Any) -> Any:
@@ -242,7 +242,7 @@ async def test_a_claim_made_while_the_system_decides_wins(
             claimed.append((await claim(lee, job_id)).id)
         return await read_prelabels(*args, **kwargs)
 
-    monkeypatch.setattr(harness.repo, "prelabels", reading)
+    monkeypatch.setattr(harness.repo, "prelabels_and_marks", reading)
     assert await harness.deliver(predictions(job_id, valid(*items))) == "handled"
     package_id = f"{job_id}-p000000"
     assert claimed == [package_id]

@@ -26,8 +26,6 @@ def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
                 return False
             if "$lt" in cond and not (value is not None and value < cond["$lt"]):
                 return False
-            if "$gte" in cond and not (value is not None and value >= cond["$gte"]):
-                return False
         elif value != cond and not (isinstance(value, list) and cond in value):
             return False  # as in Mongo, an array field equals a value it holds
     return True

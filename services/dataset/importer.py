@@ -434,8 +434,7 @@ class Importer:
         uow = UnitOfWork(source=self.source)
         uow.set(VERSIONS, version_id(dataset["_id"], version), {
             "state": VersionState.READY, "item_count": report.items,
-            "last_line": report.last_line, "fields": sorted(report.fields or ()),
-            "finished_at": datetime.now(UTC),
+            "fields": sorted(report.fields or ()), "finished_at": datetime.now(UTC),
             "errors": [e.as_dict() for e in report.errors or ()],
             "error_count": report.error_count, "error_report_uri": report_uri,
             "duplicate_count": report.duplicate_count,

@@ -152,7 +152,6 @@ class ImportReport:
     fields: set[str] | None = None
     duplicate_count: int = 0
     duplicates: list[LineError] | None = None
-    last_line: int = 0  # the highest line an item came from: where its version's ids end
 
     def add_error(self, error: LineError) -> None:
         self.error_count += 1
@@ -164,7 +163,6 @@ class ImportReport:
     def add_record(self, record: Record) -> LineError | None:
         """Count the record; an error when the file has more distinct fields than allowed."""
         self.items += 1
-        self.last_line = max(self.last_line, record.line)
         if self.fields is None:
             self.fields = set()
         self.fields.update(record.data.keys())

@@ -298,11 +298,6 @@ async def test_an_import_is_refused_unchanged_or_ends_ready_or_failed(
         done = harness.db[VERSIONS].docs[version_id(started.dataset_id, started.version)]
         assert done["state"] == "ready" or (done["state"] == "failed" and done["error"]), done
         event(f"import {done['state']}")
-        if done["state"] == "ready":  # streaming reads the version up to its last line
-            prefix = f"{started.dataset_id}-v{started.version:04d}-"
-            lines = [int(i.rsplit("-", 1)[1]) for i in harness.db[ITEMS].docs
-                     if i.startswith(prefix)]
-            assert max(lines, default=0) <= done["last_line"], (lines, done["last_line"])
     assert stored_operator_keys(harness.db) == []
 
 

@@ -68,6 +68,8 @@ from labelops_shared.contracts import PackageCreated
 
 RESULTS = Path(__file__).parent / "results"
 LABELS = ("positive", "negative", "neutral")
+QUIET_CORES = 0.3  # the platform's processes together, idle but for their periodic work
+SETTLE_WINDOW_S = 5.0
 WORKSPACE = "bench-assignment"
 TOKEN_TTL = 12 * 3600
 CLAIM_TARGET_MS = 50.0  # issue 5: claim p99 ≤ 50 ms at 64 labelers
@@ -536,6 +538,33 @@ def stack_pids() -> dict[str, int | None]:
             "ferretdb": servers.server_pid("ferretdb")}
 
 
+def platform_pids() -> dict[str, int | None]:
+    """Every process of the platform: the five services and the three servers."""
+    processes = ServiceProcesses(Path(labelops_home()))
+    return {**{name: processes.pid(name) for name in SERVICES},
+            **{name: servers.server_pid(name) for name in servers.SERVERS}}
+
+
+def settle(limit_s: float, say: Callable[[str], None]) -> dict[str, Any]:
+    """Wait (at most ``limit_s``) until the platform is quiet: its processes together use
+    at most QUIET_CORES over a window of SETTLE_WINDOW_S. Publishing a job sets the other
+    services to work on its events (the jobs service's progress, the pre-label service's
+    items, the export service), and a previous run's deletion may still be under way;
+    without this the levels measure that backlog too."""
+    began = time.monotonic()
+    pids = platform_pids()
+    while True:
+        cpu = Cpu(pids)
+        time.sleep(SETTLE_WINDOW_S)
+        used = round(sum(v for k, v in cpu.cores().items() if k != "bench client"), 2)
+        waited = time.monotonic() - began
+        if used <= QUIET_CORES or waited >= limit_s:
+            quiet = used <= QUIET_CORES
+            say(f"platform {'quiet' if quiet else 'still busy'} after {waited:.0f}s "
+                f"({used} cores)")
+            return {"waited_s": round(waited, 1), "cores": used, "quiet": quiet}
+
+
 def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     missing = [n for n in ("dataset", "jobs", "assignment") if not healthy(SERVICES[n])]
     if missing:
@@ -559,6 +588,8 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
         job = BenchJob(job_id, found["packaging"]["packages"])
         say(f"{found['packaging']['packages']:,} packages in "
             f"{found['packaging']['all_packages_s']:.1f}s")
+        if args.settle:
+            found["settled"] = settle(args.settle, say)
         if args.checkers:
             say(f"submit → check claim: {args.check_labelers} labelers, {args.checkers} "
                 f"checkers polling, {args.check_seconds:.0f}s")
@@ -711,6 +742,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--levels", default="1,16,64",
                         help="labeler concurrencies, comma-separated")
     parser.add_argument("--seconds", type=float, default=60, help="per level")
+    parser.add_argument("--settle", type=float, default=600,
+                        help="after packaging, wait at most this many seconds for the "
+                             "platform to be quiet before measuring (0: start at once)")
     parser.add_argument("--check-labelers", type=int, default=16)
     parser.add_argument("--checkers", type=int, default=4, help="0 skips the check phase")
     parser.add_argument("--check-seconds", type=float, default=60)

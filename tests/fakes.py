@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.results import UpdateResult
 
 
 def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
@@ -110,7 +111,7 @@ class FakeCollection:
             else:
                 await self.replace_one(request._filter, request._doc, upsert=request._upsert)
 
-    async def update_one(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
+    async def update_one(self, flt: dict[str, Any], update: dict[str, Any]) -> UpdateResult:
         for doc in self.docs.values():
             if _matches(doc, flt):
                 for path, value in update.get("$set", {}).items():
@@ -121,7 +122,8 @@ class FakeCollection:
                     target[leaf] = copy.deepcopy(value)
                 for path in update.get("$unset", {}):
                     doc.pop(path, None)
-                return
+                return UpdateResult({"n": 1, "nModified": 1}, acknowledged=True)
+        return UpdateResult({"n": 0, "nModified": 0}, acknowledged=True)
 
     async def find_one_and_update(self, flt: dict[str, Any], update: dict[str, Any],
                                   projection: Any = None, upsert: bool = False,

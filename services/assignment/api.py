@@ -486,7 +486,11 @@ class AssignmentServicer:
     async def SaveAnnotation(
         self, request: pb.SaveAnnotationRequest, context: Any
     ) -> pb.Annotation:
-        doc = await self._held(request.package_id, context)
+        # A package read for this holder's last save serves (at most RECENT_SECONDS old, and
+        # any move made here drops it); whatever it would refuse is judged on a fresh read.
+        recent = await self.repo.recent_package(request.package_id)
+        doc = recent if recent is not None and _saveable(recent, request.item_id) else (
+            await self._held(request.package_id, context))
         try:
             stage = wf.editing_stage(doc["state"])
         except wf.WorkflowError as exc:
@@ -654,6 +658,18 @@ class AssignmentServicer:
                               items: int = 0) -> bool:
         """Emit JobCompleted once all the job's packages are accepted or closed."""
         return await self.packages.complete_if_done(job, by_state, items)
+
+
+
+def _saveable(doc: Document, item_id: str) -> bool:
+    """Everything a save checks of the package holds for the caller (held, being edited,
+    lease alive, the item is in it)."""
+    caller = auth.principal()
+    lease = doc.get("lease_until")
+    return (caller.workspace == doc["workspace"] and doc["holder"] == caller.subject
+            and State(doc["state"]) in wf.EDITING
+            and (lease is None or _aware(lease) > datetime.now(UTC))
+            and item_id in doc["item_ids"])
 
 
 def _aware(moment: datetime) -> datetime:

@@ -66,7 +66,9 @@ class Packages:
                  settings: AssignmentSettings) -> None:
         self.repo = repo
         self.outbox = outbox
-        outbox.watch(JOBS, repo.forget_job)  # job changes made here reach recent_job at once
+        # Changes made here reach the recent reads at once.
+        outbox.watch(JOBS, repo.forget_job)
+        outbox.watch(PACKAGES, repo.forget_package)
         self.source = source
         self.settings = settings
         self.board = Board(frozenset(s.value for s in wf.CLAIMABLE.values()))

@@ -194,7 +194,7 @@ async def _count(ctx: HandlerContext, uow: Any, job_id: str, change: int) -> Non
 
 
 async def _revisions(ctx: HandlerContext, ids: list[str]) -> dict[str, int]:
-    """The stored revision of each id (point reads: see ``mongo.find_by_ids``)."""
+    """The stored revision of each id (by id, see ``mongo.find_by_ids``)."""
     found = await mongo.find_by_ids(ctx.outbox.db[LABELED], ids, {"revision": 1})
     return {d["_id"]: int(d["revision"]) for d in found}
 

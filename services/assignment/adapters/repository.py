@@ -3,10 +3,11 @@ does not go through the outbox, because its unique key is what settles a race)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -48,13 +49,67 @@ INDEXES = {
     # tickets and teams are read by _id only
 }
 
-# How long a job read for a call may serve the next calls. Jobs change rarely (settings,
-# status) and only through events, so their view here lags the jobs service anyway; this
-# replica's own writes reach the cache at once (``forget_job``), and other replicas' writes
-# within this long. Saves the busiest calls a read each: every save, claim and submit
-# needs the job.
-RECENT_JOB_SECONDS = 1.0
-RECENT_JOBS_KEPT = 1000
+# How long a read for a call may serve the next calls: a job (settings and status change
+# rarely, and only through events, so its view here lags the jobs service anyway), and a
+# package for the saves of its holder (its busiest call: one read saved per answer). This
+# replica's own changes reach the cache at once (``forget_job``, ``forget_package``), other
+# replicas' within this long.
+RECENT_SECONDS = 1.0
+RECENT_KEPT = 1000
+
+
+class Recent:
+    """Documents read at most ``RECENT_SECONDS`` ago, by id. They are shared: callers never
+    change them. Concurrent misses share one read (a second's worth of calls would otherwise
+    all read the job the moment its entry runs out). Bounded: when full, the entries too old
+    to serve are dropped."""
+
+    def __init__(self, load: Callable[[str], Awaitable[Document | None]]) -> None:
+        self._load = load
+        self._docs: dict[str, tuple[float, Document]] = {}
+        # a read under way: (its token, its task)
+        self._loading: dict[str, tuple[object, asyncio.Future[Document | None]]] = {}
+
+    async def read(self, doc_id: str) -> Document | None:
+        found = self._docs.get(doc_id)
+        if found is not None and time.monotonic() - found[0] < RECENT_SECONDS:
+            return found[1]
+        loading = self._loading.get(doc_id)
+        if loading is None:
+            token = object()
+            loading = (token, asyncio.ensure_future(self._read_through(doc_id, token)))
+            self._loading[doc_id] = loading
+        return await asyncio.shield(loading[1])
+
+    async def _read_through(self, doc_id: str, token: object) -> Document | None:
+        try:
+            doc = await self._load(doc_id)
+        finally:
+            current = self._loading.get(doc_id)
+            kept = current is not None and current[0] is token  # no forget() meanwhile
+            if kept:
+                del self._loading[doc_id]
+        if doc is not None and kept:
+            now = time.monotonic()
+            if len(self._docs) >= RECENT_KEPT:
+                self._docs = {k: v for k, v in self._docs.items()
+                              if now - v[0] < RECENT_SECONDS}
+            self._docs[doc_id] = (now, doc)
+        return doc
+
+    def renewed(self, pkg_id: str, version: int, lease_until: datetime) -> None:
+        """A package's lease extended at ``version``: its entry (if of that version) shows
+        it, keeping the time it was read."""
+        found = self._docs.get(pkg_id)
+        if found is not None and found[1].get("version", 0) == version:
+            self._docs[pkg_id] = (found[0], {**found[1], "lease_until": lease_until})
+
+    def forget(self, doc_id: str) -> None:
+        """Changed here: the next call reads it anew (a read under way serves its callers,
+        which came before the change, but is not kept)."""
+        self._docs.pop(doc_id, None)
+        self._loading.pop(doc_id, None)
+
 
 # Packages a claim board keeps (every state but the final ones).
 IN_WORKFLOW = [s.value for s in State if s not in (State.ACCEPTED, State.CLOSED)]
@@ -116,32 +171,32 @@ class Repository:
         """``answers``: the database holding the annotations (``answers_database``)."""
         self.db = db
         self.answers = (db if answers is None else answers)[ANNOTATIONS]
-        self._recent_jobs: dict[str, tuple[float, Document]] = {}
+        self._recent_jobs = Recent(self.job)
+        self._recent_packages = Recent(self.package)
 
     async def job(self, job_id: str) -> Document | None:
         return await self.db[JOBS].find_one({"_id": job_id})
 
     async def recent_job(self, job_id: str) -> Document | None:
-        """The job as read at most ``RECENT_JOB_SECONDS`` ago (for the servicer's calls;
-        handlers read ``job``). The document is shared: callers never change it."""
-        now = time.monotonic()
-        cached = self._recent_jobs.get(job_id)
-        if cached is not None and now - cached[0] < RECENT_JOB_SECONDS:
-            return cached[1]
-        job = await self.job(job_id)
-        if job is not None:
-            if len(self._recent_jobs) >= RECENT_JOBS_KEPT:
-                self._recent_jobs = {k: v for k, v in self._recent_jobs.items()
-                                     if now - v[0] < RECENT_JOB_SECONDS}
-            self._recent_jobs[job_id] = (now, job)
-        return job
+        """The job as read at most ``RECENT_SECONDS`` ago (for the servicer's calls; handlers
+        read ``job``). Shared: callers never change it."""
+        return await self._recent_jobs.read(job_id)
 
     def forget_job(self, job_id: str) -> None:
         """This process changed the job: the next call reads it again."""
-        self._recent_jobs.pop(job_id, None)
+        self._recent_jobs.forget(job_id)
 
     async def package(self, pkg_id: str) -> Document | None:
         return await self.db[PACKAGES].find_one({"_id": pkg_id})
+
+    async def recent_package(self, pkg_id: str) -> Document | None:
+        """The package as read at most ``RECENT_SECONDS`` ago, for a save by its holder (a
+        save that it would refuse reads the package again). Shared: never changed."""
+        return await self._recent_packages.read(pkg_id)
+
+    def forget_package(self, pkg_id: str) -> None:
+        """This process moved the package: the next save reads it again."""
+        self._recent_packages.forget(pkg_id)
 
     async def claimed_by_request(self, request_key: str) -> Document | None:
         """The package a claim with this (caller, request id) key took, if any."""
@@ -239,9 +294,11 @@ class Repository:
             {"_id": annotation["_id"]}, update, upsert=True,
             return_document=ReturnDocument.AFTER))
         if lease_until is not None:
-            await retry_busy(lambda: self.db[PACKAGES].update_one(
+            renewed = await retry_busy(lambda: self.db[PACKAGES].update_one(
                 {"_id": annotation["package_id"], "version": version},
                 {"$set": {"lease_until": lease_until}}))
+            if renewed.modified_count:
+                self._recent_packages.renewed(annotation["package_id"], version, lease_until)
         return int(saved["revision"]) if saved else 1
 
     async def move_answers_in(self, batch: int = 1000) -> int:

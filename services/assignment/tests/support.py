@@ -96,6 +96,7 @@ async def expire_now(harness: Harness, package_id: str) -> None:
     after its next rebuild)."""
     await harness.db[PACKAGES].update_one(
         {"_id": package_id}, {"$set": {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}})
+    harness.repo.forget_package(package_id)  # as the time passing would have
     await harness.packages.rebuild()
 
 

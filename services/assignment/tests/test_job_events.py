@@ -88,21 +88,21 @@ async def test_an_unpublished_job_refuses_claims_but_work_in_hand_goes_on(
 async def test_calls_reuse_a_job_read_for_a_second_but_see_this_replicas_changes_at_once(
     harness: Harness, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The servicer's calls share a job read for ``RECENT_JOB_SECONDS``: a change another
+    """The servicer's calls share a job read for ``RECENT_SECONDS``: a change another
     replica wrote shows within that long, one this replica applied shows at once."""
     job_id = await harness.publish_job(items=10, package_size=5, workflow="label")
     lee = harness.client("lee", auth.LABELER)
     await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
     # Another replica handled an unpublication (written straight to the database here).
     await harness.db[JOBS].update_one({"_id": job_id}, {"$set": {"status": "unpublished"}})
-    monkeypatch.setattr(repository, "RECENT_JOB_SECONDS", 60.0)
+    monkeypatch.setattr(repository, "RECENT_SECONDS", 60.0)
     assert (await harness.repo.recent_job(job_id) or {})["status"] == "published"
-    monkeypatch.setattr(repository, "RECENT_JOB_SECONDS", 0.0)
+    monkeypatch.setattr(repository, "RECENT_SECONDS", 0.0)
     eve = harness.client("eve", auth.LABELER)
     await refused(eve.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL)),
                   FAILED, f"job {job_id} is unpublished")
 
-    monkeypatch.setattr(repository, "RECENT_JOB_SECONDS", 60.0)
+    monkeypatch.setattr(repository, "RECENT_SECONDS", 60.0)
     spec = await harness.spec(job_id)
     assert await harness.deliver(JobPublished(job_id=job_id, job=spec, item_count=10,
                                               republished=True)) == "handled"

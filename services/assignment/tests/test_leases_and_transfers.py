@@ -22,6 +22,7 @@ from labelops_shared.contracts import (
     PackageReleased,
     PackageTransferred,
 )
+from services.assignment.adapters import repository
 from services.assignment.adapters.repository import PACKAGES, TICKETS
 from services.assignment.tests.conftest import Harness
 from services.assignment.tests.support import (
@@ -58,8 +59,11 @@ async def _lease_of(harness: Harness, package_id: str) -> datetime | None:
 
 
 async def _shorten_lease(harness: Harness, package_id: str, seconds: float) -> None:
+    """The lease as time would have worn it down. Written behind the service's back, so its
+    recent read of the package (up to a second old) is dropped as time would have."""
     await harness.db[PACKAGES].update_one({"_id": package_id}, {"$set": {
         "lease_until": datetime.now(UTC) + timedelta(seconds=seconds)}})
+    harness.repo.forget_package(package_id)
 
 
 # --- leases -----------------------------------------------------------------------------------
@@ -112,6 +116,30 @@ async def test_a_save_that_lost_a_race_with_a_move_does_not_extend_the_new_holde
         {"_id": "late", "package_id": package.id, "item_id": items[0]},
         held["version"], datetime.now(UTC) + timedelta(hours=5))
     assert (await stored(harness, package.id))["lease_until"] == moved["lease_until"]
+
+
+async def test_saves_reuse_a_package_read_for_a_second_but_see_this_replicas_moves_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A holder's saves share a package read for ``RECENT_SECONDS``: a transfer another
+    replica made refuses the old holder's saves within that long, one made here at once."""
+    job_id, _, items = await publish(harness, items=10, package_size=5, members=MEMBERS)
+    lee = harness.client("lee", auth.LABELER)
+    first, second = await claim(lee, job_id), await claim(lee, job_id)
+    monkeypatch.setattr(repository, "RECENT_SECONDS", 60.0)
+    await save(lee, first.id, items[0])
+    # Another replica transferred the package (written straight to the database here).
+    await harness.db[PACKAGES].update_one({"_id": first.id}, {"$set": {"holder": "eve"}})
+    await save(lee, first.id, items[1])  # the read of the first save still serves
+    monkeypatch.setattr(repository, "RECENT_SECONDS", 0.0)
+    await refused(save(lee, first.id, items[2]), DENIED, "not held by you")
+
+    monkeypatch.setattr(repository, "RECENT_SECONDS", 60.0)
+    await save(lee, second.id, items[5])
+    ada = harness.client("ada", auth.ANNOTATION_ADMIN)
+    await ada.TransferPackage(pb.TransferPackageRequest(package_id=second.id, to="eve",
+                                                        reason="lee is away"))
+    await refused(save(lee, second.id, items[6]), DENIED, "not held by you")
 
 
 async def test_the_sweeper_releases_an_expired_claim_and_spares_a_renewed_one(

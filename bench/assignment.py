@@ -107,6 +107,8 @@ def ms_pair(s: dict[str, Any] | None) -> str:
 @dataclass
 class Timings:
     claim: list[float] = field(default_factory=list)
+    first_claim: list[float] = field(default_factory=list)  # each labeler's first
+    later_claim: list[float] = field(default_factory=list)
     get: list[float] = field(default_factory=list)
     save: list[float] = field(default_factory=list)
     submit: list[float] = field(default_factory=list)
@@ -204,9 +206,11 @@ def _code(exc: grpc.aio.AioRpcError) -> str:
     return exc.code().name if exc.code() else "UNKNOWN"
 
 
-async def label_package(worker: Worker, job: BenchJob, timings: Timings) -> bool:
+async def label_package(worker: Worker, job: BenchJob, timings: Timings,
+                        first: bool = False) -> bool:
     """One loop of a labeler: claim, read, answer every item, submit. False when there was
-    no open package left to claim."""
+    no open package left to claim. ``first``: the labeler's first claim (all labelers of a
+    level make theirs at the same moment)."""
     clock = time.perf_counter
     t = clock()  # a claim's latency includes the retries
     attempt = 0
@@ -235,6 +239,7 @@ async def label_package(worker: Worker, job: BenchJob, timings: Timings) -> bool
             await asyncio.sleep(0.01 * min(attempt, 20))  # the service asks for a retry
             continue
         timings.claim.append((clock() - t) * 1000)
+        (timings.first_claim if first else timings.later_claim).append(timings.claim[-1])
         job.claimed += 1
         break
     method = "GetPackage"
@@ -272,9 +277,11 @@ async def labelers(workers: list[Worker], job: BenchJob, seconds: float,
     deadline = started + seconds
 
     async def loop(worker: Worker) -> None:
+        first = True
         while time.perf_counter() < deadline and not timings.out_of_packages:
-            if not await label_package(worker, job, timings):
+            if not await label_package(worker, job, timings, first):
                 return
+            first = False
 
     await asyncio.gather(*(loop(w) for w in workers))
     return time.perf_counter() - started
@@ -293,7 +300,9 @@ async def level(env: dict[str, str], job: BenchJob, concurrency: int, seconds: f
     return {"concurrency": concurrency, "seconds": wall, "packages": timings.packages,
             "items": timings.items, "items_per_s": timings.items / wall,
             "packages_per_s": timings.packages / wall,
-            "claim": summary(timings.claim), "get": summary(timings.get),
+            "claim": summary(timings.claim), "first_claim": summary(timings.first_claim),
+            "later_claim": summary(timings.later_claim),
+            "get": summary(timings.get),
             "save": summary(timings.save), "submit": summary(timings.submit),
             "errors": dict(timings.errors), "error_samples": timings.error_samples,
             "out_of_packages": timings.out_of_packages,
@@ -700,6 +709,9 @@ def print_tables(run: dict[str, Any]) -> None:
         " ✓" if claim_p99 <= CLAIM_TARGET_MS else " ✗")
     row("next work", "LabelOps ClaimPackage", lambda lv: ms_pair(lv["claim"]), by_c,
         f"p99 ≤ {CLAIM_TARGET_MS:.0f} ms at 64{verdict}")
+    row("", "  the first claims (every labeler at once)",
+        lambda lv: ms_pair(lv.get("first_claim")), by_c)
+    row("", "  the later claims", lambda lv: ms_pair(lv.get("later_claim")), by_c)
     row("", "Label Studio GET next", lambda lv: ms_pair(lv["next"]), ls_levels)
     row("read the work", "LabelOps GetPackage", lambda lv: ms_pair(lv["get"]), by_c)
     row("save one answer", "LabelOps SaveAnnotation", lambda lv: ms_pair(lv["save"]), by_c)

@@ -40,6 +40,7 @@ from services.assignment.adapters.repository import (
     answer_of,
     dump_answer,
 )
+from services.assignment.claims import ClaimGroups
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.answers import TopicsCache
 from services.assignment.domain.board import Slot
@@ -118,6 +119,7 @@ class AssignmentServicer:
         self.datasets = datasets
         self.source = source
         self.packages = packages
+        self.claims = ClaimGroups(packages)
         self.topics = TopicsCache()
 
     # --- helpers --------------------------------------------------------------------
@@ -360,27 +362,28 @@ class AssignmentServicer:
             try:
                 if not await self._may_claim(slot, stage, subject):
                     continue  # given back below
-                action = f"claim {stage}"
-                doc, owner = await self.packages.take_slot(slot, action=action, actor=subject)
-                if doc is None or doc["state"] != waiting:
-                    if doc is not None:
-                        self.packages.show(doc)
-                    else:
-                        board.forget(slot.package_id)
+                outcome = await self.claims.claim(slot, stage, subject, job, request_key)
+                doc, won = outcome.doc, outcome.won
+                if doc is None:
+                    board.forget(slot.package_id)
                     continue
-                fields = claim_fields(doc, stage, subject, self.packages.lease_until(),
-                                      job["check_ratio"], request_key)
-                uow = self._uow()
-                uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"],
-                                        stage=stage, holder=subject),
-                         subject=f"packages/{doc['_id']}")
-                try:
-                    won = await self.packages.move(doc, fields, uow, action=action,
-                                                   actor=subject, owner=owner,
-                                                   taken=bool(owner))
-                except LostRace:
+                if won is None and not outcome.contested:
+                    self.packages.show(doc)  # it moved on meanwhile
                     metrics.CLAIM_CONFLICTS.inc()
-                    continue  # move() showed the board the package as it now is
+                    continue
+                if won is None:  # a ticket in the way: settled the single way
+                    fields = claim_fields(doc, stage, subject, self.packages.lease_until(),
+                                          job["check_ratio"], request_key)
+                    uow = self._uow()
+                    uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"],
+                                            stage=stage, holder=subject),
+                             subject=f"packages/{doc['_id']}")
+                    try:
+                        won = await self.packages.move(doc, fields, uow,
+                                                       action=f"claim {stage}", actor=subject)
+                    except LostRace:
+                        metrics.CLAIM_CONFLICTS.inc()
+                        continue  # move() showed the board the package as it now is
                 since = doc.get("waiting_since")
                 if since is not None:
                     metrics.WAIT_SECONDS.labels(stage.value).observe(

@@ -141,34 +141,13 @@ class Packages:
 
     # --- a change -------------------------------------------------------------------
 
-    async def take_slot(self, slot: Slot, *, action: str,
-                        actor: str) -> tuple[Document | None, str]:
-        """Read the package and take the ticket of the version after the board's at once:
-        two round trips side by side instead of one after the other, on the claim's path.
-        Winning that ticket proves the package is still at the board's version (every
-        change takes its ticket and tickets are never removed). Returns the package and
-        the ticket's owner, or "" for the owner when the ticket is not ours (``move``
-        then settles it: a race lost, or an orphaned ticket to skip)."""
-        owner = uuid.uuid4().hex
-        doc, mine = await asyncio.gather(
-            self.repo.package(slot.package_id),
-            self.repo.take_ticket(slot.package_id, slot.version + 1, action=action,
-                                  actor=actor, owner=owner))
-        if mine and (doc is None or doc.get("version", 0) != slot.version):
-            # Cannot happen while tickets are never removed; if it did, the ticket is an
-            # orphan the next change skips once it is stale.
-            log.warning("ticket %s v%d taken for a package not at v%d", slot.package_id,
-                        slot.version + 1, slot.version)
-            return doc, ""
-        return doc, owner if mine else ""
-
     async def move(self, doc: Document, fields: Document, uow: UnitOfWork, *, action: str,
                    actor: str, owner: str = "", commit: Commit | None = None,
                    taken: bool = False) -> Document:
         """Apply ``fields`` (and the events in ``uow``) as the package's next version.
         Raises LostRace if another change of this package came first. ``commit`` is the
         event handler's idempotent commit; the servicer's commits are keyed by ticket.
-        ``taken``: ``owner`` already holds the next version's ticket (``take_slot``)."""
+        ``taken``: ``owner`` already holds the next version's ticket."""
         current = doc.get("version", 0)
         version = current + 1
         owner = owner or uuid.uuid4().hex

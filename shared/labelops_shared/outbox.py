@@ -190,20 +190,7 @@ class Outbox:
         if key and not fresh and await self.inbox.find_one({"_id": key},
                                                            {"_id": 1}) is not None:
             return False  # committed and published long ago
-        record: Document = {
-            "_id": key or str(uuid.uuid4()),
-            "state": COMMITTED,
-            "seq": self._next_seq(),
-            "owner": self.owner,
-            "created_at": datetime.now(UTC),
-            "ops": uow.ops,
-            # Serialized: user data inside events may hold keys a document may not.
-            "events": [
-                {"topic": e.topic, "key": e.partitionkey, "type": e.type,
-                 "value": e.model_dump_json()}
-                for e in uow.events
-            ],
-        }
+        record = self._record(uow, key)
         if keys:
             record["keys"] = keys
         try:
@@ -219,6 +206,40 @@ class Outbox:
         else:
             await self._apply(record)
         return True
+
+    async def commit_fresh(self, units: list[tuple[UnitOfWork, str]]) -> None:
+        """Commit several units of work at once (a group commit: one write of their
+        records, one round trip per collection their operations change), each under a key
+        the caller holds alone (``fresh``). Every unit announces something and has only
+        guarded operations (``unmarked``): the units are independent, and whichever of
+        them a crash cuts off, ``recover`` applies again harmlessly."""
+        if not units:
+            return
+        for uow, _ in units:
+            if not uow.events or not all("below" in op for op in uow.ops):
+                raise ValueError("commit_fresh takes units of guarded operations and events")
+        records = [self._record(uow, key) for uow, key in units]
+        # Absent ones only: after a retried write, our own records may be there already.
+        await retry_busy(partial(insert_absent, self.records, records))
+        await self._apply_ops([op for uow, _ in units for op in uow.ops])
+        self._applied_here.update(r["_id"] for r in records)
+        self.wake.set()
+
+    def _record(self, uow: UnitOfWork, key: str | None) -> Document:
+        return {
+            "_id": key or str(uuid.uuid4()),
+            "state": COMMITTED,
+            "seq": self._next_seq(),
+            "owner": self.owner,
+            "created_at": datetime.now(UTC),
+            "ops": uow.ops,
+            # Serialized: user data inside events may hold keys a document may not.
+            "events": [
+                {"topic": e.topic, "key": e.partitionkey, "type": e.type,
+                 "value": e.model_dump_json()}
+                for e in uow.events
+            ],
+        }
 
     async def finish(self, keys: list[str]) -> int:
         """Apply the records committed under these keys (or standing for them) that are

@@ -21,6 +21,7 @@ from labelops_shared.mongo import (
     decode_key,
     decode_keys,
     encode_key,
+    find_by_ids,
     insert_absent,
     retry_busy,
 )
@@ -232,6 +233,23 @@ class Repository:
         except DuplicateKeyError:
             held = await self.ticket(pkg_id, version)
             return held is not None and held.get("owner") == owner
+
+    async def take_tickets(self, wanted: Sequence[tuple[str, int, str, str, str]]) -> set[str]:
+        """``take_ticket`` for many changes at once ((package, version, action, actor,
+        owner) each), in one write: the ids of the tickets taken by their own owner."""
+        docs = [{"_id": ticket_id(pkg_id, version), "package_id": pkg_id, "version": version,
+                 "action": action, "actor": actor, "owner": owner, "at": datetime.now(UTC)}
+                for pkg_id, version, action, actor, owner in wanted]
+        present = await retry_busy(partial(insert_absent, self.db[TICKETS], docs))
+        taken: set[str] = {str(d["_id"]) for d in docs} - set(present)
+        if present:  # someone else's, or ours from an attempt a retry repeated
+            owners = {d["_id"]: d["owner"] for d in docs}
+            taken |= {t["_id"] for t in await find_by_ids(self.db[TICKETS], present)
+                      if t.get("owner") == owners.get(t["_id"])}
+        return taken
+
+    async def packages_by_id(self, ids: Sequence[str]) -> dict[str, Document]:
+        return {d["_id"]: d for d in await find_by_ids(self.db[PACKAGES], ids)}
 
     async def ticket(self, pkg_id: str, version: int) -> Document | None:
         return await self.db[TICKETS].find_one({"_id": ticket_id(pkg_id, version)})

@@ -25,13 +25,18 @@ async def test_twenty_labelers_racing_for_five_packages_get_five_claims(
 ) -> None:
     job_id = await harness.publish_job(items=25, package_size=5)
     attempts: list[str] = []
-    take_ticket = harness.repo.take_ticket
+    take_ticket, take_tickets = harness.repo.take_ticket, harness.repo.take_tickets
 
     async def counted(pkg_id: str, version: int, **kw: str) -> bool:
         attempts.append(pkg_id)
         return bool(await take_ticket(pkg_id, version, **kw))
 
+    async def counted_group(wanted: list[tuple[str, int, str, str, str]]) -> set[str]:
+        attempts.extend(w[0] for w in wanted)
+        return await take_tickets(wanted)
+
     harness.repo.take_ticket = counted  # type: ignore[method-assign]
+    harness.repo.take_tickets = counted_group  # type: ignore[method-assign]
     labelers = [f"labeler-{n}" for n in range(20)]
     replicas = [await harness.replica() for _ in range(4)]
 
@@ -58,3 +63,33 @@ async def test_twenty_labelers_racing_for_five_packages_get_five_claims(
     assert len(attempts) > 5  # the packages really were contested
     claimed = await harness.events("labelops.package.claimed.v1")
     assert sorted(e["data"]["package_id"] for e in claimed) == sorted(won)
+
+
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+async def test_claims_arriving_together_are_written_in_groups(harness: Harness) -> None:
+    """A shift starts: 40 labelers claim at once from one replica. Each gets a package of
+    its own and its event, and the tickets are written in a few groups, not 40 writes."""
+    job_id = await harness.publish_job(items=250, package_size=5)
+    groups: list[int] = []
+    take_tickets = harness.repo.take_tickets
+
+    async def counted(wanted: list[tuple[str, int, str, str, str]]) -> set[str]:
+        groups.append(len(wanted))
+        return await take_tickets(wanted)
+
+    harness.repo.take_tickets = counted  # type: ignore[method-assign]
+    labelers = [f"labeler-{n}" for n in range(40)]
+    claimed = await asyncio.gather(*(
+        harness.client(name, auth.LABELER).ClaimPackage(
+            pb.ClaimPackageRequest(job_id=job_id, stage=pb.STAGE_LABEL))
+        for name in labelers))
+
+    assert sorted(p.holder for p in claimed) == sorted(labelers)
+    assert len({p.id for p in claimed}) == 40
+    stored = {p["_id"]: p for p in await harness.db[PACKAGES].find(
+        {"job_id": job_id, "state": "labeling"}).to_list(None)}
+    assert {p.id: p.holder for p in claimed} == {k: v["holder"] for k, v in stored.items()}
+    assert {v["version"] for v in stored.values()} == {1}
+    assert sum(groups) == 40 and len(groups) < 20, groups
+    events = await harness.events("labelops.package.claimed.v1")
+    assert sorted(e["data"]["package_id"] for e in events) == sorted(stored)

@@ -215,6 +215,46 @@ async def test_an_unmarked_commit_is_published_by_its_process_or_recovered_witho
     assert await restarted.backlog() == 0
 
 
+def _claim(pkg: str, version: int) -> UnitOfWork:
+    uow = UnitOfWork(source="/labelops/test")
+    uow.set("packages", pkg, {"state": "claimed", "version": version}, below=("version", version))
+    uow.emit(JobCompleted(job_id=f"{pkg}v{version}", package_count=1, item_count=1))
+    return uow
+
+
+async def test_a_group_commit_applies_and_publishes_each_unit_and_survives_a_crash() -> None:
+    """Several claims committed as one group: one record each, all applied, published in
+    commit order; a group cut off after its records were written is recovered whole."""
+    db: Any = FakeDatabase()
+    for pkg in ("p1", "p2", "p3"):
+        db["packages"].docs[pkg] = {"_id": pkg, "version": 0, "state": "open"}
+    box, broker = Outbox(db, owner="a"), FlakyBroker()
+    await box.commit_fresh([(_claim(p, 1), f"move:{p}:v1") for p in ("p1", "p2")])
+    assert {p: d["state"] for p, d in db["packages"].docs.items()} == {
+        "p1": "claimed", "p2": "claimed", "p3": "open"}
+    assert await box.relay_once(broker.publish) == 2
+    assert [decode_event(v).data.job_id for _, _, v in broker.sent] == ["p1v1", "p2v1"]
+
+    async def dies(ops: list[Any]) -> None:
+        raise RuntimeError("killed between the records and their apply")
+
+    box._apply_ops = dies  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await box.commit_fresh([(_claim("p3", 1), "move:p3:v1")])
+    assert db["packages"].docs["p3"]["state"] == "open"
+    restarted = Outbox(db, owner="b")
+    assert await restarted.recover() == 1
+    assert db["packages"].docs["p3"]["state"] == "claimed"
+    assert await restarted.relay_once(broker.publish) == 1
+    assert decode_event(broker.sent[-1][2]).data.job_id == "p3v1"
+
+    unguarded = UnitOfWork(source="/labelops/test")
+    unguarded.set("packages", "p1", {"state": "open"})
+    unguarded.emit(JobCompleted(job_id="x", package_count=1, item_count=1))
+    with pytest.raises(ValueError, match="guarded"):
+        await box.commit_fresh([(unguarded, "move:p1:v9")])
+
+
 async def test_marked_and_unmarked_records_are_published_in_commit_order() -> None:
     db: Any = FakeDatabase()
     db["packages"].docs["p1"] = {"_id": "p1", "version": 0, "state": "open"}

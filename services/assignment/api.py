@@ -20,7 +20,6 @@ from labelops_shared import auth, jsontext
 from labelops_shared.contracts import (
     ItemRejection,
     PackageChecked,
-    PackageClaimed,
     PackageRejected,
     PackageReleased,
     PackageSubmitted,
@@ -40,7 +39,7 @@ from services.assignment.adapters.repository import (
     answer_of,
     dump_answer,
 )
-from services.assignment.claims import ClaimGroups
+from services.assignment.claims import ClaimGroups, claim_change
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.answers import TopicsCache
 from services.assignment.domain.board import Slot
@@ -49,7 +48,6 @@ from services.assignment.domain.workflow import Stage, State
 from services.assignment.moves import (
     LostRace,
     Packages,
-    claim_fields,
     emit_accepted,
     released_fields,
 )
@@ -372,12 +370,8 @@ class AssignmentServicer:
                     metrics.CLAIM_CONFLICTS.inc()
                     continue
                 if won is None:  # a ticket in the way: settled the single way
-                    fields = claim_fields(doc, stage, subject, self.packages.lease_until(),
-                                          job["check_ratio"], request_key)
-                    uow = self._uow()
-                    uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"],
-                                            stage=stage, holder=subject),
-                             subject=f"packages/{doc['_id']}")
+                    fields, uow = claim_change(self.packages, job, doc, stage, subject,
+                                               request_key)
                     try:
                         won = await self.packages.move(doc, fields, uow,
                                                        action=f"claim {stage}", actor=subject)
@@ -661,7 +655,6 @@ class AssignmentServicer:
                               items: int = 0) -> bool:
         """Emit JobCompleted once all the job's packages are accepted or closed."""
         return await self.packages.complete_if_done(job, by_state, items)
-
 
 
 def _saveable(doc: Document, item_id: str) -> bool:

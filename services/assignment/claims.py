@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from labelops_shared.contracts import PackageClaimed
 from labelops_shared.mongo import Document
@@ -55,6 +56,18 @@ class _Claim:
     request_key: str
     outcome: asyncio.Future[Outcome]
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def claim_change(packages: Packages, job: Document, doc: Document, stage: wf.Stage,
+                 subject: str, request_key: str = "",
+                 lease: datetime | None = None) -> tuple[Document, UnitOfWork]:
+    """The fields a claim sets on the package, and its unit of work with the event."""
+    fields = claim_fields(doc, stage, subject, lease or packages.lease_until(),
+                          job["check_ratio"], request_key)
+    uow = UnitOfWork(source=packages.source)
+    uow.emit(PackageClaimed(job_id=job["_id"], package_id=doc["_id"], stage=stage,
+                            holder=subject), subject=f"packages/{doc['_id']}")
+    return fields, uow
 
 
 class ClaimGroups:
@@ -120,14 +133,10 @@ class ClaimGroups:
             if not mine:
                 outcomes.append(Outcome(doc, contested=True))
                 continue
-            fields = claim_fields(doc, claim.stage, claim.subject, lease,
-                                  claim.job["check_ratio"], claim.request_key)
+            fields, uow = claim_change(packages, claim.job, doc, claim.stage, claim.subject,
+                                       claim.request_key, lease)
             moved = {**fields, "version": version}
-            uow = UnitOfWork(source=packages.source)
             uow.set(PACKAGES, doc["_id"], moved, below=("version", version))
-            uow.emit(PackageClaimed(job_id=claim.job["_id"], package_id=doc["_id"],
-                                    stage=claim.stage, holder=claim.subject),
-                     subject=f"packages/{doc['_id']}")
             units.append((uow, f"move:{doc['_id']}:v{version}"))
             moved_docs.append((len(outcomes), doc, moved))
             outcomes.append(Outcome(doc))  # replaced below once committed

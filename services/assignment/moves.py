@@ -142,17 +142,15 @@ class Packages:
     # --- a change -------------------------------------------------------------------
 
     async def move(self, doc: Document, fields: Document, uow: UnitOfWork, *, action: str,
-                   actor: str, owner: str = "", commit: Commit | None = None,
-                   taken: bool = False) -> Document:
+                   actor: str, owner: str = "", commit: Commit | None = None) -> Document:
         """Apply ``fields`` (and the events in ``uow``) as the package's next version.
         Raises LostRace if another change of this package came first. ``commit`` is the
-        event handler's idempotent commit; the servicer's commits are keyed by ticket.
-        ``taken``: ``owner`` already holds the next version's ticket."""
+        event handler's idempotent commit; the servicer's commits are keyed by ticket."""
         current = doc.get("version", 0)
         version = current + 1
         owner = owner or uuid.uuid4().hex
-        while not taken and not await self.repo.take_ticket(doc["_id"], version, action=action,
-                                                            actor=actor, owner=owner):
+        while not await self.repo.take_ticket(doc["_id"], version, action=action, actor=actor,
+                                              owner=owner):
             ticket = await self.repo.ticket(doc["_id"], version)
             stale = ticket is not None and (
                 datetime.now(UTC) - _aware(ticket["at"]) > STALE_TICKET)

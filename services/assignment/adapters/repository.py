@@ -14,7 +14,6 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from labelops_shared.mongo import (
     Document,
@@ -225,18 +224,12 @@ class Repository:
         a submit and a transfer, a release and a lease expiry) exactly one happens. The
         owner names the attempt: an event handler re-running after a crash finds its own
         ticket and goes on."""
-        doc = {"_id": ticket_id(pkg_id, version), "package_id": pkg_id, "version": version,
-               "action": action, "actor": actor, "owner": owner, "at": datetime.now(UTC)}
-        try:
-            await retry_busy(lambda: self.db[TICKETS].insert_one(doc))
-            return True
-        except DuplicateKeyError:
-            held = await self.ticket(pkg_id, version)
-            return held is not None and held.get("owner") == owner
+        taken = await self.take_tickets([(pkg_id, version, action, actor, owner)])
+        return ticket_id(pkg_id, version) in taken
 
     async def take_tickets(self, wanted: Sequence[tuple[str, int, str, str, str]]) -> set[str]:
         """``take_ticket`` for many changes at once ((package, version, action, actor,
-        owner) each), in one write: the ids of the tickets taken by their own owner."""
+        owner) each), in one write: the ids of the tickets held by their own owner."""
         docs = [{"_id": ticket_id(pkg_id, version), "package_id": pkg_id, "version": version,
                  "action": action, "actor": actor, "owner": owner, "at": datetime.now(UTC)}
                 for pkg_id, version, action, actor, owner in wanted]

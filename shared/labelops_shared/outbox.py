@@ -200,9 +200,7 @@ class Outbox:
                 await self.finish([key])
             return False
         if unmarked and record["events"] and not keys:
-            await self._apply_ops(record["ops"])
-            self._applied_here.add(record["_id"])
-            self.wake.set()
+            await self._apply_unmarked([record])
         else:
             await self._apply(record)
         return True
@@ -221,8 +219,12 @@ class Outbox:
         records = [self._record(uow, key) for uow, key in units]
         # Absent ones only: after a retried write, our own records may be there already.
         await retry_busy(partial(insert_absent, self.records, records))
-        await self._apply_ops([op for uow, _ in units for op in uow.ops])
-        self._applied_here.update(r["_id"] for r in records)
+        await self._apply_unmarked(records)
+
+    async def _apply_unmarked(self, records: list[Document]) -> None:
+        """Apply records left unmarked (see ``commit``); this process's relay publishes them."""
+        await self._apply_ops([op for record in records for op in record["ops"]])
+        self._applied_here.update(record["_id"] for record in records)
         self.wake.set()
 
     def _record(self, uow: UnitOfWork, key: str | None) -> Document:

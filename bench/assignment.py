@@ -16,13 +16,18 @@ Runs against the local stack (``labelops up``; nothing is started, stopped or re
    SubmitPackage returning to a checker's ClaimPackage returning it (an upper bound: the
    checker's poll period is in it, and reported);
 3. **labeler levels**: for each of ``--levels`` that many labelers (asyncio gRPC clients,
-   one channel and one worker token each) loop ClaimPackage(label) → GetPackage →
-   SaveAnnotation for every item → SubmitPackage for ``--seconds``; a labeler busy at the
-   end finishes its package (the drain is in the wall time). Latency of each RPC kind
-   separately, items and packages per second, errors by code, CPU of the client, the
-   assignment service and FerretDB;
+   one channel and one worker token each, connected before the clock starts) loop
+   ClaimPackage(label) → GetPackage → SaveAnnotation for every item → SubmitPackage for
+   ``--seconds``; a labeler busy at the end finishes its package (the drain is in the wall
+   time). With ``--think-ms`` each item takes the labeler that long on average before its
+   save, and every level runs at each pace (0: no pause, which saturates the machine and
+   gives the most it serves); with ``--ramp-s`` paced labelers join one after another over
+   that many seconds, as a floor fills, instead of all at the same moment. Latency of
+   each RPC kind separately, items and packages per second, errors by code, CPU of the
+   client, the assignment service and FerretDB;
 4. **Label Studio** (``bench/label_studio_runner.py``): the same pattern, ``GET next`` +
-   ``POST annotation``, at the same levels on ``--ls-tasks`` tasks.
+   ``POST annotation`` (the think time between them), at the same levels and paces on
+   ``--ls-tasks`` tasks.
 
 The dataset and job are deleted at the end (``--keep`` keeps them). Prints tables with the
 issue's targets beside the figures and appends the run to bench/results/assignment.json.
@@ -36,6 +41,7 @@ import json
 import math
 import os
 import platform
+import random
 import resource
 import sys
 import tempfile
@@ -182,17 +188,30 @@ def rss_mb(pid: int | None) -> float:
 
 
 class Worker:
-    """One simulated person: their own token and their own channel (connection)."""
+    """One simulated person: their own token and their own channel (connection). With
+    ``think_ms``, they take that long on average (uniformly 0.5-1.5 times, drawn from a
+    generator seeded by their name, so runs repeat) to answer each item before saving it."""
 
     def __init__(self, env: dict[str, str], subject: str, role: str,
-                 addr: str | None = None) -> None:
+                 addr: str | None = None, think_ms: float = 0.0) -> None:
         self.subject = subject
+        self.think_s = think_ms / 1000
+        self._rng = random.Random(subject)
         token = auth.issue_token(env["LABELOPS_JWT_SECRET"], subject=subject,
                                  workspace=WORKSPACE, roles=[role], ttl_seconds=TOKEN_TTL)
         self.metadata = (("authorization", f"Bearer {token}"),)
         # addr: another assignment service than the stack's (a gRPC target, e.g. replicas)
         self.channel = grpc.aio.insecure_channel(addr or SERVICES["assignment"].addr)
         self.stub = apb_grpc.AssignmentServiceStub(self.channel)
+
+    async def ready(self) -> None:
+        """Connected: a person's client is connected before they ask for work, so the
+        connection set-up is not in the first claim's latency."""
+        await asyncio.wait_for(self.channel.channel_ready(), RPC_TIMEOUT)
+
+    async def think(self) -> None:
+        if self.think_s:
+            await asyncio.sleep(self.think_s * self._rng.uniform(0.5, 1.5))
 
     async def call(self, method: str, request: Any) -> Any:
         return await getattr(self.stub, method)(request, metadata=self.metadata,
@@ -250,6 +269,7 @@ async def label_package(worker: Worker, job: BenchJob, timings: Timings,
         method = "SaveAnnotation"
         for n, item in enumerate(detail.items):
             answer = json.dumps({"label": LABELS[(package.index + n) % len(LABELS)]})
+            await worker.think()
             t = clock()
             await worker.call(method, apb.SaveAnnotationRequest(
                 package_id=package.id, item_id=item.item_id, answer_json=answer))
@@ -270,34 +290,41 @@ async def label_package(worker: Worker, job: BenchJob, timings: Timings,
 
 
 async def labelers(workers: list[Worker], job: BenchJob, seconds: float,
-                   timings: Timings) -> float:
+                   timings: Timings, ramp_s: float = 0.0) -> float:
     """Every worker labels packages until the time is up (finishing the package it holds);
-    the wall time, drain included."""
+    the wall time, drain included. ``ramp_s``: the workers start one after another, evenly
+    over that many seconds (0: all at the same moment)."""
     started = time.perf_counter()
     deadline = started + seconds
+    step = ramp_s / len(workers) if workers else 0.0
 
-    async def loop(worker: Worker) -> None:
+    async def loop(n: int, worker: Worker) -> None:
+        await asyncio.sleep(n * step)
         first = True
         while time.perf_counter() < deadline and not timings.out_of_packages:
             if not await label_package(worker, job, timings, first):
                 return
             first = False
 
-    await asyncio.gather(*(loop(w) for w in workers))
+    await asyncio.gather(*(loop(n, w) for n, w in enumerate(workers)))
     return time.perf_counter() - started
 
 
 async def level(env: dict[str, str], job: BenchJob, concurrency: int, seconds: float,
-                pids: dict[str, int | None]) -> dict[str, Any]:
-    workers = [Worker(env, f"bench-labeler-{concurrency}-{n}", auth.LABELER)
-               for n in range(concurrency)]
+                pids: dict[str, int | None], think_ms: float = 0.0,
+                ramp_s: float = 0.0) -> dict[str, Any]:
+    workers = [Worker(env, f"bench-labeler-{concurrency}-{think_ms:g}-{n}", auth.LABELER,
+                      think_ms=think_ms) for n in range(concurrency)]
     timings = Timings()
-    cpu = Cpu(pids)
     try:
-        wall = await labelers(workers, job, seconds, timings)
+        await asyncio.gather(*(w.ready() for w in workers))
+        cpu = Cpu(pids)
+        wall = await labelers(workers, job, seconds, timings, ramp_s)
     finally:
         await asyncio.gather(*(w.close() for w in workers))
-    return {"concurrency": concurrency, "seconds": wall, "packages": timings.packages,
+    return {"concurrency": concurrency, "think_ms": think_ms, "ramp_s": ramp_s,
+            "seconds": wall,
+            "packages": timings.packages,
             "items": timings.items, "items_per_s": timings.items / wall,
             "packages_per_s": timings.packages / wall,
             "claim": summary(timings.claim), "first_claim": summary(timings.first_claim),
@@ -352,8 +379,9 @@ async def checkable(env: dict[str, str], job: BenchJob, labeler_count: int, chec
             labeling_over.set()
             give_up[0] = time.perf_counter() + grace
 
-    cpu = Cpu(pids)
     try:
+        await asyncio.gather(*(w.ready() for w in labeler_workers + checker_workers))
+        cpu = Cpu(pids)
         wall, *_ = await asyncio.gather(labeling(), *(checker(w) for w in checker_workers))
     finally:
         await asyncio.gather(*(w.close() for w in labeler_workers + checker_workers))
@@ -574,6 +602,11 @@ def settle(limit_s: float, say: Callable[[str], None]) -> dict[str, Any]:
             return {"waited_s": round(waited, 1), "cores": used, "quiet": quiet}
 
 
+def level_plan(args: argparse.Namespace) -> list[tuple[float, int]]:
+    """(think ms, labelers) of each level, in the order run: every concurrency at each pace."""
+    return [(think, c) for think in args.think_ms for c in args.levels]
+
+
 def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     missing = [n for n in ("dataset", "jobs", "assignment") if not healthy(SERVICES[n])]
     if missing:
@@ -606,9 +639,13 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
                 env, job, args.check_labelers, args.checkers, args.check_seconds,
                 args.check_grace, args.check_poll_ms / 1000, pids))
         found["levels"] = []
-        for concurrency in args.levels:
-            say(f"{concurrency} labelers, {args.seconds:.0f}s")
-            result = asyncio.run(level(env, job, concurrency, args.seconds, pids))
+        for think_ms, concurrency in level_plan(args):
+            pace = f", {think_ms:g} ms per item" if think_ms else ""
+            say(f"{concurrency} labelers{pace}, {args.seconds:.0f}s")
+            # The ramp is for paced labelers: at full speed it would only delay the load.
+            ramp = args.ramp_s if think_ms else 0.0
+            result = asyncio.run(level(env, job, concurrency, args.seconds, pids, think_ms,
+                                       ramp))
             found["levels"].append(result)
             say(f"  {result['packages']} packages, {result['items_per_s']:,.0f} items/s, "
                 f"claim p99 {result['claim']['p99_ms']:,.1f} ms, errors {result['errors']}")
@@ -621,6 +658,66 @@ def labelops_side(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
             clean_up(admin, job_id, dataset_id)
         admin.close()
     return found
+
+
+def _think(level: dict[str, Any]) -> float:
+    return float(level.get("think_ms") or 0.0)
+
+
+def print_level_table(think: float, levels: list[dict[str, Any]],
+                      ls_all: list[dict[str, Any]], ls: dict[str, Any] | None) -> None:
+    ls_levels = {lv["concurrency"]: lv for lv in ls_all}
+    concurrencies = sorted({lv["concurrency"] for lv in levels} | set(ls_levels))
+    by_c = {lv["concurrency"]: lv for lv in levels}
+    ramp = max((lv.get("ramp_s") or 0.0 for lv in levels), default=0.0)
+    pace = (f"each item takes {think:g} ms (0.5-1.5×) to answer" if think else
+            "every item answered at once (the most the machine serves)")
+    if ramp:
+        pace += f", labelers starting over {ramp:g} s"
+    title = f"Labelers, {pace}: LabelOps (gRPC) vs Label Studio (HTTP), p50 / p99 in ms"
+    if ls:
+        title += f"; Label Studio {ls['version']} on {ls['tasks']:,} tasks"
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("system")
+    for c in concurrencies:
+        table.add_column(f"{c} labeler{'s' if c > 1 else ''}", justify="right")
+    table.add_column("target")
+
+    def row(measure: str, system: str, cell: Callable[[dict[str, Any]], str],
+            source: dict[int, dict[str, Any]], target: str = "") -> None:
+        table.add_row(measure, system, *(cell(source[c]) if c in source else "—"
+                                         for c in concurrencies), target)
+
+    top = max(by_c) if by_c else 0
+    claim_p99 = by_c[top]["claim"]["p99_ms"] if by_c else math.nan
+    verdict = "" if math.isnan(claim_p99) or top < 64 else (
+        " ✓" if claim_p99 <= CLAIM_TARGET_MS else " ✗")
+    row("next work", "LabelOps ClaimPackage", lambda lv: ms_pair(lv["claim"]), by_c,
+        f"p99 ≤ {CLAIM_TARGET_MS:.0f} ms at 64{verdict}")
+    row("", "  the first claims (every labeler at once)" if not ramp else
+        "  the first claims (one labeler after another)",
+        lambda lv: ms_pair(lv.get("first_claim")), by_c)
+    row("", "  the later claims", lambda lv: ms_pair(lv.get("later_claim")), by_c)
+    row("", "Label Studio GET next", lambda lv: ms_pair(lv["next"]), ls_levels)
+    row("read the work", "LabelOps GetPackage", lambda lv: ms_pair(lv["get"]), by_c)
+    row("save one answer", "LabelOps SaveAnnotation", lambda lv: ms_pair(lv["save"]), by_c)
+    row("", "Label Studio POST annotation", lambda lv: ms_pair(lv["annotation"]), ls_levels)
+    row("submit", "LabelOps SubmitPackage", lambda lv: ms_pair(lv["submit"]), by_c)
+    row("items answered / s", "LabelOps", lambda lv: f"{lv['items_per_s']:,.1f}", by_c)
+    row("", "Label Studio", lambda lv: f"{lv['annotations_per_s']:,.1f}", ls_levels)
+    row("packages / s", "LabelOps", lambda lv: f"{lv['packages_per_s']:,.2f}", by_c)
+    row("claims / s (claims measured)", "LabelOps",
+        lambda lv: f"{lv['claim']['count'] / lv['seconds']:,.2f} ({lv['claim']['count']})",
+        by_c)
+    row("", "Label Studio (next)",
+        lambda lv: f"{lv['next']['count'] / lv['seconds']:,.1f} ({lv['next']['count']})",
+        ls_levels)
+    row("errors", "LabelOps", lambda lv: str(sum(lv["errors"].values())), by_c)
+    row("", "Label Studio", lambda lv: str(sum(lv["errors"].values())), ls_levels)
+    row("CPU cores", "LabelOps", lambda lv: " · ".join(
+        f"{k.split()[-1]} {v}" for k, v in lv["cpu_cores"].items()), by_c)
+    console.print(table)
 
 
 def print_tables(run: dict[str, Any]) -> None:
@@ -683,55 +780,13 @@ def print_tables(run: dict[str, Any]) -> None:
         console.print(table)
 
     levels = ours.get("levels", [])
-    ls_levels = {lv["concurrency"]: lv for lv in (ls or {}).get("levels", [])}
-    concurrencies = sorted({lv["concurrency"] for lv in levels} | set(ls_levels))
-    if not concurrencies:
-        return
-    by_c = {lv["concurrency"]: lv for lv in levels}
-    title = "Labelers: LabelOps (gRPC) vs Label Studio (HTTP), p50 / p99 in ms"
-    if ls:
-        title += f"; Label Studio {ls['version']} on {ls['tasks']:,} tasks"
-    table = Table(title=title)
-    table.add_column("measure")
-    table.add_column("system")
-    for c in concurrencies:
-        table.add_column(f"{c} labeler{'s' if c > 1 else ''}", justify="right")
-    table.add_column("target")
-
-    def row(measure: str, system: str, cell: Callable[[dict[str, Any]], str],
-            source: dict[int, dict[str, Any]], target: str = "") -> None:
-        table.add_row(measure, system, *(cell(source[c]) if c in source else "—"
-                                         for c in concurrencies), target)
-
-    top = max(by_c) if by_c else 0
-    claim_p99 = by_c[top]["claim"]["p99_ms"] if by_c else math.nan
-    verdict = "" if math.isnan(claim_p99) or top < 64 else (
-        " ✓" if claim_p99 <= CLAIM_TARGET_MS else " ✗")
-    row("next work", "LabelOps ClaimPackage", lambda lv: ms_pair(lv["claim"]), by_c,
-        f"p99 ≤ {CLAIM_TARGET_MS:.0f} ms at 64{verdict}")
-    row("", "  the first claims (every labeler at once)",
-        lambda lv: ms_pair(lv.get("first_claim")), by_c)
-    row("", "  the later claims", lambda lv: ms_pair(lv.get("later_claim")), by_c)
-    row("", "Label Studio GET next", lambda lv: ms_pair(lv["next"]), ls_levels)
-    row("read the work", "LabelOps GetPackage", lambda lv: ms_pair(lv["get"]), by_c)
-    row("save one answer", "LabelOps SaveAnnotation", lambda lv: ms_pair(lv["save"]), by_c)
-    row("", "Label Studio POST annotation", lambda lv: ms_pair(lv["annotation"]), ls_levels)
-    row("submit", "LabelOps SubmitPackage", lambda lv: ms_pair(lv["submit"]), by_c)
-    row("items answered / s", "LabelOps", lambda lv: f"{lv['items_per_s']:,.1f}", by_c)
-    row("", "Label Studio", lambda lv: f"{lv['annotations_per_s']:,.1f}", ls_levels)
-    row("packages / s", "LabelOps", lambda lv: f"{lv['packages_per_s']:,.2f}", by_c)
-    row("claims / s (claims measured)", "LabelOps",
-        lambda lv: f"{lv['claim']['count'] / lv['seconds']:,.2f} ({lv['claim']['count']})",
-        by_c)
-    row("", "Label Studio (next)",
-        lambda lv: f"{lv['next']['count'] / lv['seconds']:,.1f} ({lv['next']['count']})",
-        ls_levels)
-    row("errors", "LabelOps", lambda lv: str(sum(lv["errors"].values())), by_c)
-    row("", "Label Studio", lambda lv: str(sum(lv["errors"].values())), ls_levels)
-    row("CPU cores", "LabelOps", lambda lv: " · ".join(
-        f"{k.split()[-1]} {v}" for k, v in lv["cpu_cores"].items()), by_c)
-    console.print(table)
-    phases = [(f"{lv['concurrency']} labelers", lv) for lv in levels]
+    ls_all = (ls or {}).get("levels", [])
+    for think in sorted({_think(lv) for lv in levels + ls_all}):
+        print_level_table(think, [lv for lv in levels if _think(lv) == think],
+                          [lv for lv in ls_all if _think(lv) == think], ls)
+    phases = [(f"{lv['concurrency']} labelers"
+               f"{f' at {_think(lv):g} ms per item' if _think(lv) else ''}", lv)
+              for lv in levels]
     if check:
         phases.insert(0, ("the check phase", check))
     for name, phase in phases:
@@ -739,9 +794,11 @@ def print_tables(run: dict[str, Any]) -> None:
             console.print(f"LabelOps errors in {name}: {phase['errors']}", markup=False)
             for kind, message in phase.get("error_samples", {}).items():
                 console.print(f"  {kind}: {message}", markup=False)
-    for lv in ls_levels.values():
+    for lv in ls_all:
         if lv["errors"]:
-            console.print(f"Label Studio errors at {lv['concurrency']}: {lv['errors']}")
+            console.print(f"Label Studio errors at {lv['concurrency']}"
+                          f"{f' ({_think(lv):g} ms per item)' if _think(lv) else ''}: "
+                          f"{lv['errors']}")
     for line in (ls or {}).get("server_log_errors", [])[-10:]:
         console.print(f"  label-studio log: {line[:200]}", markup=False)
 
@@ -754,6 +811,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--levels", default="1,16,64",
                         help="labeler concurrencies, comma-separated")
     parser.add_argument("--seconds", type=float, default=60, help="per level")
+    parser.add_argument("--think-ms", default="0",
+                        help="labelers' time per item before its save, on average, "
+                             "comma-separated: each concurrency runs at each (0: no pause, "
+                             "the most the machine serves)")
+    parser.add_argument("--ramp-s", type=float, default=0,
+                        help="with a pace (--think-ms above 0), the labelers of a level start "
+                             "one after another over this many seconds, as a floor fills up, "
+                             "instead of all at once (0)")
     parser.add_argument("--settle", type=float, default=600,
                         help="after packaging, wait at most this many seconds for the "
                              "platform to be quiet before measuring (0: start at once)")
@@ -772,6 +837,7 @@ def parse_args() -> argparse.Namespace:
                         help="keep the bench's dataset and job")
     args = parser.parse_args()
     args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    args.think_ms = [float(x) for x in args.think_ms.split(",") if x.strip()]
     if args.ls_tasks is None:
         args.ls_tasks = args.items
     return args
@@ -795,7 +861,7 @@ def main() -> None:
     if not args.skip_label_studio:
         say(f"Label Studio: {args.ls_tasks:,} tasks, levels {args.levels}")
         run["label_studio"] = label_studio_runner.run(args.ls_tasks, args.levels,
-                                                      args.seconds, say)
+                                                      args.seconds, say, args.think_ms)
     run["total_s"] = round(time.perf_counter() - began, 1)
     print_tables(run)
     console.print(f"total {run['total_s']:.0f}s")

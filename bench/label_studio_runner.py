@@ -144,7 +144,8 @@ def side(server: Server, *args: str, timeout: float = 7200) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(tasks: int, levels: list[int], seconds: float, say: Any = print) -> dict[str, Any]:
+def run(tasks: int, levels: list[int], seconds: float, say: Any = print,
+        think_ms: list[float] | None = None) -> dict[str, Any]:
     """Install (once), start, create the labelers and the project, import ``tasks`` tasks and
     run the load at each concurrency. Everything measured is in the returned dict."""
     version = ensure_installed(say)
@@ -159,7 +160,8 @@ def run(tasks: int, levels: list[int], seconds: float, say: Any = print) -> dict
         tokens_file.write_text(json.dumps(users))
         loaded = side(server, "load", "--url", server.url, "--project",
                       str(project["project"]), "--tokens-file", str(tokens_file),
-                      "--levels", ",".join(map(str, levels)), "--seconds", str(seconds))
+                      "--levels", ",".join(map(str, levels)), "--seconds", str(seconds),
+                      "--think-ms", ",".join(f"{t:g}" for t in think_ms or [0.0]))
         if any(lv["errors"] for lv in loaded["levels"]):
             # the server's account of its errors, before its data directory goes
             lines = server.log.read_text(errors="replace").splitlines()

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import math
+import random
 import secrets
 import sys
 import time
@@ -111,7 +112,10 @@ async def setup(url: str, token: str, tasks: int) -> dict[str, Any]:
 # -- load -----------------------------------------------------------------------------------
 
 
-async def level(url: str, project: int, tokens: list[str], seconds: float) -> dict[str, Any]:
+async def level(url: str, project: int, tokens: list[str], seconds: float,
+                think_ms: float = 0.0) -> dict[str, Any]:
+    """``think_ms``: a labeler's time per task between GET next and the POST, on average
+    (uniformly 0.5-1.5 times; seeded per labeler), as the LabelOps side pauses before a save."""
     import httpx
 
     next_ms: list[float] = []
@@ -126,6 +130,7 @@ async def level(url: str, project: int, tokens: list[str], seconds: float) -> di
     async def labeler(n: int, token: str, deadline: float) -> None:
         nonlocal done, out_of_tasks
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        rng = random.Random(f"labeler-{len(tokens)}-{think_ms:g}-{n}")
         async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits,
                                      headers={"Authorization": f"Token {token}"}) as http:
             while time.perf_counter() < deadline and not out_of_tasks:
@@ -143,6 +148,8 @@ async def level(url: str, project: int, tokens: list[str], seconds: float) -> di
                 body = {"project": project, "lead_time": 1.0, "result": [{
                     "from_name": "sentiment", "to_name": "text", "type": "choices",
                     "value": {"choices": [LABELS[(task + n) % 3]]}}]}
+                if think_ms:
+                    await asyncio.sleep(think_ms / 1000 * rng.uniform(0.5, 1.5))
                 t = time.perf_counter()
                 posted = await http.post(f"/api/tasks/{task}/annotations/", json=body)
                 took = (time.perf_counter() - t) * 1000
@@ -156,18 +163,20 @@ async def level(url: str, project: int, tokens: list[str], seconds: float) -> di
     deadline = started + seconds
     await asyncio.gather(*(labeler(n, tok, deadline) for n, tok in enumerate(tokens)))
     elapsed = time.perf_counter() - started
-    return {"concurrency": len(tokens), "seconds": elapsed, "annotations": done,
+    return {"concurrency": len(tokens), "think_ms": think_ms, "seconds": elapsed,
+            "annotations": done,
             "annotations_per_s": done / elapsed, "next": summary(next_ms),
             "annotation": summary(post_ms), "errors": errors, "out_of_tasks": out_of_tasks}
 
 
 async def load(url: str, project: int, tokens: list[str], levels: list[int],
-               seconds: float) -> dict[str, Any]:
-    results = []
-    for concurrency in levels:
-        results.append(await level(url, project, tokens[:concurrency], seconds))
-        if results[-1]["out_of_tasks"]:
-            break
+               seconds: float, thinks: list[float]) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    for think_ms in thinks:
+        for concurrency in levels:
+            results.append(await level(url, project, tokens[:concurrency], seconds, think_ms))
+            if results[-1]["out_of_tasks"]:
+                return {"levels": results}
     return {"levels": results}
 
 
@@ -187,6 +196,7 @@ def main() -> None:
     run.add_argument("--tokens-file", required=True)
     run.add_argument("--levels", required=True)
     run.add_argument("--seconds", type=float, required=True)
+    run.add_argument("--think-ms", default="0")
     args = parser.parse_args()
 
     if args.command == "users":
@@ -197,7 +207,9 @@ def main() -> None:
         with open(args.tokens_file) as fh:
             tokens = json.load(fh)["tokens"]
         levels = [int(x) for x in args.levels.split(",")]
-        result = asyncio.run(load(args.url, args.project, tokens, levels, args.seconds))
+        thinks = [float(x) for x in args.think_ms.split(",")]
+        result = asyncio.run(load(args.url, args.project, tokens, levels, args.seconds,
+                                  thinks))
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 
 

@@ -209,22 +209,29 @@ def assignment(data: Any) -> Summary:
     checkable = _fig(_get(mine, "checkable", "submit_to_claim", "p99_ms"), "ms")
     if checkable:
         found.rows.append(Row("assignment", "submit → claimable by checkers, p99", checkable))
-    our_levels = {lv.get("concurrency"): lv for lv in mine.get("levels") or ()}
-    ls_levels = {lv.get("concurrency"): lv for lv in theirs.get("levels") or ()}
-    for c in sorted(set(our_levels) | set(ls_levels), key=lambda c: c or 0):
-        lv, other = our_levels.get(c, {}), ls_levels.get(c, {})
+    our_levels = {_level_key(lv): lv for lv in mine.get("levels") or ()}
+    ls_levels = {_level_key(lv): lv for lv in theirs.get("levels") or ()}
+    for key in sorted(set(our_levels) | set(ls_levels), key=lambda k: (k[1], k[0])):
+        c, think = key
+        lv, other = our_levels.get(key, {}), ls_levels.get(key, {})
+        who = f"{c} labeler{_s(c)}" + (f", {think:g} ms per item" if think else "")
         answered = _fig(lv.get("items_per_s"), "items/s")
         ls_answered = _fig(other.get("annotations_per_s"), "items/s")
         if answered or ls_answered:
-            found.rows.append(Row("assignment", f"items answered, {c} labeler{_s(c)}",
+            found.rows.append(Row("assignment", f"items answered, {who}",
                                   answered or Figure(math.nan, "items/s"),
                                   label_studio=ls_answered))
         claim = _fig(_get(lv, "claim", "p99_ms"), "ms")
         ls_next = _fig(_get(other, "next", "p99_ms"), "ms")
         if claim or ls_next:
-            found.rows.append(Row("assignment", f"claim (LS: GET next) p99, {c} labeler{_s(c)}",
+            found.rows.append(Row("assignment", f"claim (LS: GET next) p99, {who}",
                                   claim or Figure(math.nan, "ms"), label_studio=ls_next))
     return found
+
+
+def _level_key(level: dict[str, Any]) -> tuple[int, float]:
+    """A labeler level by its concurrency and pace (ms per item; 0 for no pause)."""
+    return int(level.get("concurrency") or 0), float(level.get("think_ms") or 0.0)
 
 
 def export(data: Any) -> Summary:

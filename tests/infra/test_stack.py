@@ -32,6 +32,7 @@ from labelops_cli.stack import (
     SERVERS,
     InfraEnv,
     server_pid,
+    servers,
     stack_env,
     up_infra,
 )
@@ -250,4 +251,34 @@ def test_one_bulk_write_of_500_updates_completes_and_the_database_still_answers(
         assert database["after"].count_documents({}) == 1
     finally:
         client.drop_database(database.name)
+        client.close()
+
+
+def test_writes_the_database_acknowledged_survive_a_sigkill_of_it(infra: InfraEnv) -> None:
+    """The stack runs SQLite with ``synchronous=normal`` (servers.ferretdb_sqlite_url): a
+    commit is not synced to disk, but it is in SQLite's log once FerretDB answers, so a
+    killed server loses none of the writes it acknowledged; 100 inserts, each answered,
+    then 100 updates (one transaction each), then SIGKILL."""
+    if not infra.pids.get("ferretdb"):
+        pytest.skip("LABELOPS_MONGO_URL names a database this stack does not run")
+    # Started afresh, so it runs with the URL this checkout builds.
+    servers.kill_server("ferretdb")
+    pid = servers.start_server("ferretdb")
+    assert "synchronous(normal)" in Path(f"/proc/{pid}/cmdline").read_text()
+    name = f"labelops_infra_kill_{uuid.uuid4().hex[:6]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(infra["LABELOPS_MONGO_URL"],
+                                                      socketTimeoutMS=30_000)
+    try:
+        docs = client[name]["docs"]
+        for n in range(100):
+            docs.insert_one({"_id": f"d{n}", "n": n})
+        for n in range(100):
+            docs.update_one({"_id": f"d{n}"}, {"$set": {"updated": True}})
+        servers.kill_server("ferretdb")
+        servers.start_server("ferretdb")
+        after = {d["_id"]: d for d in docs.find()}
+        assert len(after) == 100
+        assert all(d.get("updated") for d in after.values())
+    finally:
+        client.drop_database(name)
         client.close()

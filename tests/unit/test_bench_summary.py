@@ -91,6 +91,23 @@ def test_assignment_pairs_levels_with_label_studio() -> None:
     assert rows["items answered, 4 labelers"][1:] == ("—", "", "", "4.50 items/s")
 
 
+def test_assignment_levels_at_a_pace_are_rows_of_their_own() -> None:
+    run = {"when": "t", "settings": {"items": 20_000},
+           "labelops": {"levels": [
+               {"concurrency": 64, "items_per_s": 400.0, "claim": {"p99_ms": 700.0}},
+               {"concurrency": 64, "think_ms": 500.0, "items_per_s": 120.0,
+                "claim": {"p99_ms": 40.0}}]},
+           "label_studio": {"levels": [
+               {"concurrency": 64, "think_ms": 500.0, "annotations_per_s": 30.0,
+                "next": {"p99_ms": 900.0}}]}}
+    rows = by_figure(summarise("assignment", [run]).rows)
+    assert rows["claim (LS: GET next) p99, 64 labelers"][1:] == ("700 ms", "", "", "")
+    paced = rows["claim (LS: GET next) p99, 64 labelers, 500 ms per item"]
+    assert paced[1] == "40.0 ms" and paced[4] == "900 ms"
+    assert list(rows).index("claim (LS: GET next) p99, 64 labelers") < list(rows).index(
+        "items answered, 64 labelers, 500 ms per item")
+
+
 def test_a_one_run_file_and_the_files_that_give_no_rows() -> None:
     baseline = {"when": "t", "results": {
         "kafka_produce": {"value": 9000.0, "unit": "msgs/s", "how": "aiokafka"},

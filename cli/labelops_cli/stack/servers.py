@@ -442,8 +442,8 @@ def ferretdb_sqlite_url() -> str:
     synced at checkpoints): a killed process loses nothing, a power cut may lose the last
     commits, as MongoDB's default write concern (journal synced every 100 ms) may. FerretDB
     runs each update of a bulk ``update`` in a transaction of its own, so with ``full`` a
-    group of 60 claims paid 60 syncs: at 64 labelers ``normal`` answered 30 % more items
-    per second (bench/README.md)."""
+    group of 60 claims paid 60 syncs: at 64 labelers ``normal`` answered 20-40 % more
+    items per second (bench/README.md)."""
     sync = os.environ.get("LABELOPS_FERRETDB_SYNCHRONOUS", "normal").strip().lower()
     if sync not in FERRETDB_SYNCHRONOUS:
         raise StackError(f"LABELOPS_FERRETDB_SYNCHRONOUS: {sync!r} is not one of "

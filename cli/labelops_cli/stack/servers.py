@@ -596,12 +596,19 @@ def start_server(name: str, timeout: float = START_TIMEOUT) -> int:
 
 
 def _wait_gone(name: str, pid: int, timeout: float) -> bool:
+    """Whether the process ended within ``timeout``; if it did, this also waits (within the
+    same time) for its ports to close: the main thread of a server with many threads (Go,
+    Java) is a zombie while the others still close its sockets, and a restart at once would
+    find its port taken."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _cmdline(pid) is None or not _is_ours(name, _cmdline(pid) or ""):
-            return True
+    while _cmdline(pid) is not None and _is_ours(name, _cmdline(pid) or ""):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    return False
+    while time.monotonic() < deadline and any(
+            _port_open(paths.HOST, port, 0.2) for _, port in _server_ports(name)):
+        time.sleep(0.05)
+    return True
 
 
 def stop_server(name: str, timeout: float = 30.0) -> bool:

@@ -323,10 +323,8 @@ async def level(env: dict[str, str], job: BenchJob, concurrency: int, seconds: f
     finally:
         await asyncio.gather(*(w.close() for w in workers))
     return {"concurrency": concurrency, "think_ms": think_ms, "ramp_s": ramp_s,
-            "seconds": wall,
-            "packages": timings.packages,
-            "items": timings.items, "items_per_s": timings.items / wall,
-            "packages_per_s": timings.packages / wall,
+            "seconds": wall, "packages": timings.packages, "items": timings.items,
+            "items_per_s": timings.items / wall, "packages_per_s": timings.packages / wall,
             "claim": summary(timings.claim), "first_claim": summary(timings.first_claim),
             "later_claim": summary(timings.later_claim),
             "get": summary(timings.get),

@@ -601,7 +601,7 @@ def _wait_gone(name: str, pid: int, timeout: float) -> bool:
     Java) is a zombie while the others still close its sockets, and a restart at once would
     find its port taken."""
     deadline = time.monotonic() + timeout
-    while _cmdline(pid) is not None and _is_ours(name, _cmdline(pid) or ""):
+    while (cmdline := _cmdline(pid)) is not None and _is_ours(name, cmdline):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)

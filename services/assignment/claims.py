@@ -1,10 +1,14 @@
 """Claims committed in groups. Every claim is a change of its package like any other (the
 ticket of the next version, an outbox record, the guarded update; see ``moves``), but
 claims come in bursts: a shift starts, a checker polls, sixty labelers finish at once.
-One at a time, each pays three round trips behind all the others' writes; here a few
+One at a time, each pays its round trips behind all the others' writes; here a few
 groups are written at once, the claims that arrive while they are busy wait for the next
-group, and a group costs the same three round trips whatever its size: the packages read
-beside one insert of all the tickets, one insert of all the records, one bulk update.
+group, and a group costs the same round trips whatever its size.
+
+A labeling claim takes two round trips in a row: its ticket, its record and the package
+read go together (the record is staged: it counts only if the ticket is its writer's,
+see ``Outbox.staged``), then the bulk update. A check claim's record needs the package's
+items (its sample), so it waits for the read: three.
 
 A claim whose ticket is someone else's while its package is still at the board's version
 is not settled here (it may be a ticket orphaned by a crash): the caller moves it the
@@ -23,7 +27,7 @@ from datetime import datetime
 from labelops_shared.contracts import PackageClaimed
 from labelops_shared.mongo import Document
 from labelops_shared.outbox import UnitOfWork
-from services.assignment.adapters.repository import PACKAGES, ticket_id
+from services.assignment.adapters.repository import PACKAGES, TICKETS, ticket_id
 from services.assignment.domain import workflow as wf
 from services.assignment.domain.board import Slot
 from services.assignment.moves import STALE_TICKET, Packages, claim_fields
@@ -105,15 +109,23 @@ class ClaimGroups:
                     claim.outcome.set_result(outcome)
 
     async def _write(self, group: list[_Claim]) -> list[Outcome]:
-        packages, repo = self.packages, self.packages.repo
-        docs, taken = await asyncio.gather(
+        packages, repo, outbox = self.packages, self.packages.repo, self.packages.outbox
+        lease = packages.lease_until()
+        # A labeling claim's change needs nothing of the package but its state, which the
+        # board's version pins: its record is written beside its ticket (see
+        # Outbox.staged). A check's sample needs the package's items: its record waits
+        # for the package read.
+        staged = {id(c): self._staged(c, lease) for c in group if c.stage is wf.Stage.LABEL}
+        started = time.monotonic()
+        docs, taken, _ = await asyncio.gather(
             repo.packages_by_id([c.slot.package_id for c in group]),
             repo.take_tickets([(c.slot.package_id, c.slot.version + 1, f"claim {c.stage}",
-                                c.subject, c.owner) for c in group]))
-        taken_at = time.monotonic()
-        lease = packages.lease_until()
+                                c.subject, c.owner) for c in group]),
+            outbox.stage([record for record, _ in staged.values()]))
         outcomes: list[Outcome] = []
         units: list[tuple[UnitOfWork, str]] = []
+        won_staged: list[Document] = []
+        lost_staged: list[Document] = []
         moved_docs: list[tuple[int, Document, Document]] = []
         for claim in group:
             slot = claim.slot
@@ -127,24 +139,55 @@ class ClaimGroups:
                 # next change skips once it is stale.
                 log.warning("ticket %s v%d taken for a package not at v%d",
                             slot.package_id, version, slot.version)
+            record, moved = staged.get(id(claim), (None, None))
             if doc is None or not at_version or doc["state"] != wf.CLAIMABLE[claim.stage].value:
                 outcomes.append(Outcome(doc))
-                continue
-            if not mine:
+            elif not mine:
                 outcomes.append(Outcome(doc, contested=True))
+            else:
+                if record is not None and moved is not None:
+                    won_staged.append(record)
+                else:
+                    fields, uow = claim_change(packages, claim.job, doc, claim.stage,
+                                               claim.subject, claim.request_key, lease)
+                    moved = {**fields, "version": version}
+                    uow.set(PACKAGES, doc["_id"], moved, below=("version", version))
+                    units.append((uow, f"move:{doc['_id']}:v{version}"))
+                moved_docs.append((len(outcomes), doc, moved))
+                outcomes.append(Outcome(doc))  # replaced below once committed
                 continue
-            fields, uow = claim_change(packages, claim.job, doc, claim.stage, claim.subject,
-                                       claim.request_key, lease)
-            moved = {**fields, "version": version}
-            uow.set(PACKAGES, doc["_id"], moved, below=("version", version))
-            units.append((uow, f"move:{doc['_id']}:v{version}"))
-            moved_docs.append((len(outcomes), doc, moved))
-            outcomes.append(Outcome(doc))  # replaced below once committed
-        if time.monotonic() - taken_at > STALE_TICKET.total_seconds() / 2:
-            return outcomes  # too slow: its tickets may be skipped by now (see moves)
-        await packages.outbox.commit_fresh(units)
+            if record is not None:
+                lost_staged.append(record)
+        if time.monotonic() - started > STALE_TICKET.total_seconds() / 2:
+            # too slow: its tickets may be skipped by now (see moves)
+            await outbox.drop_staged(won_staged + lost_staged)
+            return [Outcome(o.doc) for o in outcomes]
+        await asyncio.gather(outbox.apply_staged(won_staged), outbox.commit_fresh(units),
+                             self._drop_lost(lost_staged))
         for at, doc, moved in moved_docs:
             new = {**doc, **moved}
             packages.show(new)
             outcomes[at] = Outcome(doc, won=new)
         return outcomes
+
+    async def _drop_lost(self, records: list[Document]) -> None:
+        """Records of lost tickets go; if the database refuses now, the periodic recovery
+        drops them (their tickets are someone else's), and the winners are not failed."""
+        try:
+            await self.packages.outbox.drop_staged(records)
+        except Exception:
+            log.warning("records of lost claims left for the recovery", exc_info=True)
+
+    def _staged(self, claim: _Claim, lease: datetime) -> tuple[Document, Document]:
+        """A labeling claim's record, to be written beside its ticket, and the fields it
+        moves the package to."""
+        slot, version = claim.slot, claim.slot.version + 1
+        fields, uow = claim_change(self.packages, claim.job, {"_id": slot.package_id,
+                                                              "state": slot.state},
+                                   claim.stage, claim.subject, claim.request_key, lease)
+        moved = {**fields, "version": version}
+        uow.set(PACKAGES, slot.package_id, moved, below=("version", version))
+        record = self.packages.outbox.staged(
+            uow, f"move:{slot.package_id}:v{version}:{claim.owner}",
+            (TICKETS, ticket_id(slot.package_id, version), claim.owner))
+        return record, moved

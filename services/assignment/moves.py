@@ -247,7 +247,7 @@ class Packages:
 
     async def run(self) -> None:
         """Background: expire leases every sweep interval, rebuild the board every rescan
-        interval (what other replicas changed)."""
+        interval (what other replicas changed) and settle claims whose writer died."""
         await self.ensure_built()
         last_rebuild = time.monotonic()
         while True:
@@ -256,6 +256,8 @@ class Packages:
                 if self.rebuild_due(time.monotonic() - last_rebuild):
                     await self.rebuild()
                     last_rebuild = time.monotonic()
+                    # claims' records staged by a process that died before applying them
+                    await self.outbox.recover(older_than=STALE_TICKET, staged_only=True)
                 await self.expire_leases()
                 self._report_counts()
             except Exception:  # a database hiccup must not end the sweeper

@@ -23,6 +23,10 @@ A record whose operations are all guarded sets (``UnitOfWork.set(..., below=...)
 versioned document's move, which a later re-application can never undo) skips step 3's
 mark: its process's relay knows it applied it, and after a crash ``recover`` applies it again
 harmlessly and it is published then.
+
+A record may also be *staged* beside the unique ticket it depends on (``staged``): both
+inserts in one round trip instead of two in a row. It counts as committed only if that
+ticket is its own writer's; ``recover`` checks, applies the winners and drops the rest.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ DONE_CHUNK = 500  # keys per marking round trip (FerretDB's $in pushdown takes u
 # The stack's build fixes that (FERRETDB_PATCH); this keeps an unpatched one usable.
 PUT_CHUNK = 50
 RELAY_BATCH = 100  # records per read of a relay round
+# A staged record without its ticket is dropped after this long (see ``staged``): longer
+# than any writer waits between the two inserts and its apply.
+STAGED_GRACE = timedelta(seconds=30)
 
 # Publishes one serialized event: (topic, key, value).
 Publish = Callable[[str, str, bytes], Awaitable[None]]
@@ -221,6 +228,37 @@ class Outbox:
         await retry_busy(partial(insert_absent, self.records, records))
         await self._apply_unmarked(records)
 
+    def staged(self, uow: UnitOfWork, key: str, ticket: tuple[str, str, str]) -> Document:
+        """The record of a unit of work to be written beside the ticket it depends on
+        (``stage``), before anyone knows whether that ticket is won. ``ticket``: (collection,
+        ticket id, owner). The record counts as committed only if the ticket is its owner's:
+        ``recover`` applies it then, and drops it if the ticket went to someone else (or
+        never came, once ``STAGED_GRACE`` has passed)."""
+        if not uow.events or not all("below" in op for op in uow.ops):
+            raise ValueError("a staged unit has events and guarded operations only")
+        record = self._record(uow, key)
+        record["ticket"] = {"c": ticket[0], "id": ticket[1], "owner": ticket[2]}
+        return record
+
+    async def stage(self, records: list[Document]) -> None:
+        """Write staged records (see ``staged``): one round trip, run beside the tickets'
+        insert instead of after it."""
+        if records:
+            await retry_busy(partial(insert_absent, self.records, records))
+
+    async def apply_staged(self, records: list[Document]) -> None:
+        """Apply staged records whose tickets the caller won (``commit_fresh``'s second
+        half: unmarked, published by this process's relay)."""
+        if records:
+            await self._apply_unmarked(records)
+
+    async def drop_staged(self, records: list[Document]) -> None:
+        """Remove staged records whose tickets were lost (or that their writer gave up)."""
+        if records:
+            ids = [r["_id"] for r in records]
+            await retry_busy(lambda: self.records.delete_many(
+                {"_id": {"$in": ids}, "state": COMMITTED}))
+
     async def _apply_unmarked(self, records: list[Document]) -> None:
         """Apply records left unmarked (see ``commit``); this process's relay publishes them."""
         await self._apply_ops([op for record in records for op in record["ops"]])
@@ -357,17 +395,40 @@ class Outbox:
         else:  # records are only written by commit()
             raise ValueError(f"unknown outbox op {kind!r}")
 
-    async def recover(self, *, older_than: timedelta = timedelta(0)) -> int:
-        """Apply records whose writer died between commit and apply. Returns their count."""
+    async def recover(self, *, older_than: timedelta = timedelta(0),
+                      staged_only: bool = False) -> int:
+        """Apply records whose writer died between commit and apply (``staged_only``: only
+        staged ones, see ``staged``; safe to run while their writers live). Returns their
+        count."""
         cutoff = datetime.now(UTC) - older_than
         count = 0
         cursor = self.records.find({"state": COMMITTED}).sort("seq", ASCENDING)
         async for record in cursor:
-            if record["created_at"] <= cutoff:
-                log.warning("re-applying outbox record", extra={"record": record["_id"]})
-                await self._apply(record)
-                count += 1
+            if record["created_at"] > cutoff or (staged_only and "ticket" not in record):
+                continue
+            if "ticket" in record and not await self._ticket_won(record):
+                continue
+            log.warning("re-applying outbox record", extra={"record": record["_id"]})
+            await self._apply(record)
+            count += 1
         return count
+
+    async def _ticket_won(self, record: Document) -> bool:
+        """Whether a staged record's ticket is its own (then it is committed). One whose
+        ticket is someone else's never was, and is dropped; so is one without a ticket once
+        ``STAGED_GRACE`` has passed (its writer died between the two inserts, or gave up).
+        A younger one without a ticket is left: its writer may be inserting it now."""
+        ticket = record["ticket"]
+        found = await self.home(ticket["c"])[ticket["c"]].find_one(
+            {"_id": ticket["id"]}, {"owner": 1})
+        if found is not None and found.get("owner") == ticket["owner"]:
+            return True
+        created: datetime = record["created_at"]
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        if found is not None or datetime.now(UTC) - created > STAGED_GRACE:
+            await self.drop_staged([record])
+        return False
 
     async def relay_once(self, publish: Publish, *, limit: int = 1000) -> int:
         """Publish applied records in commit order; returns how many records were sent.

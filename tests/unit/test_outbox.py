@@ -266,3 +266,51 @@ async def test_marked_and_unmarked_records_are_published_in_commit_order() -> No
     assert _published_versions(broker) == ["v1", "v2", "v3"]
     assert db["packages"].docs["p1"]["version"] == 3
     assert await box.relay_once(broker.publish) == 0
+
+
+async def test_a_staged_record_counts_only_with_its_ticket() -> None:
+    """A claim's record written beside its ticket (not after it): applied and published if
+    the ticket is its writer's; dropped if someone else won it, or if it never came once
+    the grace has passed; left alone while its writer may still be inserting it."""
+    db: Any = FakeDatabase()
+    for pkg in ("p1", "p2", "p3", "p4"):
+        db["packages"].docs[pkg] = {"_id": pkg, "version": 0, "state": "open"}
+    box, broker = Outbox(db, owner="a"), FlakyBroker()
+
+    def staged(pkg: str, owner: str) -> dict[str, Any]:
+        return box.staged(_claim(pkg, 1), f"move:{pkg}:v1:{owner}",
+                          ("tickets", f"{pkg}:v1", owner))
+
+    won, lost = staged("p1", "me"), staged("p2", "me")
+    await box.stage([won, lost])
+    db["tickets"].docs.update({"p1:v1": {"_id": "p1:v1", "owner": "me"},
+                               "p2:v1": {"_id": "p2:v1", "owner": "someone else"}})
+    await box.apply_staged([won])
+    await box.drop_staged([lost])
+    assert await box.relay_once(broker.publish) == 1
+    assert [decode_event(v).data.job_id for _, _, v in broker.sent] == ["p1v1"]
+    assert {p: d["state"] for p, d in db["packages"].docs.items()} == {
+        "p1": "claimed", "p2": "open", "p3": "open", "p4": "open"}
+
+    # The writer dies after both inserts, before applying: whoever recovers decides by
+    # the tickets.
+    mine, theirs, ticketless = staged("p2", "x"), staged("p3", "x"), staged("p4", "x")
+    await box.stage([mine, theirs, ticketless])
+    db["tickets"].docs["p2:v1"]["owner"] = "x"
+    db["tickets"].docs["p3:v1"] = {"_id": "p3:v1", "owner": "y"}
+    ordinary = _claim("p1", 2)
+    await box.stage([box._record(ordinary, "move:p1:v2")])  # not staged: no ticket
+    restarted = Outbox(db, owner="b")
+    assert await restarted.recover(staged_only=True) == 1
+    assert db["packages"].docs["p2"]["state"] == "claimed"
+    assert db["packages"].docs["p3"]["state"] == "open"
+    assert set(db["outbox"].docs) == {mine["_id"], ticketless["_id"], "move:p1:v2"}
+    db["outbox"].docs[ticketless["_id"]]["created_at"] = datetime(2020, 1, 1, tzinfo=UTC)
+    assert await restarted.recover(staged_only=True) == 0
+    assert set(db["outbox"].docs) == {mine["_id"], "move:p1:v2"}  # the ordinary one waits
+    assert db["packages"].docs["p4"]["state"] == "open"
+    assert await restarted.relay_once(broker.publish) == 1
+    assert [decode_event(v).data.job_id for _, _, v in broker.sent] == ["p1v1", "p2v1"]
+
+    with pytest.raises(ValueError, match="guarded"):
+        box.staged(_uow(), "k", ("tickets", "t", "me"))

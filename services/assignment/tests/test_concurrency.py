@@ -93,3 +93,36 @@ async def test_claims_arriving_together_are_written_in_groups(harness: Harness) 
     assert sum(groups) == 40 and len(groups) < 20, groups
     events = await harness.events("labelops.package.claimed.v1")
     assert sorted(e["data"]["package_id"] for e in events) == sorted(stored)
+
+
+async def test_a_claim_cut_off_after_its_ticket_and_record_is_completed_by_the_restart(
+        harness: Harness) -> None:
+    """A labeling claim writes its outbox record beside its ticket. The process dies after
+    both, before the package moved: the restart's recovery completes that claim (the
+    labeler holds the package, one event); nobody else can take the package meanwhile."""
+    job_id = await harness.publish_job(items=5, package_size=5)
+    box = harness.packages.outbox
+    labeler = harness.client("ann", auth.LABELER)
+
+    async def killed(records: list[object]) -> None:
+        raise RuntimeError("killed between the inserts and the apply")
+
+    box.apply_staged = killed  # type: ignore[method-assign,assignment]
+    with pytest.raises(grpc.aio.AioRpcError) as cut:
+        await labeler.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=pb.STAGE_LABEL))
+    assert cut.value.code() is grpc.StatusCode.UNKNOWN
+    del box.apply_staged
+    [package] = await harness.db[PACKAGES].find({"job_id": job_id}).to_list(None)
+    assert (package["state"], package.get("holder", "")) == ("open", "")
+
+    with pytest.raises(grpc.aio.AioRpcError) as taken:  # its ticket is held
+        await harness.client("bob", auth.LABELER).ClaimPackage(
+            pb.ClaimPackageRequest(job_id=job_id, stage=pb.STAGE_LABEL))
+    assert taken.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE)
+
+    assert await box.recover() == 1  # what the service does as it starts
+    [package] = await harness.db[PACKAGES].find({"job_id": job_id}).to_list(None)
+    assert (package["state"], package["holder"], package["version"]) == ("labeling", "ann", 1)
+    claimed = await harness.events("labelops.package.claimed.v1")
+    assert [(e["data"]["package_id"], e["data"]["holder"]) for e in claimed] == [
+        (package["_id"], "ann")]

@@ -115,7 +115,7 @@ class ClaimGroups:
         # board's version pins: its record is written beside its ticket (see
         # Outbox.staged). A check's sample needs the package's items: its record waits
         # for the package read.
-        staged = {id(c): self._staged(c, lease) for c in group if c.stage is wf.Stage.LABEL}
+        staged = {c.owner: self._staged(c, lease) for c in group if c.stage is wf.Stage.LABEL}
         started = time.monotonic()
         docs, taken, _ = await asyncio.gather(
             repo.packages_by_id([c.slot.package_id for c in group]),
@@ -139,7 +139,7 @@ class ClaimGroups:
                 # next change skips once it is stale.
                 log.warning("ticket %s v%d taken for a package not at v%d",
                             slot.package_id, version, slot.version)
-            record, moved = staged.get(id(claim), (None, None))
+            record, moved = staged.get(claim.owner, (None, None))
             if doc is None or not at_version or doc["state"] != wf.CLAIMABLE[claim.stage].value:
                 outcomes.append(Outcome(doc))
             elif not mine:
@@ -161,7 +161,7 @@ class ClaimGroups:
         if time.monotonic() - started > STALE_TICKET.total_seconds() / 2:
             # too slow: its tickets may be skipped by now (see moves)
             await outbox.drop_staged(won_staged + lost_staged)
-            return [Outcome(o.doc) for o in outcomes]
+            return outcomes
         await asyncio.gather(outbox.apply_staged(won_staged), outbox.commit_fresh(units),
                              self._drop_lost(lost_staged))
         for at, doc, moved in moved_docs:

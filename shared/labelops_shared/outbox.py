@@ -221,8 +221,7 @@ class Outbox:
         if not units:
             return
         for uow, _ in units:
-            if not uow.events or not all("below" in op for op in uow.ops):
-                raise ValueError("commit_fresh takes units of guarded operations and events")
+            _check_fresh(uow)
         records = [self._record(uow, key) for uow, key in units]
         # Absent ones only: after a retried write, our own records may be there already.
         await retry_busy(partial(insert_absent, self.records, records))
@@ -234,8 +233,7 @@ class Outbox:
         ticket id, owner). The record counts as committed only if the ticket is its owner's:
         ``recover`` applies it then, and drops it if the ticket went to someone else (or
         never came, once ``STAGED_GRACE`` has passed)."""
-        if not uow.events or not all("below" in op for op in uow.ops):
-            raise ValueError("a staged unit has events and guarded operations only")
+        _check_fresh(uow)
         record = self._record(uow, key)
         record["ticket"] = {"c": ticket[0], "id": ticket[1], "owner": ticket[2]}
         return record
@@ -552,6 +550,13 @@ async def _merged_by_seq(cursor: Any, extra: list[Document]) -> AsyncIterator[Do
     while pending is not None:
         yield pending
         pending = next(rest, None)
+
+
+def _check_fresh(uow: UnitOfWork) -> None:
+    """A unit committed under a key its caller holds alone (``commit_fresh``, ``staged``)
+    announces something and has only guarded operations, so any recovery may apply it."""
+    if not uow.events or not all("below" in op for op in uow.ops):
+        raise ValueError("a fresh unit needs events and guarded operations only")
 
 
 def _set_filter(op: Document) -> Document:

@@ -148,10 +148,7 @@ class ClaimGroups:
                 if record is not None and moved is not None:
                     won_staged.append(record)
                 else:
-                    fields, uow = claim_change(packages, claim.job, doc, claim.stage,
-                                               claim.subject, claim.request_key, lease)
-                    moved = {**fields, "version": version}
-                    uow.set(PACKAGES, doc["_id"], moved, below=("version", version))
+                    uow, moved = self._unit(claim, doc, lease)
                     units.append((uow, f"move:{doc['_id']}:v{version}"))
                 moved_docs.append((len(outcomes), doc, moved))
                 outcomes.append(Outcome(doc))  # replaced below once committed
@@ -182,12 +179,19 @@ class ClaimGroups:
         """A labeling claim's record, to be written beside its ticket, and the fields it
         moves the package to."""
         slot, version = claim.slot, claim.slot.version + 1
-        fields, uow = claim_change(self.packages, claim.job, {"_id": slot.package_id,
-                                                              "state": slot.state},
-                                   claim.stage, claim.subject, claim.request_key, lease)
-        moved = {**fields, "version": version}
-        uow.set(PACKAGES, slot.package_id, moved, below=("version", version))
+        uow, moved = self._unit(claim, {"_id": slot.package_id, "state": slot.state}, lease)
         record = self.packages.outbox.staged(
             uow, f"move:{slot.package_id}:v{version}:{claim.owner}",
             (TICKETS, ticket_id(slot.package_id, version), claim.owner))
         return record, moved
+
+    def _unit(self, claim: _Claim, doc: Document,
+              lease: datetime) -> tuple[UnitOfWork, Document]:
+        """The claim's unit of work (the package moved to the next version, guarded, and
+        its event) and the fields it moves the package to."""
+        version = claim.slot.version + 1
+        fields, uow = claim_change(self.packages, claim.job, doc, claim.stage, claim.subject,
+                                   claim.request_key, lease)
+        moved = {**fields, "version": version}
+        uow.set(PACKAGES, doc["_id"], moved, below=("version", version))
+        return uow, moved

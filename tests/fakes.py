@@ -57,7 +57,11 @@ class FakeCursor:
         return self  # how many documents a round trip brings; all are here already
 
     async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
-        return self.docs
+        """The next ``length`` documents (all that are left without one), consumed as a
+        real cursor consumes them."""
+        taken = self.docs if length is None else self.docs[:length]
+        self.docs = self.docs[len(taken):]
+        return taken
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         async def docs() -> AsyncIterator[dict[str, Any]]:

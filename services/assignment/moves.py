@@ -91,8 +91,13 @@ class Packages:
                 return False
             started = time.monotonic()
             self.board.begin_rebuild()
-            slots = [slot_of(doc) async for doc in self.repo.workflow_packages()]
-            self.board.replace_all(slots)
+            try:
+                async for batch in self.repo.workflow_packages():
+                    self.board.add_scanned([slot_of(doc) for doc in batch])
+            except BaseException:
+                self.board.abandon_rebuild()
+                raise
+            self.board.finish_rebuild()
             self._rebuilt_at = time.monotonic()
             self._rebuild_seconds = self._rebuilt_at - started
             self.built = True

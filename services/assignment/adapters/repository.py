@@ -113,6 +113,7 @@ class Recent:
 
 # Packages a claim board keeps (every state but the final ones).
 IN_WORKFLOW = [s.value for s in State if s not in (State.ACCEPTED, State.CLOSED)]
+REBUILD_BATCH = 500  # packages per read of the claim board's rebuild
 
 # Answers are stored as JSON text: an answer holds user keys and nested arrays (polygon
 # points [[x, y], ..]) that FerretDB v1 refuses in documents. Documents written before kept
@@ -247,23 +248,23 @@ class Repository:
     async def ticket(self, pkg_id: str, version: int) -> Document | None:
         return await self.db[TICKETS].find_one({"_id": ticket_id(pkg_id, version)})
 
-    async def workflow_packages(self) -> AsyncIterator[Document]:
+    async def workflow_packages(self) -> AsyncIterator[list[Document]]:
         """Every package still in the workflow (not accepted or closed) of the jobs still
         at work (not finished or deleted: nobody claims or works on theirs again), without
-        its item ids: what the claim board is rebuilt from. Job by job, so what ended jobs
-        left behind costs the periodic rebuild nothing."""
+        its item ids, in batches: what the claim board is rebuilt from. Job by job, so what
+        ended jobs left behind costs the periodic rebuild nothing."""
         ended = [JobStatus.FINISHED.value, JobStatus.DELETED.value]
         live = [j["_id"] async for j in self.db[JOBS].find({}, {"status": 1})
                 if j.get("status") not in ended]
         for job_id in live:
             # $in rather than $nin: the (job, state, index) index serves it (FerretDB pushes
-            # equality and $in down). In batches of 1,000: the board keeps a small slot per
-            # package, and a whole job's packages decoded at once would raise the resident
-            # high-water mark for good.
+            # equality and $in down). In batches of 500: a whole job's packages decoded at
+            # once would raise the resident high-water mark for good, and each batch is
+            # decoded while the service's other work waits.
             cursor = self.db[PACKAGES].find({"job_id": job_id, "state": {"$in": IN_WORKFLOW}},
-                                            {"item_ids": 0}).batch_size(1000)
-            async for doc in cursor:
-                yield doc
+                                            {"item_ids": 0}).batch_size(REBUILD_BATCH)
+            while batch := await cursor.to_list(REBUILD_BATCH):
+                yield batch
 
     async def packages_holding(self, job_id: str, item_ids: Sequence[str]) -> list[Document]:
         """The job's packages holding any of these items."""

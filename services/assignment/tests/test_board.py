@@ -251,6 +251,61 @@ def test_what_the_board_learns_during_a_rebuild_wins_over_the_older_scan() -> No
     assert board.take("j", "open", lambda s: True) is None
 
 
+def counted(b: Board) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """What ``Board.counts`` must answer, counted the slow way."""
+    packages: dict[tuple[str, str], int] = {}
+    items: dict[str, int] = {}
+    for package_id in list(b._slots):
+        slot = b.get(package_id)
+        assert slot is not None
+        packages[(slot.job_id, slot.state)] = packages.get((slot.job_id, slot.state), 0) + 1
+        items[slot.state] = items.get(slot.state, 0) + slot.item_count
+    return packages, items
+
+
+def test_the_counts_follow_every_change_of_the_board() -> None:
+    b = board(open_slot(0, item_count=5), open_slot(1, item_count=3),
+              open_slot(0, job="k", item_count=2))
+    assert b.counts() == ({("j", "open"): 2, ("k", "open"): 1}, {"open": 10})
+    b.update(replace(open_slot(1, item_count=3), state="labeling", holder="lee", version=1))
+    b.update(replace(open_slot(1, item_count=3), state="labeling", holder="lee", version=2))
+    assert b.counts() == counted(b) == (
+        {("j", "open"): 1, ("j", "labeling"): 1, ("k", "open"): 1},
+        {"open": 7, "labeling": 3})
+    b.forget("j-p0")
+    b.forget("j-p0")  # forgetting twice counts once
+    b.forget("k-p0")
+    assert b.counts() == ({("j", "labeling"): 1}, {"labeling": 3})
+    b.replace_all([open_slot(4, job="x", item_count=9), held(5, until=3.0)])
+    assert b.counts() == counted(b) == ({("x", "open"): 1, ("j", "labeling"): 1},
+                                        {"open": 9, "labeling": 0})
+
+
+def test_a_rebuild_in_steps_leaves_the_board_as_it_was_until_it_finishes() -> None:
+    """The scan's batches go aside as they arrive; claims meanwhile use the old board,
+    and what they change wins over the scan. A failed scan changes nothing."""
+    b = board(open_slot(0), open_slot(1))
+    b.begin_rebuild()
+    b.add_scanned([open_slot(0), open_slot(1)])
+    first = b.take("j", "open", anyone)  # the old board serves meanwhile
+    assert ids(first) == ["j-p0"] and len(b) == 2
+    b.add_scanned([open_slot(2), held(3, until=5.0)])
+    assert len(b) == 2 and b.due(10.0) == []
+    b.update(replace(open_slot(0), state="labeling", holder="lee", version=1))  # claimed
+    b.finish_rebuild()
+    assert len(b) == 4 and ids(*b.due(10.0)) == ["j-p3"]
+    assert ids(b.take("j", "open", anyone), b.take("j", "open", anyone),
+               b.take("j", "open", anyone)) == ["j-p1", "j-p2", None]
+    assert b.counts() == counted(b)
+
+    b.begin_rebuild()
+    b.add_scanned([open_slot(7)])
+    b.abandon_rebuild()
+    assert b.get("j-p7") is None and len(b) == 4
+    b.update(open_slot(8))  # not remembered for a rebuild that is over
+    assert b._recent is None
+
+
 def test_the_board_knows_whether_a_job_still_has_packages_at_work() -> None:
     b = board(open_slot(0), open_slot(1), open_slot(0, job="k"))
     b.update(replace(open_slot(1), state="labeling", holder="lee", version=1))  # moved, once

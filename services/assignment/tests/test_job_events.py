@@ -156,7 +156,7 @@ async def test_the_claim_boards_rebuild_leaves_out_the_packages_of_ended_jobs(
               "deleted": JobDeleted(job_id=jobs["deleted"], dataset_id="d", forced=True)}
     for event in ending.values():
         assert await harness.deliver(event) == "handled"
-    read = [doc["job_id"] async for doc in harness.repo.workflow_packages()]
+    read = [doc["job_id"] async for batch in harness.repo.workflow_packages() for doc in batch]
     assert sorted(read) == sorted([jobs["published"]] * 2 + [jobs["unpublished"]] * 2)
     await harness.packages.rebuild()
     assert harness.packages.board.holds_job(jobs["unpublished"])

@@ -5,6 +5,7 @@ flush the outbox, close connections)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -107,6 +108,7 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     )
     if settings.metrics_port:
         metrics.serve_metrics(settings.metrics_port, settings.grpc_host)
+    leave_startup_to_refcounting()
     log.info("service ready", extra={"grpc_port": port, "metrics_port": settings.metrics_port,
                                      "topics": consumer.topics, "instance": instance})
 
@@ -129,6 +131,16 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
     await broker.stop()  # waits for the message in hand, then leaves the group
     await client.close()
     log.info("stopped")
+
+
+def leave_startup_to_refcounting() -> None:
+    """Keep what exists once the service is up (modules, classes, schemas, clients: 85,000
+    objects) out of the cycle collector's full collections, which otherwise walk it all
+    a few times a minute under load, holding the event loop for 40-90 ms each time. It is
+    still freed by reference counting; only cycles among it would live on, and it lives
+    as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def main(service_name: str, build: Build, **overrides: Any) -> None:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """What the board keeps of a package: enough to pick and filter claim candidates."""
 
     package_id: str
     job_id: str
-    index: int
+    index: int  # type: ignore[assignment]  # the package's place in its job, not tuple.index
     state: str
     version: int
     labeler: str = ""
@@ -33,10 +33,22 @@ class Slot:
     item_count: int = 0
 
 
+# The board keeps each slot as a plain tuple of plain values, which Python's cycle
+# collector stops tracking after one look (it never does so for a class's instances): a
+# board of 32,000 slot objects made every full collection walk them, 20-50 ms of a held
+# event loop a few times a minute under load.
+Kept = tuple[str, str, int, str, int, str, str, float | None, tuple[str, ...], tuple[str, ...], int]
+_JOB, _STATE = Slot._fields.index("job_id"), Slot._fields.index("state")
+
+
+def _slot(kept: Kept | None) -> Slot | None:
+    return None if kept is None else Slot._make(kept)
+
+
 @dataclass
 class Board:
     claimable_states: frozenset[str]
-    _slots: dict[str, Slot] = field(default_factory=dict)
+    _slots: dict[str, Kept] = field(default_factory=dict)
     _queues: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
     _leases: list[tuple[float, str, int]] = field(default_factory=list)
@@ -52,7 +64,7 @@ class Board:
         return len(self._slots)
 
     def get(self, package_id: str) -> Slot | None:
-        return self._slots.get(package_id)
+        return _slot(self._slots.get(package_id))
 
     def update(self, slot: Slot) -> None:
         """The package's state as it now is (after a move, or read back): it goes back in
@@ -65,12 +77,12 @@ class Board:
     def _put(self, slot: Slot, *, heaps: bool) -> None:
         """Keep the slot, queue it if it waits, watch its lease if held. Without ``heaps``
         the queues and leases are plain lists, heapified once by the caller."""
-        old = self._slots.get(slot.package_id)
+        old = _slot(self._slots.get(slot.package_id))
         if old is None:
             self._per_job[slot.job_id] = self._per_job.get(slot.job_id, 0) + 1
         else:
             self._count(old, -1)
-        self._slots[slot.package_id] = slot
+        self._slots[slot.package_id] = tuple(slot)  # type: ignore[assignment]
         self._count(slot, 1)
         if slot.state in self.claimable_states:
             queue = self._queues.setdefault((slot.job_id, slot.state), [])
@@ -102,7 +114,7 @@ class Board:
         if self._recent is not None:
             self._recent[package_id] = None
         self._taken.discard(package_id)
-        gone = self._slots.pop(package_id, None)
+        gone = _slot(self._slots.pop(package_id, None))
         if gone is not None:
             self._count(gone, -1)
             left = self._per_job[gone.job_id] - 1
@@ -169,7 +181,7 @@ class Board:
         found = None
         while queue:
             entry = heapq.heappop(queue)
-            slot = self._slots.get(entry[1])
+            slot = _slot(self._slots.get(entry[1]))
             if (slot is None or slot.state != state or slot.index != entry[0]
                     or entry[1] in self._taken):
                 continue  # stale entry: the package moved on since it was queued
@@ -187,7 +199,7 @@ class Board:
     def give_back(self, slot: Slot) -> None:
         """A taken slot whose claim was not made (the caller gave up): queue it again."""
         if slot.package_id in self._taken:
-            self.update(self._slots.get(slot.package_id, slot))
+            self.update(self.get(slot.package_id) or slot)
 
     def counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
         """Packages on the board by (job, state), and items by state."""
@@ -195,15 +207,16 @@ class Board:
 
     def waiting(self, job_id: str, state: str) -> int:
         """Packages of the job waiting in this state (entries still valid)."""
-        return sum(1 for s in self._slots.values()
-                   if s.job_id == job_id and s.state == state and s.package_id not in self._taken)
+        return sum(1 for package_id, kept in self._slots.items()
+                   if kept[_JOB] == job_id and kept[_STATE] == state
+                   and package_id not in self._taken)
 
     def due(self, now: float) -> list[Slot]:
         """Held packages whose lease ran out by ``now`` (each once per lease)."""
         found = []
         while self._leases and self._leases[0][0] <= now:
             until, package_id, version = heapq.heappop(self._leases)
-            slot = self._slots.get(package_id)
+            slot = self.get(package_id)
             if (slot is not None and slot.version == version and slot.holder
                     and slot.lease_until == until):
                 found.append(slot)
@@ -211,6 +224,6 @@ class Board:
 
     def renew(self, package_id: str, version: int, until: float) -> None:
         """The holder worked on the package: its lease now ends at ``until``."""
-        slot = self._slots.get(package_id)
+        slot = self.get(package_id)
         if slot is not None and slot.version == version and slot.holder:
-            self.update(replace(slot, lease_until=until))
+            self.update(slot._replace(lease_until=until))

@@ -276,7 +276,9 @@ def test_writes_the_database_acknowledged_survive_a_sigkill_of_it(infra: InfraEn
             docs.update_one({"_id": f"d{n}"}, {"$set": {"updated": True}})
         servers.kill_server("ferretdb")
         servers.start_server("ferretdb")
-        after = {d["_id"]: d for d in docs.find()}
+        client.close()  # its sockets died with the server
+        client = MongoClient(infra["LABELOPS_MONGO_URL"], socketTimeoutMS=30_000)
+        after = {d["_id"]: d for d in client[name]["docs"].find()}
         assert len(after) == 100
         assert all(d.get("updated") for d in after.values())
     finally:
@@ -306,6 +308,10 @@ def test_a_reopened_database_plans_a_jobs_packages_read_with_the_job_index(
                                "index": n} for j in range(40) for n in range(50)])
         servers.kill_server("ferretdb")
         servers.start_server("ferretdb")
+        # The pool's sockets died with the server and ``command`` is not retried: reconnect.
+        client.close()
+        client = MongoClient(infra["LABELOPS_MONGO_URL"], socketTimeoutMS=30_000)
+        packages = client[name]["packages"]
         read = {"job_id": "j7", "state": {"$in": ["open", "labeling", "submitted"]}}
         plan = client[name].command("explain", {"find": "packages", "filter": read})
         steps = " ".join(plan["queryPlanner"]["Plan"])

@@ -35,7 +35,8 @@ def build(rt: Runtime) -> ServiceParts:
     return ServiceParts(
         grpc_services=[
             GrpcService("labelops.assignment.v1.AssignmentService", servicer,
-                        assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES),
+                        assignment_pb2_grpc.add_AssignmentServiceServicer_to_server, ROLES,
+                        first=frozenset({"ClaimPackage"})),
             GrpcService("labelops.assignment.v1.AcceptanceService", accepting,
                         acceptance_pb2_grpc.add_AcceptanceServiceServicer_to_server,
                         acceptance.ROLES)],

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from labelops_shared import metrics
+from labelops_shared.admission import Admission
 from labelops_shared.auth import AuthInterceptor
 from labelops_shared.outages import is_outage
 
@@ -29,19 +30,34 @@ class GrpcService:
     servicer: Any
     register: Callable[[Any, grpc.aio.Server], None]
     roles: Mapping[str, frozenset[str]]  # method name → roles allowed
+    # methods a person waits on before they can work: admitted ahead of the others
+    first: frozenset[str] = frozenset()
 
     def allowed_roles(self) -> dict[str, frozenset[str]]:
         return {f"/{self.full_name}/{m}": r for m, r in self.roles.items()}
 
+    def first_methods(self) -> set[str]:
+        return {f"/{self.full_name}/{m}" for m in self.first}
+
 
 async def start_server(
-    services: Sequence[GrpcService], *, host: str, port: int, jwt_secret: str
+    services: Sequence[GrpcService], *, host: str, port: int, jwt_secret: str,
+    max_concurrent_calls: int = 0,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """``max_concurrent_calls``: unary calls running at once (0: no limit); the rest wait
+    in line, each service's ``first`` methods ahead (see labelops_shared.admission)."""
     allowed: dict[str, frozenset[str]] = {}
+    first: set[str] = set()
     for svc in services:
         allowed.update(svc.allowed_roles())
-    server = grpc.aio.server(
-        interceptors=[MetricsInterceptor(), AuthInterceptor(jwt_secret, allowed)])
+        first |= svc.first_methods()
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        MetricsInterceptor(), AuthInterceptor(jwt_secret, allowed)]
+    if max_concurrent_calls:
+        # after the token check, so refused calls never take a place in line
+        interceptors.append(AdmissionInterceptor(Admission(max_concurrent_calls),
+                                                 frozenset(first)))
+    server = grpc.aio.server(interceptors=interceptors)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for svc in services:
@@ -179,6 +195,37 @@ def _measured(handler: grpc.RpcMethodHandler, service: str, method: str) -> grpc
         return grpc.unary_stream_rpc_method_handler(
             unary_stream, handler.request_deserializer, handler.response_serializer)
     return handler
+
+
+class AdmissionInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Runs unary calls through an :class:`Admission`; streams (long exports, uploads) and
+    health checks pass beside it, so they neither hold places nor wait."""
+
+    def __init__(self, admission: Admission, first: frozenset[str]) -> None:
+        self.admission = admission
+        self._first = first
+        metrics.GRPC_WAITING.set_function(lambda: admission.waiting)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or not handler.unary_unary or details.method.startswith(_UNMEASURED):
+            return handler
+        inner = handler.unary_unary
+        admission, first = self.admission, details.method in self._first
+        waited = metrics.GRPC_ADMISSION_SECONDS.labels(lane="first" if first else "other")
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            arrived = time.perf_counter()
+            async with admission.slot(first=first):
+                waited.observe(time.perf_counter() - arrived)
+                return await inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary, handler.request_deserializer, handler.response_serializer)
 
 
 def channel(addr: str) -> grpc.aio.Channel:

@@ -88,6 +88,16 @@ GRPC_SECONDS = Histogram(
     ["grpc_service", "grpc_method"],
     buckets=LATENCY_BUCKETS,
 )
+GRPC_WAITING = Gauge(
+    "labelops_grpc_server_calls_waiting",
+    "Unary calls waiting for a place (LABELOPS_GRPC_MAX_CONCURRENT_CALLS are running)",
+)
+GRPC_ADMISSION_SECONDS = Histogram(
+    "labelops_grpc_server_admission_seconds",
+    "Time a unary call waited for a place before running, by lane ('first': claims)",
+    ["lane"],
+    buckets=LATENCY_BUCKETS,
+)
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:

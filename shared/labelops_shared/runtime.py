@@ -105,6 +105,7 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
         host=settings.grpc_host,
         port=settings.grpc_port,
         jwt_secret=settings.jwt_secret.get_secret_value(),
+        max_concurrent_calls=settings.grpc_max_concurrent_calls,
     )
     if settings.metrics_port:
         metrics.serve_metrics(settings.metrics_port, settings.grpc_host)

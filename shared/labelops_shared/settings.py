@@ -54,6 +54,10 @@ class ServiceSettings(BaseSettings):
     jwt_secret: SecretStr
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    grpc_max_concurrent_calls: int = Field(
+        default=0, ge=0,
+        description="unary gRPC calls running at once; the rest wait in line, calls a "
+        "person waits on before working (claims) ahead of the others. 0: no limit")
     metrics_port: int = 0
 
     # Peers for synchronous queries (host:port).

@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pool
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+from prometheus_client import REGISTRY
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from urllib3.exceptions import MaxRetryError
 
@@ -130,3 +131,57 @@ async def test_an_outage_of_a_backing_server_answers_unavailable(
     assert failed.value.code() == code
     if code == grpc.StatusCode.UNAVAILABLE:
         assert "retry" in (failed.value.details() or "")
+
+
+async def test_admission_bounds_the_calls_running_and_lets_first_methods_pass_the_line(
+) -> None:
+    """With LABELOPS_GRPC_MAX_CONCURRENT_CALLS=1: one call runs; of the calls waiting, the
+    service's ``first`` method (ListExports here, ClaimPackage in the assignment service)
+    runs before the others that came earlier; a refused token never takes a place."""
+    stubs: Any = importlib.import_module("labelops.export.v1.export_pb2_grpc")
+    pb: Any = importlib.import_module("labelops.export.v1.export_pb2")
+    roles = importlib.import_module("services.export.api").ROLES
+    gate = asyncio.Event()
+    ran: list[str] = []
+
+    class Recording(stubs.ExportServiceServicer):  # type: ignore[misc,name-defined]
+        async def GetExport(self, request: Any, context: Any) -> Any:  # noqa: N802
+            ran.append(request.export_id)
+            await gate.wait()
+            return pb.Export(id=request.export_id)
+
+        async def ListExports(self, request: Any, context: Any) -> Any:  # noqa: N802
+            ran.append("list")
+            return pb.ListExportsResponse()
+
+    svc = GrpcService("labelops.export.v1.ExportService", Recording(),
+                      stubs.add_ExportServiceServicer_to_server, roles,
+                      first=frozenset({"ListExports"}))
+    server, port, _ = await start_server([svc], host="127.0.0.1", port=0, jwt_secret=SECRET,
+                                         max_concurrent_calls=1)
+    token = issue_token(SECRET, subject="u", workspace="w", roles=["workspace_admin"])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = stubs.ExportServiceStub(channel)
+
+            def get(export_id: str) -> Any:
+                return asyncio.ensure_future(stub.GetExport(
+                    pb.GetExportRequest(export_id=export_id), metadata=bearer(token)))
+
+            calls = [get("holder")]
+            await asyncio.sleep(0.2)
+            calls += [get("second"), get("third")]
+            await asyncio.sleep(0.2)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:  # not stuck in the line
+                await asyncio.wait_for(stub.ListExports(pb.ListExportsRequest()), timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            listed = asyncio.ensure_future(stub.ListExports(pb.ListExportsRequest(),
+                                                            metadata=bearer(token)))
+            await asyncio.sleep(0.2)
+            assert ran == ["holder"]
+            assert REGISTRY.get_sample_value("labelops_grpc_server_calls_waiting") == 3
+            gate.set()
+            await asyncio.wait_for(asyncio.gather(*calls, listed), timeout=10)
+    finally:
+        await server.stop(None)
+    assert ran == ["holder", "list", "second", "third"]

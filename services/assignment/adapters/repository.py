@@ -111,6 +111,38 @@ class Recent:
         self._loading.pop(doc_id, None)
 
 
+class Coalesced:
+    """A long read by key (a job's progress: a read of all its packages, seconds on a large
+    job) run at most once at a time per key. Callers that come while it runs share the next
+    read, which starts when the running one ends: every caller's answer comes from a read
+    that started after it asked (it sees its own changes), and a dashboard polling every
+    half second no longer stacks up reads that slow each other down."""
+
+    def __init__(self, read: Callable[[str], Awaitable[Any]]) -> None:
+        self._read = read
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._queued: dict[str, asyncio.Task[Any]] = {}
+
+    async def read(self, key: str) -> Any:
+        queued = self._queued.get(key)
+        if queued is None:
+            queued = asyncio.ensure_future(self._read_after(key, self._running.get(key)))
+            self._queued[key] = queued
+        # Shielded: a caller that hangs up does not cancel the others' read.
+        return await asyncio.shield(queued)
+
+    async def _read_after(self, key: str, running: asyncio.Task[Any] | None) -> Any:
+        if running is not None:
+            await asyncio.wait([running])  # its outcome is its own callers'
+        me = self._queued.pop(key)  # from now on, newcomers queue behind this read
+        self._running[key] = me
+        try:
+            return await self._read(key)
+        finally:
+            if self._running.get(key) is me:
+                del self._running[key]
+
+
 # Packages a claim board keeps (every state but the final ones).
 IN_WORKFLOW = [s.value for s in State if s not in (State.ACCEPTED, State.CLOSED)]
 REBUILD_BATCH = 500  # packages per read of the claim board's rebuild
@@ -174,6 +206,7 @@ class Repository:
         self.answers = (db if answers is None else answers)[ANNOTATIONS]
         self._recent_jobs = Recent(self.job)
         self._recent_packages = Recent(self.package)
+        self._progress_reads = Coalesced(self._read_progress)
 
     async def job(self, job_id: str) -> Document | None:
         return await self.db[JOBS].find_one({"_id": job_id})
@@ -362,7 +395,13 @@ class Repository:
             yield doc
 
     async def progress(self, job_id: str) -> tuple[Counter[str], int, int]:
-        """Packages by state, items, accepted items."""
+        """Packages by state, items, accepted items: from a read that started after the
+        call (concurrent calls share one, see ``Coalesced``). The caller must not change
+        the Counter."""
+        result: tuple[Counter[str], int, int] = await self._progress_reads.read(job_id)
+        return result
+
+    async def _read_progress(self, job_id: str) -> tuple[Counter[str], int, int]:
         by_state: Counter[str] = Counter()
         items = accepted = 0
         cursor = self.db[PACKAGES].find({"job_id": job_id}, {"state": 1, "item_count": 1})

@@ -92,6 +92,8 @@ class JobsServicer(TeamsMixin):
     async def _job_for_caller(self, job_id: str, context: Any) -> Document:
         doc = await auth.visible_or_abort(await self.repo.job(job_id), context,
                                           f"job {job_id!r}")
+        if not _sees(doc):  # as if it did not exist, like another workspace's job
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
         return convert.upgrade(doc)
 
     def _uow(self) -> UnitOfWork:
@@ -546,7 +548,7 @@ class JobsServicer(TeamsMixin):
             await fail(context, JobError([FieldError("state", "unknown state")]))
         wanted = []
         for doc in await self.repo.jobs_of(auth.principal().workspace):
-            if ((state and doc.get("state") != state)
+            if (not _sees(doc) or (state and doc.get("state") != state)
                     or (request.template and doc.get("template") != request.template)
                     or (request.dataset_id and doc.get("dataset_id") != request.dataset_id)
                     or (request.creator and doc.get("created_by") != request.creator)
@@ -566,6 +568,30 @@ class JobsServicer(TeamsMixin):
                 jobs.append(await self._answer(convert.upgrade(doc)))
         token = _encode_token(page[-1][0]) if more and page else ""
         return pb.ListJobsResponse(jobs=jobs, next_page_token=token)
+
+
+# Workspace roles that see every job of their workspace. Labelers, checkers and accepters
+# see only the jobs they may work on: a job's settings, members and instructions are not
+# every worker's business.
+_SEES_EVERY_JOB = auth.ADMINS | {auth.TEAM_MANAGER, auth.SERVICE}
+_JOB_ROLE_OF = {auth.LABELER: model.Role.LABELERS, auth.CHECKER: model.Role.CHECKERS,
+                auth.ACCEPTER: model.Role.ACCEPTERS}
+
+
+def _sees(doc: Document) -> bool:
+    """Whether the caller may see the job (it is in their workspace)."""
+    caller = auth.principal()
+    if caller.roles & _SEES_EVERY_JOB or caller.subject in _participants(doc):
+        return True
+    members = doc.get("members") or {}
+    effective = doc.get("effective_members")
+    if effective is None:  # stored before settings were JSON: people per role, no teams
+        effective, teams = members, {}
+    else:
+        teams = members.get("teams") or {}
+    roles = [_JOB_ROLE_OF[r] for r in sorted(caller.roles) if r in _JOB_ROLE_OF]
+    workflow = model.Workflow(doc.get("workflow") or model.Workflow.LABEL_CHECK_ACCEPT)
+    return model.works_on(effective, teams, workflow, roles, caller.subject)
 
 
 def _participants(doc: Document) -> list[str]:

@@ -26,7 +26,9 @@ INDEXES = {JOBS: [IndexModel([("workspace", ASCENDING), ("created_at", DESCENDIN
 # What the task center reads of every job of a workspace to filter and page.
 LIST_FIELDS = {"_id": 1, "workspace": 1, "state": 1, "template": 1, "dataset_id": 1,
                "created_by": 1, "participants": 1, "team_refs": 1, "created_at": 1,
-               "created_seq": 1, "members": 1}
+               "created_seq": 1, "members": 1,
+               # who may see the job (a worker sees only the jobs they may work on)
+               "members_json": 1, "effective_members_json": 1, "workflow": 1}
 JSON_FIELDS = ("template_options", "content", "topics", "labels", "package_rule", "members",
                "effective_members", "prelabel")
 
@@ -63,7 +65,7 @@ class Repository:
         """The light fields of every job of a workspace (filters and paging happen in the
         caller: FerretDB scans for any filter but ``_id`` anyway)."""
         cursor = self.db[JOBS].find({"workspace": workspace}, LIST_FIELDS)
-        return list(await cursor.to_list(None))
+        return [decode(d) for d in await cursor.to_list(None)]
 
     async def count_by_state(self) -> dict[str, int]:
         """How many jobs are in each state (for the metrics; one small projection)."""

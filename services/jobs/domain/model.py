@@ -340,6 +340,21 @@ def members_errors(members: Members, workflow: Workflow,
     return errors
 
 
+def works_on(effective: Mapping[str, Sequence[str]], teams: Mapping[str, Sequence[str]],
+             workflow: Workflow, roles: Iterable[Role], subject: str) -> bool:
+    """Whether the subject may work on the job in one of ``roles`` its workflow has: named
+    for it (directly or through a team: ``effective``, see ``expand_members``), or the role
+    is open, with neither people nor teams named, to everyone holding the workspace role."""
+    for role in roles:
+        if ((role is Role.CHECKERS and not workflow.has_check)
+                or (role is Role.ACCEPTERS and not workflow.has_accept)):
+            continue
+        people = effective.get(role.value) or ()
+        if subject in people or not (people or teams.get(role.value)):
+            return True
+    return False
+
+
 def expand_members(members: Members, teams: Mapping[str, TeamFacts]) -> dict[str, list[str]]:
     """Per job role, the people named directly and those their teams contribute, in order
     and without repeats: who may work in each stage."""

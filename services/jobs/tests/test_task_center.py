@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from labelops.jobs.v1 import jobs_pb2 as pb
@@ -35,7 +37,7 @@ async def test_filters_and_cursor_paging(harness: Harness) -> None:
     await admin.PublishJob(pb.PublishJobRequest(job_id=made[1].id))
     await harness.admin("ws2").ListJobs(pb.ListJobsRequest())  # another workspace: none
 
-    reader = harness.client("lea", auth.LABELER)
+    reader = harness.client("ana", auth.ANNOTATION_ADMIN)
 
     async def names(**filters: object) -> list[str]:
         listed = await reader.ListJobs(pb.ListJobsRequest(**filters))  # type: ignore[arg-type]
@@ -63,6 +65,47 @@ async def test_filters_and_cursor_paging(harness: Harness) -> None:
                   grpc.StatusCode.INVALID_ARGUMENT, "page_token")
     await refused(reader.ListJobs(pb.ListJobsRequest(page_size=500)),
                   grpc.StatusCode.INVALID_ARGUMENT, "page_size: 1-200")
+
+
+async def test_workers_see_only_the_jobs_they_may_work_on(harness: Harness) -> None:
+    """A labeler, checker or accepter lists and reads only the jobs naming them (directly,
+    through a team or as a package target) or leaving their role open to everyone; the
+    others are not found, as another workspace's are. Admins and team managers see all."""
+    harness.datasets.add("d1")
+    admin = harness.admin()
+    team = await admin.CreateTeam(pb.CreateTeamRequest(name="night-shift"))
+    await admin.AddTeamMember(pb.TeamMemberRequest(team_id=team.id, email="tom@x.io",
+                                                   role="labeler"))
+    named = await admin.CreateJob(request(name="named", members=pb.Members(
+        labelers=["lea"], checkers=["cid"], accepters=["ace"])))
+    by_team = await admin.CreateJob(request(name="by-team", members=pb.Members(
+        labeler_teams=[team.id], checkers=["cid"], accepters=["ace"])))
+    open_labeling = await admin.CreateJob(request(
+        name="open-labeling", workflow=pb.WORKFLOW_LABEL, members=pb.Members()))
+    others = await admin.CreateJob(request(name="others", members=pb.Members(
+        labelers=["leo"], checkers=["cyd"], accepters=["abe"])))
+
+    async def listed(client: Any) -> list[str]:
+        return sorted(j.name for j in (await client.ListJobs(pb.ListJobsRequest())).jobs)
+
+    lea, tom = harness.client("lea", auth.LABELER), harness.client("tom@x.io", auth.LABELER)
+    cid = harness.client("cid", auth.CHECKER)
+    assert await listed(lea) == ["named", "open-labeling"]
+    assert await listed(tom) == ["by-team", "open-labeling"]
+    assert await listed(cid) == ["by-team", "named"]
+    everything = ["by-team", "named", "open-labeling", "others"]
+    assert await listed(harness.client("ana", auth.ANNOTATION_ADMIN)) == everything
+    assert await listed(harness.client("tim", auth.TEAM_MANAGER)) == everything
+
+    assert (await lea.GetJob(pb.GetJobRequest(job_id=named.id))).name == "named"
+    await lea.GetTemplateSchema(pb.GetTemplateSchemaRequest(job_id=open_labeling.id))
+    for job in (by_team, others):
+        await refused(lea.GetJob(pb.GetJobRequest(job_id=job.id)),
+                      grpc.StatusCode.NOT_FOUND, "not found")
+        await refused(lea.GetTemplateSchema(pb.GetTemplateSchemaRequest(job_id=job.id)),
+                      grpc.StatusCode.NOT_FOUND, "not found")
+    await refused(cid.GetJob(pb.GetJobRequest(job_id=others.id)),
+                  grpc.StatusCode.NOT_FOUND, "not found")
 
 
 async def test_progress_follows_package_events_once_each(harness: Harness) -> None:

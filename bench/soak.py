@@ -85,16 +85,17 @@ async def _timed(samples: list[float], call: Awaitable[Any]) -> Any:
 
 async def review_loop(worker: Worker, job_id: str, stage: int, deadline: float,
                       done: Stage, decide: Callable[[Any], Any]) -> None:
-    """Claim the next package of the stage, read it and decide, until the time is up."""
+    """Claim the next package of the stage, read it and decide (``decide`` is given what
+    was read), until the time is up."""
     while time.perf_counter() < deadline:
         method = "ClaimPackage"
         try:
             package = await _timed(done.claims, worker.call(
                 method, apb.ClaimPackageRequest(job_id=job_id, stage=stage)))
             method = "GetPackage"
-            await _timed(done.reads, worker.call(
+            detail = await _timed(done.reads, worker.call(
                 method, apb.GetPackageRequest(package_id=package.id)))
-            request = decide(package)
+            request = decide(detail)
             method = type(request).__name__.removesuffix("Request")
             await _timed(done.decisions, worker.call(method, request))
         except grpc.aio.AioRpcError as exc:
@@ -120,18 +121,20 @@ async def work_the_job(job: BenchJob, labelers: list[Worker], checkers: list[Wor
                        accepters: list[Worker], deadline: float, labeling: Timings,
                        checking: Stage, accepting: Stage) -> None:
     """Every worker at their stage until the deadline (labelers: until no package is left
-    either): checkers pass with rating A, accepters accept. The workers are closed after."""
+    either): checkers approve the sample and pass with rating A, accepters accept. The
+    workers are closed after."""
     async def label_loop(worker: Worker) -> None:
         while time.perf_counter() < deadline and not labeling.out_of_packages:
             if not await label_package(worker, job, labeling):
                 return
 
-    def passed(package: Any) -> Any:
-        return apb.ReviewPackageRequest(package_id=package.id, passed=True,
-                                        rating=apb.RATING_A)
+    def passed(detail: Any) -> Any:  # every sampled item approved
+        return apb.ReviewPackageRequest(
+            package_id=detail.package.id, passed=True, rating=apb.RATING_A,
+            approved=[i.item_id for i in detail.items if i.to_inspect])
 
-    def accepted(package: Any) -> Any:
-        return apb.AcceptPackageRequest(package_id=package.id, accepted=True)
+    def accepted(detail: Any) -> Any:
+        return apb.AcceptPackageRequest(package_id=detail.package.id, accepted=True)
 
     try:
         await asyncio.gather(

@@ -172,9 +172,11 @@ def run_demo(env: dict[str, str], say: Callable[[str], None] = print,
 
     # 4. Check and 5. accept. A submitted package reaches the check pool at once.
     checked = _claim_all(checker, job.id, apb.STAGE_CHECK)
-    for package in checked:
+    for package in checked:  # the checker inspects the sampled items and approves them
+        detail = checker.assignment.GetPackage(apb.GetPackageRequest(package_id=package.id))
         checker.assignment.ReviewPackage(apb.ReviewPackageRequest(
-            package_id=package.id, passed=True, rating=apb.RATING_A))
+            package_id=package.id, passed=True, rating=apb.RATING_A,
+            approved=[i.item_id for i in detail.items if i.to_inspect]))
     lap("checked")
     accepted = _claim_all(accepter, job.id, apb.STAGE_ACCEPT)
     for package in accepted:

@@ -70,7 +70,7 @@ ROLES = {
     "ListPackages": auth.ADMINS | WORKERS,
     "ClaimPackage": WORKERS,
     "GetPackage": auth.ADMINS | WORKERS,
-    "SaveAnnotation": frozenset({auth.LABELER, auth.CHECKER}),
+    "SaveAnnotation": frozenset({auth.LABELER, auth.CHECKER, auth.ACCEPTER}),
     "SubmitPackage": frozenset({auth.LABELER}),
     "ReviewPackage": frozenset({auth.CHECKER}),
     "AcceptPackage": frozenset({auth.ACCEPTER}),
@@ -218,6 +218,7 @@ class AssignmentServicer:
             self.repo.prelabels_and_marks(doc["job_id"], doc["item_ids"]),
             self.repo.annotations(doc["_id"]))
         answers = wf.latest_answers(saved)
+        labeled = {a["item_id"]: a for a in saved if a["stage"] == Stage.LABEL}
         inspect = set(doc["to_inspect"])
         rejected = {r["item_id"]: r["reason"] for r in doc.get("rejections", [])}
 
@@ -227,6 +228,8 @@ class AssignmentServicer:
         def item(item_id: str) -> pb.PackageItem:
             latest = answers.get(item_id) or {}
             mark = marks.get(item_id) or {}
+            own = labeled.get(item_id)  # shown beside a checker's or accepter's version
+            beside = own is not None and latest.get("stage") != Stage.LABEL
             return pb.PackageItem(
                 prelabel_to_confirm=bool(mark.get("to_confirm")),
                 prelabel_hard=bool(mark.get("hard")),
@@ -238,7 +241,8 @@ class AssignmentServicer:
                 to_inspect=item_id in inspect, invalid=bool(latest.get("invalid")),
                 hard=bool(latest.get("hard")), needs_relabel=bool(latest.get("needs_relabel")),
                 relabel_reason=latest.get("relabel_reason", ""),
-                rejection_reason=rejected.get(item_id, ""))
+                rejection_reason=rejected.get(item_id, ""),
+                labeler_answer_json=as_json(answer_of(own)) if own and beside else "")
 
         return pb.PackageDetail(package=_package_pb(doc),
                                 items=[item(i) for i in doc["item_ids"]])
@@ -471,6 +475,7 @@ class AssignmentServicer:
         if stage is Stage.CHECK and doc["state"] == State.TO_CHECK:
             fields["to_inspect"] = wf.check_sample(doc["_id"], doc["item_ids"],
                                                    job["check_ratio"])
+            fields["check_started_at"] = fields["claimed_at"]
         uow = self._uow()
         uow.emit(PackageTransferred(job_id=doc["job_id"], package_id=doc["_id"], stage=stage,
                                     from_holder=doc["holder"], to_holder=to,
@@ -504,7 +509,9 @@ class AssignmentServicer:
                 answer = jsontext.parse(request.answer_json)
             except jsontext.JsonTextError as exc:
                 await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"answer_json: {exc}")
-            if not request.invalid:
+            # An item marked invalid needs no answer, but one that comes with it is
+            # checked like any other: what is stored always fits the template.
+            if not request.invalid or answer:
                 await self._validate(job, request.item_id, answer, context)
         # Working keeps the claim, but the lease is written only once half of it is gone:
         # a write per saved answer would double the busiest writes for nothing.
@@ -581,31 +588,54 @@ class AssignmentServicer:
         return fields
 
     async def ReviewPackage(self, request: pb.ReviewPackageRequest, context: Any) -> pb.Package:
-        doc = await self._held(request.package_id, context)
+        # The checker's own versions are read beside the package (nothing is shown unless
+        # the package is the caller's).
+        doc, checked = await asyncio.gather(
+            self._held(request.package_id, context),
+            self.repo.annotations(request.package_id, Stage.CHECK))
         job = await self._working_job(doc, context)
         state = await self._move(context, wf.after_review, doc["state"], job["workflow"],
                                  request.passed)
         checker = auth.principal().subject
         subject = f"packages/{doc['_id']}"
+        started = doc.get("check_started_at") or doc.get("claimed_at")
+        modified = [a["item_id"] for a in checked
+                    if started is None or _aware(a["saved_at"]) >= _aware(started)]
+        verdicts, errors, missing = wf.inspection(
+            doc["item_ids"], doc.get("to_inspect", []), list(request.approved), modified,
+            [r.item_id for r in request.rejections], request.passed)
+        if errors:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "; ".join(errors))
         uow = self._uow()
         if request.passed:
             rating = _PB_TO_RATING.get(request.rating)
             if rating is None:
                 await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                              "rating: a passed package needs a rating A-D")
+            if missing:
+                await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                             f"approved: {len(missing)} of the {len(doc['to_inspect'])} "
+                             f"sampled items have no verdict (first: {missing[0]}); approve "
+                             "each, save your version of it, or reject the package")
             fields = _moved(state, holder="", rating=rating, checker=checker,
-                            lease_until=None, checked_at=datetime.now(UTC))
+                            lease_until=None, checked_at=datetime.now(UTC),
+                            inspection=verdicts)
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
-                                    checker=checker, passed=True, rating=rating),
+                                    checker=checker, passed=True, rating=rating,
+                                    approved=verdicts["approved"],
+                                    modified=verdicts["modified"]),
                      subject=subject)
             if state is State.ACCEPTED:  # no acceptance step: the check accepts
                 await self._accepted(uow, doc, job, accepter=checker)
         else:
             rejections = await self._rejections(doc, request.rejections, context)
-            fields = {**self._back_to_labeler(doc, rejections), "checker": checker}
+            fields = {**self._back_to_labeler(doc, rejections), "checker": checker,
+                      "inspection": verdicts}
             # one event per transition: the failed check itself says where it went
             uow.emit(PackageChecked(job_id=doc["job_id"], package_id=doc["_id"],
-                                    checker=checker, passed=False, rejections=rejections),
+                                    checker=checker, passed=False, rejections=rejections,
+                                    approved=verdicts["approved"],
+                                    modified=verdicts["modified"]),
                      subject=subject)
         moved = await self._commit(context, doc, fields, uow, "review")
         if request.passed:

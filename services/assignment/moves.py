@@ -287,6 +287,7 @@ def claim_fields(doc: Document, stage: wf.Stage, holder: str, lease_until: datet
         fields["labeling_started_at"] = fields["claimed_at"]  # time per item, in stats
     if stage is wf.Stage.CHECK:  # deterministic: the same sample for the same ratio
         fields["to_inspect"] = wf.check_sample(doc["_id"], doc["item_ids"], check_ratio)
+        fields["check_started_at"] = fields["claimed_at"]  # the checker's versions since
     return fields
 
 

@@ -368,6 +368,10 @@ class PackageChecked(EventData):
     passed: bool
     rating: str = ""
     rejections: list[ItemRejection] = []
+    approved: list[str] = Field(default=[], description="items inspected and approved as "
+                                "labeled")
+    modified: list[str] = Field(default=[], description="items the checker saved a version "
+                                "of in this check (kept beside the labeler's answer)")
 
 
 class AcceptedItem(Value):

@@ -292,8 +292,9 @@ class Crowd:
                 rejections=[apb.ItemRejection(item_id=detail.items[0].item_id,
                                               reason="the label does not fit the review")])
         else:
-            request = apb.ReviewPackageRequest(package_id=package.id, passed=True,
-                                               rating=apb.RATING_A)
+            request = apb.ReviewPackageRequest(
+                package_id=package.id, passed=True, rating=apb.RATING_A,
+                approved=[i.item_id for i in detail.items if i.to_inspect])
         self._moved(client, package.id, lambda: client.assignment.ReviewPackage(
             request, timeout=CALL_TIMEOUT), apb.PACKAGE_STATE_CHECKING)
         with self.tally.lock:

@@ -105,6 +105,25 @@ def _stored(env: dict[str, str], job_id: str) -> dict[str, Any]:
     return {p.id: (STATE_NAMES[p.state], p.holder) for p in packages}
 
 
+async def _kill_midway(platform: ServiceProcesses, env: dict[str, str], job_id: str,
+                       moved_to: set[str], at_least: int) -> int:
+    """SIGKILL the assignment service once at least ``at_least`` of the job's packages
+    have moved to one of ``moved_to`` (so the kill lands while the work flows, whatever the
+    machine's speed), restart it and wait until it serves. Returns how many had moved just
+    before the kill: the caller asserts the work was not over by then."""
+    deadline = time.monotonic() + 120
+    while True:
+        states = await asyncio.to_thread(_stored, env, job_id)
+        moved = sum(state in moved_to for state, _ in states.values())
+        if moved >= at_least or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(platform.kill, "assignment")
+    await asyncio.to_thread(platform.start, "assignment", env)
+    await asyncio.to_thread(wait_healthy, platform, ["assignment"])
+    return moved
+
+
 def _events(env: dict[str, str], tap: EventTap, job_id: str,
             done: Any) -> list[dict[str, Any]]:
     """The job's events, each once: delivery is at least once (an outbox that crashed
@@ -152,15 +171,13 @@ def test_a_sigkill_of_the_assignment_service_while_claiming_loses_and_duplicates
     tap = EventTap(stack_env["LABELOPS_KAFKA_BOOTSTRAP"], topics.ASSIGNMENT_EVENTS)
     job_id = _job(stack_env, tmp_path, 600, jpb.WORKFLOW_LABEL_CHECK)
 
-    async def claim_through_a_crash() -> dict[str, list[str]]:
+    async def claim_through_a_crash() -> tuple[dict[str, list[str]], int]:
         claiming = asyncio.create_task(_claim_until_empty(stack_env, job_id, labelers=16))
-        await asyncio.sleep(1.5)  # claims are flowing
-        await asyncio.to_thread(platform.kill, "assignment")
-        await asyncio.to_thread(platform.start, "assignment", stack_env)
-        await asyncio.to_thread(wait_healthy, platform, ["assignment"])
-        return await claiming
+        moved = await _kill_midway(platform, stack_env, job_id, {"labeling"}, 60)
+        return await claiming, moved
 
-    won = asyncio.run(claim_through_a_crash())
+    won, claimed_before_kill = asyncio.run(claim_through_a_crash())
+    assert 60 <= claimed_before_kill < 600  # the kill landed while claims flowed
     if any(state == "open" for state, _ in _stored(stack_env, job_id).values()):
         # The crash fell between a claim's ticket and its commit: that package is passed
         # by until its orphaned ticket is stale, then claimable again.
@@ -193,10 +210,11 @@ def test_a_sigkill_of_the_assignment_service_while_claiming_loses_and_duplicates
 
 async def _work_through_a_crash(env: dict[str, str], platform: ServiceProcesses,
                                 job_id: str, held: dict[str, list[str]],
-                                crash: bool = True) -> None:
+                                crash: bool = True) -> list[int]:
     """Each labeler labels and submits what it holds, then checkers check everything;
     the assignment service is SIGKILLed once while submitting and once while checking.
-    A call whose answer the crash swallowed is retried; the retry finds the work done."""
+    A call whose answer the crash swallowed is retried; the retry finds the work done.
+    Returns how many packages had been submitted, then checked, when each kill came."""
     addr = SERVICES["assignment"].addr
     answer = json.dumps({"label": "good"})
 
@@ -242,19 +260,25 @@ async def _work_through_a_crash(env: dict[str, str], platform: ServiceProcesses,
                     if not mine.packages:
                         return
                     package = mine.packages[0]
+                detail = await call(stub.GetPackage, apb.GetPackageRequest(
+                    package_id=package.id), metadata)
+                if isinstance(detail, grpc.aio.AioRpcError):
+                    continue  # no longer this checker's (its lease ran out meanwhile)
                 await call(stub.ReviewPackage, apb.ReviewPackageRequest(
-                    package_id=package.id, passed=True, rating=apb.RATING_A), metadata)
+                    package_id=package.id, passed=True, rating=apb.RATING_A,
+                    approved=[i.item_id for i in detail.items if i.to_inspect]), metadata)
 
-    async def crash_after(seconds: float) -> None:
+    async def crash_once(moved_to: set[str]) -> int:
         if not crash:
-            return
-        await asyncio.sleep(seconds)
-        await asyncio.to_thread(platform.kill, "assignment")
-        await asyncio.to_thread(platform.start, "assignment", env)
-        await asyncio.to_thread(wait_healthy, platform, ["assignment"])
+            return -1
+        return await _kill_midway(platform, env, job_id, moved_to, 30)
 
-    await asyncio.gather(crash_after(2.0), *(labeler(n, p) for n, p in held.items()))
-    await asyncio.gather(crash_after(2.0), *(checker(f"checker-{n}") for n in range(8)))
+    submitted, *_ = await asyncio.gather(
+        crash_once({"to_check", "checking", "to_accept", "accepted"}),
+        *(labeler(n, p) for n, p in held.items()))
+    checked, *_ = await asyncio.gather(
+        crash_once({"to_accept", "accepted"}), *(checker(f"checker-{n}") for n in range(8)))
+    return [submitted, checked]
 
 
 def test_a_sigkill_while_submitting_and_checking_loses_and_duplicates_nothing(
@@ -264,7 +288,8 @@ def test_a_sigkill_while_submitting_and_checking_loses_and_duplicates_nothing(
     job_id = _job(stack_env, tmp_path, 300, jpb.WORKFLOW_LABEL_CHECK)
     held = asyncio.run(_claim_until_empty(stack_env, job_id, labelers=16))
 
-    asyncio.run(_work_through_a_crash(stack_env, platform, job_id, held))
+    at_kills = asyncio.run(_work_through_a_crash(stack_env, platform, job_id, held))
+    assert all(30 <= moved < 300 for moved in at_kills), at_kills  # both kills mid-way
     if any(state != "accepted" for state, _ in _stored(stack_env, job_id).values()):
         # a move whose ticket the crash orphaned: passed by until stale, then done
         time.sleep(STALE_TICKET.total_seconds() + 1)
@@ -308,11 +333,8 @@ async def _finish_through_a_crash(env: dict[str, str], platform: ServiceProcesse
                                               scope=cpb.ACCEPTANCE_SCOPE_ALL_PASS,
                                               overwrite=cpb.OVERWRITE_POLICY_KEEP)
 
-        async def crash_while_finishing() -> None:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(platform.kill, "assignment")
-            await asyncio.to_thread(platform.start, "assignment", env)
-            await asyncio.to_thread(wait_healthy, platform, ["assignment"])
+        async def crash_while_finishing() -> int:
+            return await _kill_midway(platform, env, job_id, {"accepted"}, 30)
 
         async def finish_until_done() -> cpb.Acceptance:
             for _ in range(240):
@@ -331,7 +353,8 @@ async def _finish_through_a_crash(env: dict[str, str], platform: ServiceProcesse
                 await asyncio.sleep(0.5)
             raise AssertionError("the acceptance never finished")
 
-        _, done = await asyncio.gather(crash_while_finishing(), finish_until_done())
+        moved, done = await asyncio.gather(crash_while_finishing(), finish_until_done())
+        assert 30 <= moved < 300, moved  # the kill landed while the finish moved packages
         return done
 
 

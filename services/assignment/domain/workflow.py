@@ -26,8 +26,12 @@ class WorkflowError(ValueError):
     """A move the workflow does not allow; the message says why (FAILED_PRECONDITION)."""
 
 
-# States in which the holder may save answers, and the annotation stage they save.
-EDITING = {State.LABELING: Stage.LABEL, State.CHECKING: Stage.CHECK}
+# States in which the holder may save answers, and the annotation stage they save: the
+# labeler's answer, the checker's or the accepter's version beside it.
+EDITING = {State.LABELING: Stage.LABEL, State.CHECKING: Stage.CHECK,
+           State.ACCEPTING: Stage.ACCEPT}
+# Saved within the same clock tick, the later stage's version wins.
+_STAGE_RANK = {Stage.LABEL: 0, Stage.CHECK: 1, Stage.ACCEPT: 2}
 RATINGS = ("A", "B", "C", "D")
 
 
@@ -101,7 +105,8 @@ def editing_stage(state: str) -> Stage:
     """The annotation stage the holder writes in this state (only while working)."""
     stage = EDITING.get(State(state))
     if stage is None:
-        raise WorkflowError(f"package is {state}; answers are saved while labeling or checking")
+        raise WorkflowError(
+            f"package is {state}; answers are saved while labeling, checking or accepting")
     return stage
 
 
@@ -170,6 +175,35 @@ def validate_rejections(item_ids: Sequence[str],
     return errors
 
 
+def inspection(item_ids: Sequence[str], to_inspect: Sequence[str], approved: Sequence[str],
+               modified: Iterable[str], rejected: Sequence[str],
+               passed: bool) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """A check's verdict on each item it inspected: approved as labeled, modified (the
+    checker saved their version in this check) or rejected with a reason. Returns the
+    verdicts recorded (each list in package order), the errors of the request (refused as
+    invalid) and the sampled items still without a verdict (a passed check needs none)."""
+    known, order = set(item_ids), {item: n for n, item in enumerate(item_ids)}
+    errors = [f"approved: {item!r} is not an item of this package"
+              for item in dict.fromkeys(approved) if item not in known]
+    errors += [f"approved: {item!r} is also rejected; an item has one verdict"
+               for item in dict.fromkeys(approved) if item in set(rejected)]
+    if passed and rejected:
+        errors.append("rejections: a passed package rejects nothing; set passed to false "
+                      "to send it back to its labeler")
+    # One verdict per item: a rejection stands over the checker's own version, and a
+    # version the checker saved says more than an approval of it.
+    rejected_, modified_ = set(rejected) & known, (set(modified) & known) - set(rejected)
+    verdicts = {
+        "approved": sorted((set(approved) & known) - rejected_ - modified_,
+                           key=order.__getitem__),
+        "modified": sorted(modified_, key=order.__getitem__),
+        "rejected": sorted(rejected_, key=order.__getitem__),
+    }
+    decided = set().union(*verdicts.values())
+    missing = [item for item in to_inspect if item not in decided]
+    return verdicts, errors, missing
+
+
 def back_to_labeler(labeler: str, rework_count: int,
                     rejections: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """The package fields of a rejection: the original labeler holds it again (a package
@@ -185,14 +219,14 @@ def back_to_labeler(labeler: str, rework_count: int,
 
 
 def latest_answers(annotations: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Per item, the most recently saved annotation of any stage: the checker's modification
-    if one was made after the labeler's answer, else the labeler's (after a rework the
-    labeler's new answer is the latest again)."""
+    """Per item, the most recently saved annotation of any stage: the accepter's or the
+    checker's version if one was made after the labeler's answer, else the labeler's (after
+    a rework the labeler's new answer is the latest again)."""
     latest: dict[str, Mapping[str, Any]] = {}
     for a in annotations:
         seen = latest.get(a["item_id"])
-        if seen is None or (a["saved_at"], a["stage"] == Stage.CHECK) > (
-                seen["saved_at"], seen["stage"] == Stage.CHECK):
+        if seen is None or (a["saved_at"], _STAGE_RANK.get(a["stage"], 0)) > (
+                seen["saved_at"], _STAGE_RANK.get(seen["stage"], 0)):
             latest[a["item_id"]] = a
     return latest
 

@@ -19,10 +19,10 @@ from labelops_shared.contracts import (
 )
 from services.assignment.adapters.repository import PACKAGES
 from services.assignment.tests.conftest import ANSWER, TOPICS, WORKSPACE, Harness
-from services.assignment.tests.test_api import label_all, refused
+from services.assignment.tests.test_api import label_all, pass_check, refused
 
 __all__ = ["ANSWER", "LABEL", "CHECK", "ACCEPT", "claim", "expire_now", "label_all",
-           "package_events", "publish", "refused", "save", "stored"]
+           "package_events", "pass_check", "publish", "refused", "save", "stored"]
 
 LABEL, CHECK, ACCEPT = pb.STAGE_LABEL, pb.STAGE_CHECK, pb.STAGE_ACCEPT
 

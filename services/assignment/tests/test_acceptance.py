@@ -23,6 +23,7 @@ from services.assignment.adapters.acceptances import ACCEPTANCES
 from services.assignment.adapters.repository import PACKAGES, annotation_id
 from services.assignment.domain.acceptance import Sampling, holder, sample
 from services.assignment.tests.conftest import ANSWER, Harness
+from services.assignment.tests.test_api import pass_check
 
 LABEL, CHECK, ACCEPT = pb.STAGE_LABEL, pb.STAGE_CHECK, pb.STAGE_ACCEPT
 ADA = ("ada", auth.ANNOTATION_ADMIN)
@@ -61,8 +62,7 @@ class Team:
     async def check(self) -> str:
         package = await self.cho.ClaimPackage(pb.ClaimPackageRequest(job_id=self.job_id,
                                                                      stage=CHECK))
-        await self.cho.ReviewPackage(pb.ReviewPackageRequest(
-            package_id=package.id, passed=True, rating=pb.RATING_B))
+        await pass_check(self.cho, package.id, pb.RATING_B)
         return str(package.id)
 
     async def to_accept(self, count: int) -> list[str]:

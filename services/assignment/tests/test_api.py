@@ -41,6 +41,14 @@ async def label_all(client: Any, package_id: str, answer: Any = None) -> list[st
     return [i.item_id for i in detail.items]
 
 
+async def pass_check(client: Any, package_id: str, rating: int = pb.RATING_A) -> Any:
+    """The checker inspects the package and approves every sampled item, then passes it."""
+    detail = await client.GetPackage(pb.GetPackageRequest(package_id=package_id))
+    return await client.ReviewPackage(pb.ReviewPackageRequest(
+        package_id=package_id, passed=True, rating=rating,
+        approved=[i.item_id for i in detail.items if i.to_inspect]))
+
+
 def test_every_rpc_of_the_service_has_roles() -> None:
     service = pb.DESCRIPTOR.services_by_name["AssignmentService"]
     assert set(ROLES) == {m.name for m in service.methods}
@@ -96,8 +104,7 @@ async def test_a_package_goes_through_label_check_and_accept(harness: Harness) -
         package_id=package.id, item_id=items[1], answer_json=json.dumps(fixed)))
     await refused(cho.ReviewPackage(pb.ReviewPackageRequest(package_id=package.id, passed=True)),
                   grpc.StatusCode.INVALID_ARGUMENT, "rating")
-    checked = await cho.ReviewPackage(pb.ReviewPackageRequest(
-        package_id=package.id, passed=True, rating=pb.RATING_B))
+    checked = await pass_check(cho, package.id, pb.RATING_B)
     assert (checked.state, checked.rating) == (pb.PACKAGE_STATE_TO_ACCEPT, pb.RATING_B)
 
     await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=ACCEPT))
@@ -157,8 +164,7 @@ async def test_a_rejected_package_returns_to_its_labeler(harness: Harness) -> No
     assert json.loads(detail.items[0].answer_json) == rework
     await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
     await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
-    done = await cho.ReviewPackage(pb.ReviewPackageRequest(
-        package_id=package.id, passed=True, rating=pb.RATING_A))
+    done = await pass_check(cho, package.id)
     assert done.state == pb.PACKAGE_STATE_ACCEPTED  # no acceptance step in this workflow
     [accepted] = await harness.events("labelops.package.accepted.v1")
     assert accepted["data"]["items"][0]["answer"] == rework
@@ -173,8 +179,7 @@ async def test_an_accepter_rejects_back_to_the_labeler(harness: Harness) -> None
     items = await label_all(lee, package.id)
     await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
     await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
-    await cho.ReviewPackage(pb.ReviewPackageRequest(package_id=package.id, passed=True,
-                                                    rating=pb.RATING_C))
+    await pass_check(cho, package.id, pb.RATING_C)
     await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=ACCEPT))
     await refused(acc.AcceptPackage(pb.AcceptPackageRequest(package_id=package.id)),
                   grpc.StatusCode.INVALID_ARGUMENT, "rejections")
@@ -185,6 +190,110 @@ async def test_an_accepter_rejects_back_to_the_labeler(harness: Harness) -> None
     [rejected] = await harness.events("labelops.package.rejected.v1")
     assert (rejected["data"]["stage"], rejected["data"]["by"]) == ("accept", "acc")
 
+
+async def test_a_check_passes_only_once_every_sampled_item_has_a_verdict(
+        harness: Harness) -> None:
+    """Each sampled item is approved, modified (the checker's version kept beside the
+    labeler's) or rejected; the verdicts are recorded on the package and in the event. A
+    version saved in an earlier check round is no verdict for this one."""
+    job_id = await harness.publish_job(items=5, package_size=5, workflow="label_check",
+                                       check_ratio=0.6)
+    lee, cho = harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER)
+    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    items = await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    detail = await cho.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    sample = [i.item_id for i in detail.items if i.to_inspect]
+    rest = [i for i in items if i not in sample]
+    assert len(sample) == 3
+
+    def review(approved: list[str], **kw: Any) -> Any:
+        return cho.ReviewPackage(pb.ReviewPackageRequest(
+            package_id=package.id, rating=pb.RATING_B, approved=approved, **kw))
+
+    await refused(review([], passed=True), grpc.StatusCode.FAILED_PRECONDITION,
+                  f"approved: 3 of the 3 sampled items have no verdict (first: {sample[0]})")
+    await refused(review([*sample, "nope"], passed=True), grpc.StatusCode.INVALID_ARGUMENT,
+                  "approved: 'nope' is not an item of this package")
+    await refused(review(sample, passed=True, rejections=[pb.ItemRejection(
+        item_id=rest[0], reason="wrong")]), grpc.StatusCode.INVALID_ARGUMENT,
+        "rejections: a passed package rejects nothing")
+    await refused(review([sample[0]], passed=False, rejections=[pb.ItemRejection(
+        item_id=sample[0], reason="wrong")]), grpc.StatusCode.INVALID_ARGUMENT,
+        f"approved: {sample[0]!r} is also rejected")
+
+    fixed = {"label": "neg", "tags": ["z"]}
+    await cho.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=sample[0], answer_json=json.dumps(fixed)))
+    await refused(review([sample[1]], passed=True), grpc.StatusCode.FAILED_PRECONDITION,
+                  f"1 of the 3 sampled items have no verdict (first: {sample[2]})")
+    # The first round sends the package back for another item.
+    back = await review([sample[1]], passed=False, rejections=[pb.ItemRejection(
+        item_id=sample[2], reason="tags missing")])
+    assert back.state == pb.PACKAGE_STATE_LABELING
+    [first] = await harness.events("labelops.package.checked.v1")
+    assert (first["data"]["approved"], first["data"]["modified"]) == ([sample[1]], [sample[0]])
+    assert (await harness.db[PACKAGES].find_one({"_id": package.id}))["inspection"] == {
+        "approved": [sample[1]], "modified": [sample[0]], "rejected": [sample[2]]}
+
+    await lee.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=sample[2], answer_json=json.dumps(ANSWER)))
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    # The checker's version from the first round is still the item's answer, but this
+    # round has not inspected it.
+    await refused(review(sample[1:], passed=True), grpc.StatusCode.FAILED_PRECONDITION,
+                  f"1 of the 3 sampled items have no verdict (first: {sample[0]})")
+    shown = {i.item_id: i for i in (await cho.GetPackage(pb.GetPackageRequest(
+        package_id=package.id))).items}
+    assert json.loads(shown[sample[0]].answer_json) == fixed
+    assert json.loads(shown[sample[0]].labeler_answer_json) == ANSWER  # kept beside
+    assert shown[sample[1]].labeler_answer_json == ""  # nobody changed it
+    done = await review(sample, passed=True)
+    assert done.state == pb.PACKAGE_STATE_ACCEPTED
+    second = (await harness.events("labelops.package.checked.v1"))[1]
+    assert (second["data"]["approved"], second["data"]["modified"]) == (sample, [])
+    [accepted] = await harness.events("labelops.package.accepted.v1")
+    final = {i["item_id"]: i["answer"] for i in accepted["data"]["items"]}
+    assert final[sample[0]] == fixed and final[rest[0]] == ANSWER
+
+
+async def test_an_accepter_modifies_answers_before_accepting(harness: Harness) -> None:
+    """Accept, modify or reject: the accepter's version is validated, kept beside the
+    labeler's and carried by the accepted event; after acceptance nobody saves."""
+    job_id = await harness.publish_job(items=3, package_size=3, check_ratio=1.0)
+    lee, cho, acc = (harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER),
+                     harness.client("acc", auth.ACCEPTER))
+    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
+    items = await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
+    await pass_check(cho, package.id)
+    save = pb.SaveAnnotationRequest(package_id=package.id, item_id=items[1],
+                                    answer_json=json.dumps({"label": "neg", "tags": ["y"]}))
+    await refused(acc.SaveAnnotation(save), grpc.StatusCode.PERMISSION_DENIED)  # not held
+    await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=ACCEPT))
+    await refused(acc.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=items[1], answer_json=json.dumps({"label": "meh"}))),
+        grpc.StatusCode.INVALID_ARGUMENT, "topic 'label'")
+    await acc.SaveAnnotation(save)
+    detail = await acc.GetPackage(pb.GetPackageRequest(package_id=package.id))
+    assert json.loads(detail.items[1].answer_json) == {"label": "neg", "tags": ["y"]}
+    assert json.loads(detail.items[1].labeler_answer_json) == ANSWER
+    done = await acc.AcceptPackage(pb.AcceptPackageRequest(package_id=package.id,
+                                                           accepted=True))
+    assert done.state == pb.PACKAGE_STATE_ACCEPTED
+    [accepted] = await harness.events("labelops.package.accepted.v1")
+    final = {i["item_id"]: i["answer"] for i in accepted["data"]["items"]}
+    assert final == {items[0]: ANSWER, items[1]: {"label": "neg", "tags": ["y"]},
+                     items[2]: ANSWER}
+    stages = {a["stage"] for a in await harness.repo.annotations(package.id)
+              if a["item_id"] == items[1]}
+    assert stages == {"label", "accept"}  # the labeler's answer is kept
+    for client in (acc, lee):  # frozen
+        with pytest.raises(grpc.aio.AioRpcError):
+            await client.SaveAnnotation(save)
 
 async def test_a_label_only_job_completes_once(harness: Harness) -> None:
     job_id = await harness.publish_job(items=6, package_size=3, workflow="label")

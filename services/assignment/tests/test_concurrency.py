@@ -14,6 +14,7 @@ from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
 from services.assignment.adapters.repository import PACKAGES, TICKETS
 from services.assignment.tests.conftest import Harness
+from services.assignment.tests.test_api import label_all
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +127,59 @@ async def test_a_claim_cut_off_after_its_ticket_and_record_is_completed_by_the_r
     claimed = await harness.events("labelops.package.claimed.v1")
     assert [(e["data"]["package_id"], e["data"]["holder"]) for e in claimed] == [
         (package["_id"], "ann")]
+
+
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+@pytest.mark.parametrize("round_", range(2))
+async def test_checkers_racing_for_submitted_packages_get_one_check_each(
+    harness: Harness, round_: int
+) -> None:
+    """Twelve checkers on four replicas claim five submitted packages at once: each package
+    gets one checker (never its labeler), one check sample and one claim event."""
+    job_id = await harness.publish_job(items=25, package_size=5, workflow="label_check",
+                                       check_ratio=0.4)
+    lee = harness.client("lee", auth.LABELER)
+    for _ in range(5):
+        package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id,
+                                                                stage=pb.STAGE_LABEL))
+        await label_all(lee, package.id)
+        await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    replicas = [await harness.replica() for _ in range(4)]
+    attempts: list[str] = []
+    take_ticket, take_tickets = harness.repo.take_ticket, harness.repo.take_tickets
+
+    async def counted(pkg_id: str, version: int, **kw: str) -> bool:
+        attempts.append(pkg_id)
+        return bool(await take_ticket(pkg_id, version, **kw))
+
+    async def counted_group(wanted: list[tuple[str, int, str, str, str]]) -> set[str]:
+        attempts.extend(w[0] for w in wanted)
+        return await take_tickets(wanted)
+
+    harness.repo.take_ticket = counted  # type: ignore[method-assign]
+    harness.repo.take_tickets = counted_group  # type: ignore[method-assign]
+    checkers = [f"checker-{n}" for n in range(12)] + ["lee"]
+
+    async def claim(n: int, name: str) -> tuple[str, str | None]:
+        client = harness.client(name, auth.LABELER, auth.CHECKER, stub=replicas[n % 4])
+        try:
+            package = await client.ClaimPackage(
+                pb.ClaimPackageRequest(job_id=job_id, stage=pb.STAGE_CHECK))
+            return name, package.id
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() is grpc.StatusCode.NOT_FOUND, exc
+            return name, None
+
+    results = await asyncio.gather(*(claim(n, name) for n, name in enumerate(checkers)))
+
+    won = {pkg: name for name, pkg in results if pkg}
+    assert len(won) == 5 and sum(1 for _, pkg in results if pkg) == 5
+    assert "lee" not in won.values()  # a labeler never checks their own package
+    packages = await harness.db[PACKAGES].find({"job_id": job_id}).to_list(None)
+    assert {p["_id"]: p["holder"] for p in packages} == won
+    assert {(p["state"], p["version"], len(p["to_inspect"])) for p in packages} == {
+        ("checking", 3, 2)}
+    assert len(attempts) > 5  # the packages really were contested
+    claims = [e["data"] for e in await harness.events("labelops.package.claimed.v1")
+              if e["data"]["stage"] == "check"]
+    assert sorted((c["package_id"], c["holder"]) for c in claims) == sorted(won.items())

@@ -32,6 +32,7 @@ from services.assignment.tests.support import (
     kinds,
     label_all,
     package_events,
+    pass_check,
     publish,
     refused,
     stored,
@@ -82,8 +83,7 @@ async def test_a_fully_prelabeled_package_goes_straight_to_check(harness: Harnes
     detail = await cho.GetPackage(pb.GetPackageRequest(package_id=first))
     assert {i.answer_json for i in detail.items} == {json.dumps({"label": "neg",
                                                                 "tags": ["y"]})}
-    passed = await cho.ReviewPackage(pb.ReviewPackageRequest(
-        package_id=first, passed=True, rating=pb.RATING_A))
+    passed = await pass_check(cho, first)
     assert passed.state == pb.PACKAGE_STATE_ACCEPTED
     [accepted] = await package_events(harness, first, PackageAccepted.TYPE)
     assert {(i["labeler"], json.dumps(i["answer"])) for i in accepted["data"]["items"]} == {

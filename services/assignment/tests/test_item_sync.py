@@ -36,6 +36,7 @@ from services.assignment.tests.support import (
     label_all,
     package_events,
     packages_of,
+    pass_check,
     publish,
     refused,
     save,
@@ -202,8 +203,7 @@ async def test_items_deleted_while_in_check_leave_the_sample_too(harness: Harnes
     detail = await cho.GetPackage(pb.GetPackageRequest(package_id=package.id))
     assert [(i.item_id, i.to_inspect) for i in detail.items] == [
         (items[2], True), (items[3], True)]
-    done = await cho.ReviewPackage(pb.ReviewPackageRequest(
-        package_id=package.id, passed=True, rating=pb.RATING_B))
+    done = await pass_check(cho, package.id, pb.RATING_B)
     assert done.state == pb.PACKAGE_STATE_ACCEPTED
     [accepted] = await package_events(harness, package.id, PackageAccepted.TYPE)
     assert [i["item_id"] for i in accepted["data"]["items"]] == items[2:]

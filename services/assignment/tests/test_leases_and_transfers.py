@@ -26,6 +26,7 @@ from services.assignment.adapters import repository
 from services.assignment.adapters.repository import PACKAGES, TICKETS
 from services.assignment.tests.conftest import Harness
 from services.assignment.tests.support import (
+    ACCEPT,
     ANSWER,
     CHECK,
     claim,
@@ -34,6 +35,7 @@ from services.assignment.tests.support import (
     label_all,
     moment,
     package_events,
+    pass_check,
     publish,
     refused,
     save,
@@ -429,8 +431,7 @@ async def test_a_check_is_never_transferred_to_the_packages_labeler(harness: Har
     await refused(cho.ReviewPackage(pb.ReviewPackageRequest(
         package_id=package.id, passed=True, rating=pb.RATING_A)), DENIED)
     cy = harness.client("cy", auth.CHECKER)
-    done = await cy.ReviewPackage(pb.ReviewPackageRequest(
-        package_id=package.id, passed=True, rating=pb.RATING_A))
+    done = await pass_check(cy, package.id)
     assert done.state == pb.PACKAGE_STATE_ACCEPTED
 
 
@@ -597,3 +598,53 @@ async def test_submit_against_transfer_ends_in_one_state(harness: Harness, lead:
         assert submitted in ("ABORTED", "PERMISSION_DENIED")
         assert (doc["state"], doc["holder"], doc["labeler"]) == ("labeling", "eve", "eve")
         assert events == ["created", "claimed", "transferred"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+@pytest.mark.parametrize("lead", [-0.02, -0.005, 0.0, 0.005, 0.02])
+async def test_accept_against_an_administrators_transfer_ends_in_one_state(
+        harness: Harness, lead: float) -> None:
+    """The accepter accepts on one replica while an administrator hands the package to
+    another accepter on another: either it is accepted (frozen, with its final answers) or
+    it changed hands; never both, with the winner's event only."""
+    members = JobMembers(labelers=["lee"], checkers=["cho"], accepters=["acc", "amy"])
+    job_id, _, _ = await publish(harness, items=3, package_size=3,
+                                 workflow="label_check_accept", members=members)
+    lee, cho = harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER)
+    package = await claim(lee, job_id)
+    await label_all(lee, package.id)
+    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
+    await claim(cho, job_id, CHECK)
+    await pass_check(cho, package.id)
+    await claim(harness.client("acc", auth.ACCEPTER), job_id, ACCEPT)
+    replica = await harness.replica()
+    acc = harness.client("acc", auth.ACCEPTER, stub=replica if lead < 0 else None)
+    ada = harness.client("ada", auth.ANNOTATION_ADMIN, stub=None if lead < 0 else replica)
+
+    async def accept() -> str:  # ``lead`` seconds before the transfer (after it if < 0)
+        await asyncio.sleep(max(-lead, 0))
+        return await _outcome(acc.AcceptPackage(pb.AcceptPackageRequest(
+            package_id=package.id, accepted=True)))
+
+    async def transfer() -> str:
+        await asyncio.sleep(max(lead, 0))
+        return await _outcome(ada.TransferPackage(pb.TransferPackageRequest(
+            package_id=package.id, to="amy", reason="acc is on leave")))
+
+    accepted, transferred = await asyncio.gather(accept(), transfer())
+    doc = await stored(harness, package.id)
+    events = kinds(await package_events(harness, package.id))
+    assert doc["version"] == 6  # three claims, submit, check, and one of the two
+    assert (accepted == "ok") != (transferred == "ok"), (accepted, transferred)
+    before = ["created", "claimed", "submitted", "claimed", "checked", "claimed"]
+    if accepted == "ok":
+        assert transferred in ("ABORTED", "FAILED_PRECONDITION")
+        assert (doc["state"], doc["holder"], doc["accepter"]) == ("accepted", "", "acc")
+        assert events == [*before, "accepted"]
+        [final] = await package_events(harness, package.id, "labelops.package.accepted.v1")
+        assert len(final["data"]["items"]) == 3
+    else:
+        assert accepted in ("ABORTED", "PERMISSION_DENIED")
+        assert (doc["state"], doc["holder"]) == ("accepting", "amy")
+        assert events == [*before, "transferred"]

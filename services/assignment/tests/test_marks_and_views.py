@@ -17,6 +17,7 @@ from services.assignment.tests.support import (
     claim,
     label_all,
     package_events,
+    pass_check,
     publish,
     refused,
     save,
@@ -34,6 +35,10 @@ async def test_invalid_items_count_as_answered_and_are_left_out_of_the_results(
     package = await claim(lee, job_id)
     broken, hard, plain, later = items
 
+    # an invalid item needs no answer, but one sent along must fit the template
+    await refused(lee.SaveAnnotation(pb.SaveAnnotationRequest(
+        package_id=package.id, item_id=broken, answer_json=json.dumps({"label": "zzz"}),
+        invalid=True)), INVALID, "topic 'label'")
     await save(lee, package.id, broken, invalid=True)  # no answer needed
     await save(lee, package.id, hard, OTHER, hard=True)
     await save(lee, package.id, plain)
@@ -95,8 +100,7 @@ async def test_marks_travel_through_check_and_acceptance(harness: Harness) -> No
     detail = await cho.GetPackage(pb.GetPackageRequest(package_id=package.id))
     assert [(i.hard, i.invalid, i.to_inspect) for i in detail.items] == [
         (True, False, True), (False, False, True), (False, True, True)]
-    await cho.ReviewPackage(pb.ReviewPackageRequest(package_id=package.id, passed=True,
-                                                    rating=pb.RATING_A))
+    await pass_check(cho, package.id)
     await claim(acc, job_id, ACCEPT)
     await acc.AcceptPackage(pb.AcceptPackageRequest(package_id=package.id, accepted=True))
     [accepted] = await package_events(harness, package.id, PackageAccepted.TYPE)

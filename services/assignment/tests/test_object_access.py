@@ -21,7 +21,7 @@ from services.assignment import acceptance
 from services.assignment.api import ROLES
 from services.assignment.tests.conftest import ANSWER, Harness
 from services.assignment.tests.fakes import FakeDatabase
-from services.assignment.tests.test_api import label_all
+from services.assignment.tests.test_api import label_all, pass_check
 from tests.access import (
     EVERY_MEMBER_ROLE,
     HIDDEN,
@@ -71,8 +71,7 @@ async def _world(harness: Harness) -> World:
         await label_all(lee, pkg.id)
         await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=pkg.id))
         await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job, stage=CHECK))
-        await cho.ReviewPackage(pb.ReviewPackageRequest(package_id=pkg.id, passed=True,
-                                                        rating=pb.RATING_A))
+        await pass_check(cho, pkg.id)
     accepting = await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job, stage=ACCEPT))
     session = await harness.client(*ADA, stub=harness.acceptance).StartAcceptance(
         apb.StartAcceptanceRequest(job_id=job, percent=100))
@@ -88,8 +87,7 @@ async def _world(harness: Harness) -> World:
         await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=pkg.id))
         done.append(await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=checked_job,
                                                                   stage=CHECK)))
-    await cho.ReviewPackage(pb.ReviewPackageRequest(package_id=done[0].id, passed=True,
-                                                    rating=pb.RATING_B))
+    await pass_check(cho, done[0].id, pb.RATING_B)
     accepted = await ada.GetPackage(pb.GetPackageRequest(package_id=done[0].id))
     assert accepted.package.state == pb.PACKAGE_STATE_ACCEPTED
     assert session.state == apb.ACCEPTANCE_STATE_ONGOING and session.package_ids

@@ -12,6 +12,7 @@ from labelops.assignment.v1 import assignment_pb2 as pb
 from labelops_shared import auth
 from services.assignment.domain.stats import person_stats
 from services.assignment.tests.conftest import ANSWER, Harness
+from services.assignment.tests.test_api import pass_check
 
 LABEL, CHECK = pb.STAGE_LABEL, pb.STAGE_CHECK
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -68,8 +69,7 @@ async def test_stats_and_filters_through_the_api(harness: Harness) -> None:
         package_id=p_lee.id, passed=False,
         rejections=[pb.ItemRejection(item_id=detail.items[0].item_id, reason="wrong")]))
     await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
-    await cho.ReviewPackage(pb.ReviewPackageRequest(package_id=p_eve.id, passed=True,
-                                                    rating=pb.RATING_B))
+    await pass_check(cho, p_eve.id, pb.RATING_B)
 
     stats = await admin.GetWorkerStats(pb.GetWorkerStatsRequest(job_id=job_id))
     people = {p.subject: p for p in stats.people}

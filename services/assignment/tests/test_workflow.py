@@ -14,6 +14,7 @@ from services.assignment.domain.workflow import (
     claim,
     claim_refusal,
     editing_stage,
+    inspection,
     latest_answers,
     may_work,
     stage_of,
@@ -68,10 +69,11 @@ def test_the_stage_follows_the_state() -> None:
         "label", "label", "check", "check", "accept", "accept", "done", "done"]
 
 
-def test_answers_are_saved_only_while_labeling_or_checking() -> None:
+def test_answers_are_saved_only_while_labeling_checking_or_accepting() -> None:
     assert editing_stage("labeling") == Stage.LABEL
     assert editing_stage("checking") == Stage.CHECK
-    for state in ("open", "to_check", "accepting", "accepted"):
+    assert editing_stage("accepting") == Stage.ACCEPT
+    for state in ("open", "to_check", "to_accept", "accepted", "closed"):
         with pytest.raises(WorkflowError, match=state):
             editing_stage(state)
 
@@ -142,3 +144,36 @@ def test_members_and_teams_decide_who_works_in_a_role() -> None:
     assert may_work({"labelers": ["tia"], "labeler_teams": ["t1"]}, "labelers", "tia")
     assert not may_work({"labelers": [], "labeler_teams": ["t1"]}, "labelers", "lee")
     assert not may_work({"checkers": [], "checker_teams": ["t1"]}, "checkers", "cho")
+
+
+def test_each_inspected_item_has_one_verdict_and_a_pass_needs_the_whole_sample() -> None:
+    items = ["a", "b", "c", "d"]
+    verdicts, errors, missing = inspection(
+        items, ["d", "a", "b"], approved=["b", "a", "a"], modified=["a", "c"], rejected=[],
+        passed=True)
+    # a version the checker saved outranks their approval; lists follow the package order
+    assert verdicts == {"approved": ["b"], "modified": ["a", "c"], "rejected": []}
+    assert (errors, missing) == ([], ["d"])
+
+    verdicts, errors, missing = inspection(
+        items, ["a", "b"], approved=["b"], modified=["a"], rejected=["a"], passed=False)
+    assert verdicts == {"approved": ["b"], "modified": [], "rejected": ["a"]}
+    assert (errors, missing) == ([], [])
+
+    _, errors, _ = inspection(items, [], approved=["x", "b"], modified=[],
+                                 rejected=["b"], passed=True)
+    assert errors == ["approved: 'x' is not an item of this package",
+                      "approved: 'b' is also rejected; an item has one verdict",
+                      "rejections: a passed package rejects nothing; set passed to false "
+                      "to send it back to its labeler"]
+
+
+def test_the_latest_version_wins_and_a_later_stage_breaks_a_tie() -> None:
+    t0, t1 = datetime(2026, 1, 1), datetime(2026, 1, 2)
+    saved = [{"item_id": "a", "stage": "label", "saved_at": t0},
+             {"item_id": "a", "stage": "accept", "saved_at": t0},
+             {"item_id": "a", "stage": "check", "saved_at": t0},
+             {"item_id": "b", "stage": "accept", "saved_at": t0},
+             {"item_id": "b", "stage": "label", "saved_at": t1}]  # a rework after it
+    latest = latest_answers(saved)
+    assert (latest["a"]["stage"], latest["b"]["stage"]) == ("accept", "label")

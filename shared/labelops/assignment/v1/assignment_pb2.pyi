@@ -87,7 +87,7 @@ class Package(_message.Message):
     def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., index: _Optional[int] = ..., state: _Optional[_Union[PackageState, str]] = ..., holder: _Optional[str] = ..., labeler: _Optional[str] = ..., item_count: _Optional[int] = ..., rework_count: _Optional[int] = ..., rating: _Optional[_Union[Rating, str]] = ..., version: _Optional[int] = ..., lease_until: _Optional[str] = ..., group: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., target_teams: _Optional[_Iterable[str]] = ..., claimed_at: _Optional[str] = ...) -> None: ...
 
 class PackageItem(_message.Message):
-    __slots__ = ("item_id", "data_json", "prelabel_json", "answer_json", "to_inspect", "invalid", "hard", "needs_relabel", "relabel_reason", "rejection_reason", "prelabel_to_confirm", "prelabel_hard", "prelabel_confidence", "prelabel_source")
+    __slots__ = ("item_id", "data_json", "prelabel_json", "answer_json", "to_inspect", "invalid", "hard", "needs_relabel", "relabel_reason", "rejection_reason", "prelabel_to_confirm", "prelabel_hard", "prelabel_confidence", "prelabel_source", "labeler_answer_json")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     PRELABEL_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -102,6 +102,7 @@ class PackageItem(_message.Message):
     PRELABEL_HARD_FIELD_NUMBER: _ClassVar[int]
     PRELABEL_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     PRELABEL_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    LABELER_ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     data_json: str
     prelabel_json: str
@@ -116,7 +117,8 @@ class PackageItem(_message.Message):
     prelabel_hard: bool
     prelabel_confidence: float
     prelabel_source: str
-    def __init__(self, item_id: _Optional[str] = ..., data_json: _Optional[str] = ..., prelabel_json: _Optional[str] = ..., answer_json: _Optional[str] = ..., to_inspect: _Optional[bool] = ..., invalid: _Optional[bool] = ..., hard: _Optional[bool] = ..., needs_relabel: _Optional[bool] = ..., relabel_reason: _Optional[str] = ..., rejection_reason: _Optional[str] = ..., prelabel_to_confirm: _Optional[bool] = ..., prelabel_hard: _Optional[bool] = ..., prelabel_confidence: _Optional[float] = ..., prelabel_source: _Optional[str] = ...) -> None: ...
+    labeler_answer_json: str
+    def __init__(self, item_id: _Optional[str] = ..., data_json: _Optional[str] = ..., prelabel_json: _Optional[str] = ..., answer_json: _Optional[str] = ..., to_inspect: _Optional[bool] = ..., invalid: _Optional[bool] = ..., hard: _Optional[bool] = ..., needs_relabel: _Optional[bool] = ..., relabel_reason: _Optional[str] = ..., rejection_reason: _Optional[str] = ..., prelabel_to_confirm: _Optional[bool] = ..., prelabel_hard: _Optional[bool] = ..., prelabel_confidence: _Optional[float] = ..., prelabel_source: _Optional[str] = ..., labeler_answer_json: _Optional[str] = ...) -> None: ...
 
 class PackageDetail(_message.Message):
     __slots__ = ("package", "items")
@@ -267,16 +269,18 @@ class ItemRejection(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReviewPackageRequest(_message.Message):
-    __slots__ = ("package_id", "passed", "rating", "rejections")
+    __slots__ = ("package_id", "passed", "rating", "rejections", "approved")
     PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     RATING_FIELD_NUMBER: _ClassVar[int]
     REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
     package_id: str
     passed: bool
     rating: Rating
     rejections: _containers.RepeatedCompositeFieldContainer[ItemRejection]
-    def __init__(self, package_id: _Optional[str] = ..., passed: _Optional[bool] = ..., rating: _Optional[_Union[Rating, str]] = ..., rejections: _Optional[_Iterable[_Union[ItemRejection, _Mapping]]] = ...) -> None: ...
+    approved: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, package_id: _Optional[str] = ..., passed: _Optional[bool] = ..., rating: _Optional[_Union[Rating, str]] = ..., rejections: _Optional[_Iterable[_Union[ItemRejection, _Mapping]]] = ..., approved: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AcceptPackageRequest(_message.Message):
     __slots__ = ("package_id", "accepted", "rejections")

@@ -135,7 +135,11 @@ async def level(url: str, project: int, tokens: list[str], seconds: float,
                                      headers={"Authorization": f"Token {token}"}) as http:
             while time.perf_counter() < deadline and not out_of_tasks:
                 t = time.perf_counter()
-                got = await http.get(f"/api/projects/{project}/next")
+                try:
+                    got = await http.get(f"/api/projects/{project}/next")
+                except httpx.TimeoutException:  # over 120 s: counted, the labeler asks again
+                    error("next timeout")
+                    continue
                 took = (time.perf_counter() - t) * 1000
                 if got.status_code == 404:
                     out_of_tasks = True
@@ -151,7 +155,11 @@ async def level(url: str, project: int, tokens: list[str], seconds: float,
                 if think_ms:
                     await asyncio.sleep(think_ms / 1000 * rng.uniform(0.5, 1.5))
                 t = time.perf_counter()
-                posted = await http.post(f"/api/tasks/{task}/annotations/", json=body)
+                try:
+                    posted = await http.post(f"/api/tasks/{task}/annotations/", json=body)
+                except httpx.TimeoutException:
+                    error("annotation timeout")
+                    continue
                 took = (time.perf_counter() - t) * 1000
                 if posted.status_code != 201:
                     error(f"annotation {posted.status_code}")

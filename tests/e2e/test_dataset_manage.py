@@ -19,14 +19,16 @@ import pytest
 from minio import Minio
 from pymongo import MongoClient
 
+from labelops.assignment.v1 import assignment_pb2 as apb
 from labelops.dataset.v1 import dataset_pb2 as dpb
 from labelops.jobs.v1 import jobs_pb2 as jpb
-from labelops_cli.client import Clients
-from labelops_cli.demo import wait_for
+from labelops_cli.client import Clients, connect
+from labelops_cli.demo import wait_for, wait_for_packages
 from labelops_cli.services import ServiceProcesses, wait_healthy
-from labelops_shared import storage, topics
+from labelops_shared import auth, storage, topics
 from tests.e2e.event_tap import Event, EventTap
 from tests.e2e.test_dataset_import import (
+    WORKSPACE,
     _image,
     admin,  # noqa: F401 - fixture
     import_file,
@@ -280,3 +282,56 @@ def test_cli_uploads_a_local_folder_and_scans_it(
                           timeout=120, env={**os.environ, **stack_env, "COLUMNS": "200"})
     assert text.returncode != 0 and "this dataset is text" in text.stdout + text.stderr
 
+
+
+def test_an_auto_synchronising_job_takes_new_items_and_loses_deleted_ones(
+        admin: Clients, minio: Minio, stack_env: dict[str, str]) -> None:  # noqa: F811
+    """Through the dataset service's events: a second import's items become new packages
+    of the job; deleted items leave their packages, an emptied package closes and a held
+    one stays with its labeler, who submits what is left."""
+    dataset, _ = import_file(admin, minio, "first.manifest",
+                             _manifest([f"first {n}" for n in range(4)]))
+    job = admin.jobs.CreateJob(jpb.CreateJobRequest(
+        name=f"sync-{uuid.uuid4().hex[:6]}", dataset_id=dataset.id,
+        template="text_classification", labels=[jpb.Label(name="good"), jpb.Label(name="bad")],
+        workflow=jpb.WORKFLOW_LABEL, package_size=2, auto_sync=True))
+    admin.jobs.PublishJob(jpb.PublishJobRequest(job_id=job.id))
+    wait_for_packages(admin, job.id, 2)
+    lee = connect(auth.issue_token(stack_env["LABELOPS_JWT_SECRET"], subject="lee",
+                                   workspace=WORKSPACE, roles=[auth.LABELER]))
+    held = lee.assignment.ClaimPackage(apb.ClaimPackageRequest(job_id=job.id,
+                                                               stage=apb.STAGE_LABEL))
+
+    import_file(admin, minio, "more.manifest", _manifest([f"more {n}" for n in range(3)]),
+                dataset=dataset)
+    wait_for_packages(admin, job.id, 4)  # 3 new items in packages of 2: two more
+
+    def packages() -> dict[str, apb.Package]:
+        listed = admin.assignment.ListPackages(apb.ListPackagesRequest(job_id=job.id))
+        return {p.id: p for p in listed.packages}
+
+    assert sum(p.item_count for p in packages().values()) == 7
+    other = next(p for p in packages().values() if p.id != held.id and p.index < 2)
+    held_items = [i.item_id for i in admin.assignment.GetPackage(
+        apb.GetPackageRequest(package_id=held.id)).items]
+    other_items = [i.item_id for i in admin.assignment.GetPackage(
+        apb.GetPackageRequest(package_id=other.id)).items]
+    admin.dataset.DeleteItems(dpb.DeleteItemsRequest(
+        dataset_id=dataset.id, item_ids=[*other_items, held_items[0]]))
+
+    def removed() -> dict[str, apb.Package] | None:
+        now = packages()
+        return now if now[other.id].state == apb.PACKAGE_STATE_CLOSED and (
+            now[held.id].item_count == 1) else None
+
+    after = wait_for("the deleted items to leave their packages", removed)
+    assert (after[other.id].item_count, after[held.id].state, after[held.id].holder) == (
+        0, apb.PACKAGE_STATE_LABELING, "lee")
+    assert sum(p.item_count for p in after.values()) == 4
+    [left] = lee.assignment.GetPackage(apb.GetPackageRequest(package_id=held.id)).items
+    assert left.item_id == held_items[1]
+    lee.assignment.SaveAnnotation(apb.SaveAnnotationRequest(
+        package_id=held.id, item_id=left.item_id, answer_json=json.dumps({"label": "good"})))
+    done = lee.assignment.SubmitPackage(apb.SubmitPackageRequest(package_id=held.id))
+    assert done.state == apb.PACKAGE_STATE_ACCEPTED
+    lee.close()

@@ -171,15 +171,23 @@ async def test_a_rejected_package_returns_to_its_labeler(harness: Harness) -> No
     assert len(await harness.events("labelops.job.completed.v1")) == 1
 
 
-async def test_an_accepter_rejects_back_to_the_labeler(harness: Harness) -> None:
-    job_id = await harness.publish_job(items=5, package_size=5)
+
+async def _checked(harness: Harness, job_id: str,
+                   rating: int = pb.RATING_A) -> tuple[Any, Any, Any, list[str]]:
+    """lee labels and submits the job's first package and cho passes it: it waits for the
+    accepters. Returns lee's and acc's clients, the package and its items."""
     lee, cho, acc = (harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER),
                      harness.client("acc", auth.ACCEPTER))
     package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
     items = await label_all(lee, package.id)
     await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
     await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
-    await pass_check(cho, package.id, pb.RATING_C)
+    await pass_check(cho, package.id, rating)
+    return lee, acc, package, items
+
+async def test_an_accepter_rejects_back_to_the_labeler(harness: Harness) -> None:
+    job_id = await harness.publish_job(items=5, package_size=5)
+    lee, acc, package, items = await _checked(harness, job_id, pb.RATING_C)
     await acc.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=ACCEPT))
     await refused(acc.AcceptPackage(pb.AcceptPackageRequest(package_id=package.id)),
                   grpc.StatusCode.INVALID_ARGUMENT, "rejections")
@@ -263,13 +271,7 @@ async def test_an_accepter_modifies_answers_before_accepting(harness: Harness) -
     """Accept, modify or reject: the accepter's version is validated, kept beside the
     labeler's and carried by the accepted event; after acceptance nobody saves."""
     job_id = await harness.publish_job(items=3, package_size=3, check_ratio=1.0)
-    lee, cho, acc = (harness.client("lee", auth.LABELER), harness.client("cho", auth.CHECKER),
-                     harness.client("acc", auth.ACCEPTER))
-    package = await lee.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=LABEL))
-    items = await label_all(lee, package.id)
-    await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
-    await cho.ClaimPackage(pb.ClaimPackageRequest(job_id=job_id, stage=CHECK))
-    await pass_check(cho, package.id)
+    lee, acc, package, items = await _checked(harness, job_id)
     save = pb.SaveAnnotationRequest(package_id=package.id, item_id=items[1],
                                     answer_json=json.dumps({"label": "neg", "tags": ["y"]}))
     await refused(acc.SaveAnnotation(save), grpc.StatusCode.PERMISSION_DENIED)  # not held

@@ -19,12 +19,8 @@ from services.assignment.tests.test_api import label_all
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
-@pytest.mark.parametrize("round_", range(3))
-async def test_twenty_labelers_racing_for_five_packages_get_five_claims(
-    harness: Harness, round_: int
-) -> None:
-    job_id = await harness.publish_job(items=25, package_size=5)
+def _count_ticket_attempts(harness: Harness) -> list[str]:
+    """The packages whose tickets were tried, one entry per try (alone or in a group)."""
     attempts: list[str] = []
     take_ticket, take_tickets = harness.repo.take_ticket, harness.repo.take_tickets
 
@@ -38,6 +34,16 @@ async def test_twenty_labelers_racing_for_five_packages_get_five_claims(
 
     harness.repo.take_ticket = counted  # type: ignore[method-assign]
     harness.repo.take_tickets = counted_group  # type: ignore[method-assign]
+    return attempts
+
+
+@pytest.mark.parametrize("db", ["ferretdb"], indirect=True)
+@pytest.mark.parametrize("round_", range(3))
+async def test_twenty_labelers_racing_for_five_packages_get_five_claims(
+    harness: Harness, round_: int
+) -> None:
+    job_id = await harness.publish_job(items=25, package_size=5)
+    attempts = _count_ticket_attempts(harness)
     labelers = [f"labeler-{n}" for n in range(20)]
     replicas = [await harness.replica() for _ in range(4)]
 
@@ -145,19 +151,7 @@ async def test_checkers_racing_for_submitted_packages_get_one_check_each(
         await label_all(lee, package.id)
         await lee.SubmitPackage(pb.SubmitPackageRequest(package_id=package.id))
     replicas = [await harness.replica() for _ in range(4)]
-    attempts: list[str] = []
-    take_ticket, take_tickets = harness.repo.take_ticket, harness.repo.take_tickets
-
-    async def counted(pkg_id: str, version: int, **kw: str) -> bool:
-        attempts.append(pkg_id)
-        return bool(await take_ticket(pkg_id, version, **kw))
-
-    async def counted_group(wanted: list[tuple[str, int, str, str, str]]) -> set[str]:
-        attempts.extend(w[0] for w in wanted)
-        return await take_tickets(wanted)
-
-    harness.repo.take_ticket = counted  # type: ignore[method-assign]
-    harness.repo.take_tickets = counted_group  # type: ignore[method-assign]
+    attempts = _count_ticket_attempts(harness)
     checkers = [f"checker-{n}" for n in range(12)] + ["lee"]
 
     async def claim(n: int, name: str) -> tuple[str, str | None]:

@@ -140,8 +140,11 @@ async def cut_packages(event: Envelope[Any], ctx: HandlerContext, *, repo: Repos
         await ctx.commit(uow)
         return
     uow = ctx.unit_of_work()
+    # ``cut_version``: the dataset version the job was cut from. The jobs service moves the
+    # job's ``dataset_version`` on when a newer version is ready, and that JobUpdated may
+    # arrive before the version's items_added chunks; the chunks are judged against this.
     uow.put(JOBS, {"_id": job.job_id, **_settings(job), "package_count": None,
-                   "status": JobStatus.PUBLISHED.value})
+                   "cut_version": job.dataset_version, "status": JobStatus.PUBLISHED.value})
     await ctx.commit(uow, part="job")
 
     uow, index, part = ctx.unit_of_work(), 0, 0
@@ -197,7 +200,7 @@ async def sync_items(event: Envelope[Any], ctx: HandlerContext, *, repo: Reposit
     for job_doc in await repo.jobs_of_dataset(data.dataset_id):
         if (not job_doc.get("auto_sync") or job_doc.get("package_count") is None
                 or job_doc.get("status") in (JobStatus.DELETED, JobStatus.FINISHED)
-                or data.version <= job_doc["dataset_version"]):
+                or data.version <= job_doc.get("cut_version", job_doc["dataset_version"])):
             continue
         job = JobSpec(**{k: v for k, v in job_doc.items() if k in JobSpec.model_fields})
         index = job_doc["package_count"]

@@ -20,6 +20,8 @@ from labelops_shared.contracts import (
     JobCompleted,
     JobDeleted,
     JobLabelDeleted,
+    JobSpec,
+    JobUpdated,
     LabelDef,
     PackageAccepted,
     PackageCreated,
@@ -72,6 +74,14 @@ async def test_new_items_join_only_the_auto_synchronising_jobs(harness: Harness)
     fixed, _, _ = await publish(harness, package_size=5, dataset=dataset_id)
     newer = harness.datasets.add(dataset_id, 2, 10)
 
+    # The jobs service follows the new version first (its JobUpdated may come before the
+    # version's items): the items still join the job.
+    job_doc = await harness.db[JOBS].find_one({"_id": synced})
+    spec = JobSpec(**{k: v for k, v in job_doc.items() if k in JobSpec.model_fields})
+    assert await harness.deliver(JobUpdated(
+        job_id=synced, job=spec.model_copy(update={"dataset_version": 2}), item_count=20,
+        changed=["dataset_version", "item_count"])) == "handled"
+    assert (await harness.db[JOBS].find_one({"_id": synced}))["dataset_version"] == 2
     event = new_event(added(dataset_id, newer[:7], chunk=0, chunks=2), source="/labelops/test")
     assert await harness.deliver_raw(event.to_bytes(), ItemsAdded.TOPIC) == "handled"
     assert await harness.deliver(added(dataset_id, newer[7:], chunk=1, chunks=2)) == "handled"
